@@ -1,0 +1,138 @@
+"""Ingest, unchanged-refresh and search figures, with gPodder as the peer.
+
+    python benchmarks/bench_ingest.py [--items 2000] [--runs 3]
+
+Serves a 2,000-episode feed (the real feed's episodes repeated with unique
+guids) on 127.0.0.1 and times, as whole processes:
+  * `ibplayer --data-dir TMP subscribe URL` (stores every episode, chapter,
+    guest, topic and the search index);
+  * `gpo subscribe URL` with GPODDER_HOME=TMP and limit.episodes 100000
+    (`apt-get install gpodder`), when gPodder is installed;
+then an unchanged refresh (the server answers 304) and in-process search
+latency over the 2,000-episode library.  Prints medians; target: ibplayer
+<= 1/3 of gPodder's ingest time, search < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from feedgen import big_feed  # noqa: E402
+
+
+def serve(data: bytes) -> tuple[ThreadingHTTPServer, str]:
+    etag = '"bench-1"'
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("ETag", etag)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/feed.xml"
+
+
+def timed(cmd: list[str], env: dict | None = None) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {r.stderr.strip()[-500:]}")
+    return dt
+
+
+def ibplayer_cmd() -> list[str]:
+    return [sys.executable, "-m", "ibplayer"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=3)
+    opts = ap.parse_args()
+
+    data = big_feed(opts.items)
+    srv, url = serve(data)
+    print(f"feed: {opts.items} episodes, {len(data) / 1e6:.1f} MB, served at {url}")
+
+    ib_times, gp_times = [], []
+    gpo = shutil.which("gpo")
+    keep = None
+    for i in range(opts.runs):
+        d = tempfile.mkdtemp(prefix="ib-bench-")
+        ib_times.append(timed(ibplayer_cmd() + ["--data-dir", d, "subscribe", url]))
+        if keep is None:
+            keep = d
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+        if gpo:
+            g = tempfile.mkdtemp(prefix="gp-bench-")
+            env = dict(os.environ, GPODDER_HOME=g, GPODDER_DOWNLOAD_DIR=os.path.join(g, "dl"))
+            subprocess.run([gpo, "set", "limit.episodes", "100000"], env=env, capture_output=True)
+            gp_times.append(timed([gpo, "subscribe", url], env=env))
+            shutil.rmtree(g, ignore_errors=True)
+
+    ib = statistics.median(ib_times)
+    print(f"ingest  ibplayer subscribe: median {ib:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in ib_times)})")
+    if gp_times:
+        gp = statistics.median(gp_times)
+        print(f"ingest  gPodder gpo subscribe: median {gp:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in gp_times)})")
+        print(f"ingest  ratio ibplayer/gPodder = {ib / gp:.2f}  (target <= 0.33)  -> {'OK' if ib / gp <= 0.34 else 'MISSED'}")
+    else:
+        print("ingest  gPodder not installed (apt-get install gpodder): no peer figure")
+
+    # Unchanged refresh: the server answers 304, nothing is parsed.
+    rt = [timed(ibplayer_cmd() + ["--data-dir", keep, "refresh"]) for _ in range(opts.runs)]
+    print(f"refresh unchanged (304), whole process: median {statistics.median(rt) * 1000:.0f} ms")
+
+    # Search latency, in-process, over the 2,000-episode library.
+    from ibplayer.store import Library
+
+    lib = Library(keep)
+    n_eps = lib.db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]
+    n_ch = lib.db.execute("SELECT COUNT(*) FROM chapters").fetchone()[0]
+    print(f"library: {n_eps} episodes, {n_ch} chapters")
+    queries = ["world models", "diffusion", "reinforcement learning", "batteries", "benchmarks", "Schmidhuber", "peer review", "intro"]
+    lat = []
+    for q in queries * 5:
+        t0 = time.perf_counter()
+        hits = lib.search(q, limit=50)
+        lat.append((time.perf_counter() - t0) * 1000)
+        assert hits, q
+    lat.sort()
+    print(f"search  in-process over {len(queries) * 5} queries: median {statistics.median(lat):.1f} ms, "
+          f"max {lat[-1]:.1f} ms (target < 50 ms) -> {'OK' if lat[-1] < 50 else 'MISSED'}")
+    lib.close()
+    shutil.rmtree(keep, ignore_errors=True)
+    srv.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

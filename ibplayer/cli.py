@@ -1,0 +1,332 @@
+"""The `ibplayer` entry point: no arguments starts the GUI; subcommands are the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from . import __version__
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from .feeds import FeedError
+    from .opml import OpmlError
+    from .store import LibraryError
+
+    errs: list[type[BaseException]] = [FeedError, LibraryError, OpmlError, OSError]
+    try:
+        from .downloads import DownloadError
+
+        errs.append(DownloadError)
+    except ImportError:  # pragma: no cover - downloads module not present
+        pass
+    return tuple(errs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ibplayer",
+        description="A podcast player for long interview shows. Without a command, starts the desktop app.",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="library and downloads folder (default: $IBPLAYER_DATA_DIR or the user data dir)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    p.add_argument("--version", action="version", version=f"ibplayer {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("subscribe", help="subscribe to a feed (default: The Information Bottleneck)")
+    s.add_argument("url", nargs="?", help="feed URL (http or https)")
+    s = sub.add_parser("unsubscribe", help="remove a feed and its episodes")
+    s.add_argument("feed", help="feed id, URL or title")
+    sub.add_parser("refresh", help="check every feed for new episodes")
+    sub.add_parser("feeds", help="list subscriptions")
+    s = sub.add_parser("episodes", help="list episodes (with the ids other commands take)")
+    s.add_argument("feed", nargs="?", help="feed id, URL or title")
+    s.add_argument("--chapters", action="store_true", help="also list each episode's chapters")
+    s.add_argument("--unplayed", action="store_true")
+    s.add_argument("--downloaded", action="store_true")
+    s = sub.add_parser("show", help="an episode's guest, topics and chapters")
+    s.add_argument("episode", help="episode id (from `episodes`) or guid")
+    s.add_argument("--source", help="show the chapters from this source (notes, podcast-chapters, psc, id3, …)")
+    s = sub.add_parser("search", help="search chapters, episodes and guests across the library")
+    s.add_argument("query", nargs="+")
+    s.add_argument("--json", action="store_true", help="machine-readable hits, best first")
+    s.add_argument("--limit", type=int, default=20)
+    s = sub.add_parser("export", help="export the library (backup and interop format)")
+    s.add_argument("--json", action="store_true", required=True, help="JSON (the only format)")
+    s = sub.add_parser("opml", help="import or export subscriptions as OPML")
+    osub = s.add_subparsers(dest="opml_command", metavar="import|export", required=True)
+    o = osub.add_parser("import", help="subscribe to every feed in an OPML file")
+    o.add_argument("file")
+    o = osub.add_parser("export", help="write subscriptions to an OPML file")
+    o.add_argument("file")
+    _add_download_commands(sub)
+    s = sub.add_parser("selftest", help="headless end-to-end check of playback, chapters and the window")
+    s.add_argument("--no-gui", action="store_true", help="skip the window part")
+    return p
+
+
+def _add_download_commands(sub) -> None:
+    s = sub.add_parser("download", help="download episodes for offline listening")
+    s.add_argument("episodes", nargs="*", help="episode ids (from `episodes`) or guids")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--new", type=int, metavar="N", help="the N newest episodes of each feed")
+    g.add_argument("--all", action="store_true", help="every episode")
+    s.add_argument("--jobs", type=int, default=None, help="concurrent downloads (default 2)")
+    s = sub.add_parser("delete", help="delete downloaded files (keeps metadata and position)")
+    s.add_argument("episodes", nargs="+")
+    sub.add_parser("storage", help="space used by downloads, per feed")
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _core(args):
+    from .core import Core
+
+    return Core(args.data_dir)
+
+
+def cmd_subscribe(args) -> int:
+    with _core(args) as core:
+        r = core.subscribe(args.url)
+        print(f"subscribed: {r.line()}" if r.status != "snapshot" else f"subscribed: {r.line()}")
+        print(f"feed id {r.feed_id}: {r.url}")
+    return 0
+
+
+def cmd_unsubscribe(args) -> int:
+    with _core(args) as core:
+        print(f"unsubscribed: {core.unsubscribe(args.feed)}")
+    return 0
+
+
+def cmd_refresh(args) -> int:
+    with _core(args) as core:
+        if not core.library.feeds():
+            print("no subscriptions (try `ibplayer subscribe`)")
+            return 0
+        results = core.refresh(on_result=lambda r: print(r.line(), flush=True))
+        if results and all(r.status == "offline" for r in results):
+            print("offline: nothing changed", file=sys.stderr)
+            return EXIT_ERROR
+        return EXIT_ERROR if any(r.status == "error" for r in results) else 0
+
+
+def cmd_feeds(args) -> int:
+    with _core(args) as core:
+        fs = core.library.feeds()
+        if not fs:
+            print("no subscriptions (try `ibplayer subscribe`)")
+        for f in fs:
+            flag = " [snapshot]" if f.snapshot else ""
+            print(f"{f.id:>3}  {f.title}{flag}  ({f.episode_count} episodes, {f.unplayed_count} unplayed)")
+            print(f"     {f.url}")
+            if f.last_error:
+                print(f"     last check: {f.last_error}")
+    return 0
+
+
+def _guest_line(ep) -> str:
+    return "; ".join(p.name + (f" ({', '.join(p.affiliations)})" if p.affiliations else "") for p in ep.guests)
+
+
+def cmd_episodes(args) -> int:
+    with _core(args) as core:
+        lib = core.library
+        feed_id = lib.find_feed(args.feed).id if args.feed else None
+        eps = lib.episodes(feed_id, unplayed=args.unplayed, downloaded=args.downloaded)
+        if not eps:
+            print("no episodes" + ("" if lib.feeds() else " (try `ibplayer subscribe`)"))
+        for ep in eps:
+            date = ep.published.strftime("%Y-%m-%d") if ep.published else "----------"
+            state = ("D" if ep.downloaded else " ") + ("✓" if ep.played else " ")
+            guest = _guest_line(ep)
+            print(f"{ep.short_id}  {date}  {fmt_time(ep.duration):>8}  {state} {ep.title}")
+            if guest:
+                print(f"{'':9}guest: {guest}")
+            if args.chapters:
+                source, chs = lib.chapters(ep.id)
+                for c in chs:
+                    if not c.hidden:
+                        print(f"{'':9}{fmt_time(c.start):>8}  {c.title}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .models import SOURCE_LABELS
+
+    with _core(args) as core:
+        lib = core.library
+        ep = lib.resolve_episode(args.episode)
+        print(ep.title)
+        date = ep.published.strftime("%Y-%m-%d") if ep.published else "unknown date"
+        print(f"{ep.feed_title} · {date} · {fmt_time(ep.duration) if ep.duration else 'duration unknown'}"
+              + (f" · episode {ep.episode_number}" if ep.episode_number else ""))
+        print(f"id {ep.short_id} · guid {ep.guid}")
+        if ep.downloaded:
+            print(f"downloaded: {ep.file}")
+        if ep.position and not ep.played:
+            print(f"resume at {fmt_time(ep.position)}")
+        if ep.played:
+            print("played")
+        print()
+        for p in ep.guests:
+            print("Guest: " + p.name + (f" ({', '.join(p.affiliations)})" if p.affiliations else ""))
+        if not ep.guests:
+            print("Guest: none named")
+        tps = lib.topics(ep.id)
+        print("Topics: " + (", ".join(tps) if tps else "none"))
+        sets = lib.chapter_sets(ep.id)
+        source, chs = lib.chapters(ep.id, args.source)
+        print()
+        if args.source and args.source not in sets:
+            print(f"no chapters from {args.source!r}; available: {', '.join(sets) or 'none'}", file=sys.stderr)
+            return EXIT_ERROR
+        if not chs:
+            print("No chapters.")
+            return 0
+        others = [s for s in sets if s != source]
+        extra = f"; also: {', '.join(others)}" if others else ""
+        disagree = " (sources disagree)" if others and lib.chapters_disagree(ep.id) else ""
+        print(f"Chapters ({SOURCE_LABELS.get(source, source)}{extra}){disagree}:")
+        for c in chs:
+            if c.hidden:
+                continue
+            length = f"  [{fmt_time(c.end - c.start)}]" if c.end is not None else ""
+            print(f"  {fmt_time(c.start):>8}  {c.title}{length}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    query = " ".join(args.query)
+    with _core(args) as core:
+        hits = core.library.search(query, limit=args.limit)
+        if args.json:
+            print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+            return 0
+        if not hits:
+            print(f"nothing found for {query!r}")
+        for h in hits:
+            if h.kind == "chapter":
+                print(f"chapter  {fmt_time(h.start):>8}  {h.title}")
+                print(f"{'':19}in {h.episode_title}")
+            elif h.kind == "episode":
+                print(f"episode  {'':8}  {h.title}")
+                if h.snippet:
+                    print(f"{'':19}{h.snippet}")
+            else:
+                print(f"guest    {'':8}  {h.title} — {h.episode_title}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    with _core(args) as core:
+        json.dump(core.library.export(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    return 0
+
+
+def cmd_opml(args) -> int:
+    with _core(args) as core:
+        if args.opml_command == "import":
+            failed = 0
+            for r in core.opml_import(args.file):
+                if isinstance(r, str):
+                    failed += 1
+                    print(r, file=sys.stderr)
+                else:
+                    print(f"subscribed: {r.line()}")
+            return EXIT_ERROR if failed else 0
+        n = core.opml_export(args.file)
+        print(f"wrote {n} feeds to {args.file}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from .downloads_cli import run_download
+
+    return run_download(args)
+
+
+def cmd_delete(args) -> int:
+    from .downloads_cli import run_delete
+
+    return run_delete(args)
+
+
+def cmd_storage(args) -> int:
+    from .downloads_cli import run_storage
+
+    return run_storage(args)
+
+
+def cmd_selftest(args) -> int:
+    from .selftest import run_selftest
+
+    return run_selftest(args)
+
+
+COMMANDS: dict[str, Callable] = {
+    "subscribe": cmd_subscribe,
+    "unsubscribe": cmd_unsubscribe,
+    "refresh": cmd_refresh,
+    "feeds": cmd_feeds,
+    "episodes": cmd_episodes,
+    "show": cmd_show,
+    "search": cmd_search,
+    "export": cmd_export,
+    "opml": cmd_opml,
+    "download": cmd_download,
+    "delete": cmd_delete,
+    "storage": cmd_storage,
+    "selftest": cmd_selftest,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="ibplayer: %(levelname)s: %(message)s",
+    )
+    if args.data_dir:
+        os.environ["IBPLAYER_DATA_DIR"] = args.data_dir
+    if args.command is None:
+        from .ui.app import run_gui
+
+        return run_gui(args)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("ibplayer: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # one clear line, no traceback unless --debug
+        if args.debug or not isinstance(exc, _known_errors()):
+            if args.debug:
+                raise
+            print(f"ibplayer: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"ibplayer: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

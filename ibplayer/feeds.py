@@ -1,0 +1,361 @@
+"""Fetching (httpx, conditional GET) and parsing (feedparser) podcast feeds.
+
+Nothing here touches the library: `fetch_feed` returns bytes (or "not
+modified"), `parse_feed` turns bytes into a `ParsedFeed`.  Either raises
+`FeedError` with a one-line message a user can act on.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+import re
+import xml.sax
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import __version__, chapters, people, topics
+from .models import Chapter, ParsedEpisode, ParsedFeed, Person
+from .sanitize import html_to_text, sanitize_html
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"ibplayer/{__version__} (+https://github.com/ibplayer/ibplayer)"
+MAX_FEED_BYTES = 64 * 1024 * 1024
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+AUDIO_EXTENSIONS = (".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wav", ".mp2", ".wma")
+
+
+class FeedError(Exception):
+    """A feed could not be fetched or is not a usable podcast feed."""
+
+
+class NetworkUnreachable(FeedError):
+    """The host could not be reached at all (offline, DNS, refused)."""
+
+
+@dataclass
+class FetchResult:
+    url: str  # the URL to store: the new one after a permanent redirect
+    status: int
+    content: bytes | None  # None when not modified (304)
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.content is None
+
+
+def check_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise FeedError(f"not an http(s) URL: {url!r}")
+    return url
+
+
+def make_client(timeout: float | httpx.Timeout | None = None) -> httpx.Client:
+    return httpx.Client(
+        headers={"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/xml;q=0.9, */*;q=0.5"},
+        timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+        follow_redirects=True,
+        max_redirects=8,
+    )
+
+
+def fetch_feed(
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    client: httpx.Client | None = None,
+    max_bytes: int = MAX_FEED_BYTES,
+) -> FetchResult:
+    """GET a feed with conditional headers.  A 304 returns no content."""
+    check_url(url)
+    own = client is None
+    client = client or make_client()
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        with client.stream("GET", url, headers=headers) as resp:
+            final_url = str(resp.url)
+            check_url(final_url)  # httpx itself refuses non-http redirect targets
+            # Store the new address only when every hop was permanent.
+            new_url = url
+            if resp.history and all(h.status_code in (301, 308) for h in resp.history):
+                new_url = final_url
+            if resp.status_code == 304:
+                return FetchResult(new_url, 304, None, etag, last_modified)
+            if resp.status_code >= 400:
+                raise FeedError(f"{url}: the server answered HTTP {resp.status_code} {resp.reason_phrase}".rstrip())
+            declared = resp.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise FeedError(f"{url}: the feed is too large ({int(declared) // 1_000_000} MB, limit {max_bytes // 1_000_000} MB)")
+            buf = bytearray()
+            for chunk in resp.iter_bytes(1 << 16):
+                buf += chunk
+                if len(buf) > max_bytes:
+                    raise FeedError(f"{url}: the feed is too large (over the {max_bytes // 1_000_000} MB limit)")
+            return FetchResult(
+                new_url,
+                resp.status_code,
+                bytes(buf),
+                resp.headers.get("etag"),
+                resp.headers.get("last-modified"),
+            )
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise NetworkUnreachable(f"{url}: cannot reach the server ({_reason(exc)})") from exc
+    except httpx.TimeoutException as exc:
+        raise FeedError(f"{url}: the server took too long to answer") from exc
+    except httpx.TooManyRedirects as exc:
+        raise FeedError(f"{url}: too many redirects") from exc
+    except httpx.HTTPError as exc:
+        raise FeedError(f"{url}: download failed ({_reason(exc)})") from exc
+    finally:
+        if own:
+            client.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- parsing
+
+_PERSON_RE = re.compile(rb"<podcast:person\b([^>]*)>(.*?)</podcast:person>", re.S)
+_ATTR_RE = re.compile(rb"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ITEM_SPLIT = re.compile(rb"<item[\s>]")
+
+
+def _persons_by_item(raw: bytes) -> tuple[list[dict], list[list[dict]]]:
+    """feedparser keeps only one <podcast:person> per element and loses its
+    attributes, so read them from the raw XML: (channel persons, per item)."""
+    if b"podcast:person" not in raw:
+        return [], []
+    import html as _html
+
+    def persons(chunk: bytes) -> list[dict]:
+        out = []
+        for attrs, name in _PERSON_RE.findall(chunk):
+            d = {k.decode().lower(): (a or b).decode("utf-8", "replace") for k, a, b in _ATTR_RE.findall(attrs)}
+            d["name"] = _html.unescape(re.sub(r"<!\[CDATA\[(.*?)\]\]>", r"\1", name.decode("utf-8", "replace"))).strip()
+            out.append(d)
+        return out
+
+    parts = _ITEM_SPLIT.split(raw)
+    return persons(parts[0]), [persons(p) for p in parts[1:]]
+
+
+def parse_duration(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        if ":" in value:
+            secs = 0.0
+            for part in value.split(":"):
+                secs = secs * 60 + float(part or 0)
+            return secs if secs > 0 else None
+        secs = float(value)
+        return secs if secs > 0 else None
+    except ValueError:
+        return None
+
+
+def _is_audio(link: dict) -> bool:
+    mime = (link.get("type") or "").lower()
+    if mime.startswith("audio/"):
+        return True
+    if mime and not mime.startswith(("application/octet-stream", "binary/")) and mime != "":
+        # video/mp4 podcasts are not what we play; images are never episodes
+        return False
+    path = urlsplit(link.get("href") or "").path.lower()
+    return path.endswith(AUDIO_EXTENSIONS)
+
+
+def _audio_enclosure(entry) -> dict | None:
+    for link in entry.get("links", ()):
+        if link.get("rel") == "enclosure" and link.get("href") and _is_audio(link):
+            return link
+    for enc in entry.get("enclosures", ()):
+        if enc.get("href") and _is_audio(enc):
+            return enc
+    return None
+
+
+def _published(entry) -> datetime | None:
+    st = entry.get("published_parsed") or entry.get("updated_parsed")
+    if not st:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(st), tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _check_parsed(d, url: str) -> None:
+    exc = d.get("bozo_exception")
+    version = d.get("version") or ""
+    if not version and not d.entries:
+        if exc:
+            raise FeedError(f"{url}: not a valid feed ({_one_line(exc)})")
+        raise FeedError(f"{url}: not a podcast feed")
+    if d.get("bozo") and isinstance(exc, xml.sax.SAXParseException):
+        msg = str(exc.getMessage() if hasattr(exc, "getMessage") else exc)
+        # Undefined HTML entities (&nbsp; in a feed) are common and harmless;
+        # truncation and broken nesting are not: refuse rather than store half.
+        if "undefined entity" not in msg:
+            raise FeedError(f"{url}: the feed is broken XML ({_one_line(exc)})")
+
+
+def _one_line(exc) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def parse_feed(data: bytes, url: str = "feed") -> ParsedFeed:
+    """Parse feed bytes into episodes with chapters, guests and topics."""
+    import feedparser
+
+    if not data or not data.strip():
+        raise FeedError(f"{url}: the server sent an empty document")
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        raise FeedError(f"{url}: this is a web page, not a podcast feed")
+    prolog = data[: max(0, min(i for i in (data.find(b"<rss"), data.find(b"<feed"), data.find(b"<rdf"), 65536) if i >= 0))]
+    if b"<!ENTITY" in prolog:
+        # Feeds never need their own entities; this is how XML bombs start.
+        raise FeedError(f"{url}: the feed declares XML entities (refused: possible entity-expansion attack)")
+    try:
+        d = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser should not raise, but never trust it
+        raise FeedError(f"{url}: cannot parse the feed ({_one_line(exc)})") from exc
+    _check_parsed(d, url)
+    f = d.feed
+    title = (f.get("title") or "").strip()
+    if not title and not d.entries:
+        raise FeedError(f"{url}: not a podcast feed (no title, no items)")
+
+    channel_persons, item_persons = _persons_by_item(data)
+    author = (f.get("itunes_author") or f.get("author") or "").strip() or None
+    channel_notes = html_to_text(f.get("summary") or f.get("subtitle") or "")
+    hosts = people.hosts_from(author, [p for p in channel_persons if (p.get("role") or "").lower() == "host"], channel_notes)
+    image = (f.get("image") or {}).get("href") if isinstance(f.get("image"), dict) else None
+
+    episodes: list[ParsedEpisode] = []
+    seen: set[str] = set()
+    # Hosts named in any episode's "hosted by ..." line count for the whole show.
+    extra_hosts: list[Person] = []
+    for i, entry in enumerate(d.entries):
+        enc = _audio_enclosure(entry)
+        if enc is None:
+            continue  # a text post, a video, an image: not an episode
+        audio_url = enc.get("href").strip()
+        guid = (entry.get("id") or "").strip() or audio_url
+        if guid in seen:
+            continue
+        seen.add(guid)
+        ep_title = (entry.get("title") or "").strip() or "Untitled episode"
+        content = ""
+        if entry.get("content"):
+            content = max((c.get("value") or "" for c in entry.content), key=len)
+        summary_raw = entry.get("summary") or ""
+        notes_raw = content if len(content) >= len(summary_raw) else summary_raw
+        notes_html = sanitize_html(notes_raw)
+        notes_text = html_to_text(notes_html)
+        summary = html_to_text(summary_raw) if summary_raw else notes_text[:500]
+        duration = parse_duration(entry.get("itunes_duration"))
+        length = enc.get("length") or "0"
+        try:
+            audio_length = max(0, int(str(length).strip() or 0))
+        except ValueError:
+            audio_length = 0
+
+        by_source: dict[str, list[Chapter]] = {}
+        notes_chapters = chapters.chapters_from_notes(notes_html, duration)
+        if len(notes_chapters) < 2 and summary_raw and summary_raw is not notes_raw:
+            notes_chapters = chapters.chapters_from_notes(summary_raw, duration)
+        if notes_chapters:
+            by_source["notes"] = notes_chapters
+        psc = entry.get("psc_chapters")
+        if psc and psc.get("chapters"):
+            psc_chapters = chapters.finalize(chapters.chapters_from_psc(psc["chapters"]), duration)
+            if psc_chapters:
+                by_source["psc"] = psc_chapters
+        pc = entry.get("podcast_chapters")
+        chapters_url = pc.get("url") if isinstance(pc, dict) else None
+
+        persons = item_persons[i] if i < len(item_persons) else []
+        if "hosted by" in notes_text.lower() and not extra_hosts:
+            extra_hosts = people.hosts_from(None, [], notes_text)
+        all_hosts = _merge_people(hosts, extra_hosts)
+        guests = people.extract_guests(ep_title, summary or notes_text, all_hosts, persons)
+        chapter_titles = [c.title for c in _best(by_source)]
+        episodes.append(
+            ParsedEpisode(
+                guid=guid,
+                title=ep_title,
+                published=_published(entry),
+                audio_url=audio_url,
+                audio_type=(enc.get("type") or None),
+                audio_length=audio_length,
+                duration=duration,
+                episode_number=_episode_number(entry, ep_title),
+                link=entry.get("link"),
+                image=(entry.get("image") or {}).get("href") if isinstance(entry.get("image"), dict) else None,
+                summary=summary[:2000],
+                notes_html=notes_html,
+                notes_text=notes_text,
+                chapters_url=chapters_url,
+                chapters=by_source,
+                guests=guests,
+                topics=topics.extract_topics(ep_title, chapter_titles, summary or notes_text[:3000]),
+            )
+        )
+    all_hosts = _merge_people(hosts, extra_hosts)
+    return ParsedFeed(
+        title=title or url,
+        link=f.get("link"),
+        description=html_to_text(f.get("summary") or f.get("subtitle") or "")[:4000],
+        author=author,
+        image=image,
+        hosts=all_hosts,
+        episodes=episodes,
+    )
+
+
+def _best(by_source: dict[str, list[Chapter]]) -> list[Chapter]:
+    src = chapters.best_source(by_source)
+    return by_source.get(src, []) if src else []
+
+
+def _merge_people(a: list[Person], b: list[Person]) -> list[Person]:
+    out = list(a)
+    for p in b:
+        if not any(people.same_person(p.name, q.name) for q in out):
+            out.append(p)
+    return out
+
+
+def _episode_number(entry, title: str) -> int | None:
+    raw = entry.get("itunes_episode")
+    if raw:
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            pass
+    return people.episode_number(title)

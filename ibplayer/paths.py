@@ -1,0 +1,42 @@
+"""Where ibplayer keeps its data: one SQLite file and the downloads folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_NAME = "ibplayer"
+
+
+def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory: ``--data-dir``, else ``IBPLAYER_DATA_DIR``, else the
+    platform's user data dir (e.g. ``~/.local/share/ibplayer``)."""
+    chosen = override or os.environ.get("IBPLAYER_DATA_DIR")
+    if chosen:
+        path = Path(chosen).expanduser()
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resources_dir() -> Path:
+    """The shipped ``resources/`` folder, from a source tree, an installed
+    package or a PyInstaller bundle."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    candidates = []
+    if frozen:
+        candidates.append(Path(frozen) / "resources")
+    here = Path(__file__).resolve().parent
+    candidates += [here / "resources", here.parent / "resources"]
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return candidates[-1]
+
+
+def resource(name: str) -> Path:
+    return resources_dir() / name

@@ -1,0 +1,958 @@
+"""The library: one SQLite file (WAL, foreign keys, versioned schema, FTS5).
+
+A `Library` wraps one connection and belongs to one thread; open another
+`Library` on the same file in a worker (WAL lets readers and a writer run side
+by side).  Every write runs in a transaction, so a failed refresh changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import people as people_mod
+from . import chapters as chapters_mod
+from .models import SOURCE_PRIORITY, Chapter, ParsedEpisode, ParsedFeed, Person
+
+DB_NAME = "library.sqlite3"
+SCHEMA_VERSION = 2
+
+
+class LibraryError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- row types
+
+
+@dataclass(slots=True)
+class FeedRow:
+    id: int
+    url: str
+    title: str
+    link: str | None
+    description: str
+    author: str | None
+    image: str | None
+    snapshot: bool
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    last_checked: float | None
+    last_error: str | None
+    auto_download: int  # keep the last N downloaded automatically, 0 = off
+    auto_delete_played: bool
+    episode_count: int = 0
+    unplayed_count: int = 0
+
+
+@dataclass(slots=True)
+class EpisodeRow:
+    id: int
+    short_id: str
+    feed_id: int
+    feed_title: str
+    guid: str
+    title: str
+    published: datetime | None
+    audio_url: str
+    audio_type: str | None
+    audio_length: int
+    duration: float | None  # the file's real length when known, else the feed's
+    episode_number: int | None
+    link: str | None
+    image: str | None
+    summary: str
+    chapters_url: str | None
+    chapter_source: str | None  # the user's choice; None = automatic
+    position: float
+    played: bool
+    file: str | None
+    guests: list[Person] = field(default_factory=list)
+
+    @property
+    def downloaded(self) -> bool:
+        return bool(self.file)
+
+    @property
+    def guest_names(self) -> str:
+        return ", ".join(p.name for p in self.guests)
+
+
+@dataclass(slots=True)
+class SearchHit:
+    kind: str  # "chapter" | "episode" | "guest"
+    feed_title: str
+    episode_id: int | None
+    episode_guid: str | None
+    episode_title: str | None
+    start: float | None
+    title: str
+    snippet: str
+    score: float
+    person_id: int | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "feed_title": self.feed_title,
+            "episode_guid": self.episode_guid,
+            "episode_title": self.episode_title,
+            "start": self.start,
+            "title": self.title,
+            "snippet": self.snippet,
+        }
+
+
+# ---------------------------------------------------------------- schema
+
+_SCHEMA_V1 = """
+CREATE TABLE feeds (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL DEFAULT '',
+    link TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    author TEXT,
+    image TEXT,
+    snapshot INTEGER NOT NULL DEFAULT 0,
+    etag TEXT,
+    last_modified TEXT,
+    content_hash TEXT,
+    last_checked REAL,
+    last_error TEXT,
+    hosts_json TEXT NOT NULL DEFAULT '[]',
+    added REAL NOT NULL
+);
+CREATE TABLE episodes (
+    id INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+    guid TEXT NOT NULL,
+    short_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    published REAL,
+    audio_url TEXT NOT NULL,
+    audio_type TEXT,
+    audio_length INTEGER NOT NULL DEFAULT 0,
+    feed_duration REAL,
+    file_duration REAL,
+    episode_number INTEGER,
+    link TEXT,
+    image TEXT,
+    summary TEXT NOT NULL DEFAULT '',
+    notes_html TEXT NOT NULL DEFAULT '',
+    notes_text TEXT NOT NULL DEFAULT '',
+    chapters_url TEXT,
+    chapter_source TEXT,
+    item_hash TEXT,
+    position REAL NOT NULL DEFAULT 0,
+    played INTEGER NOT NULL DEFAULT 0,
+    last_played REAL,
+    file TEXT,
+    UNIQUE (feed_id, guid)
+);
+CREATE INDEX episodes_feed_published ON episodes(feed_id, published DESC);
+CREATE INDEX episodes_short_id ON episodes(short_id);
+CREATE TABLE chapters (
+    id INTEGER PRIMARY KEY,
+    episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    start REAL NOT NULL,
+    end REAL,
+    title TEXT NOT NULL,
+    url TEXT,
+    image TEXT,
+    hidden INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX chapters_episode ON chapters(episode_id, source, idx);
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL
+);
+CREATE TABLE episode_people (
+    episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    role TEXT NOT NULL DEFAULT 'guest',
+    affiliations TEXT NOT NULL DEFAULT '[]',
+    pos INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (episode_id, person_id, role)
+);
+CREATE INDEX episode_people_person ON episode_people(person_id);
+CREATE TABLE topics (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE episode_topics (
+    episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+    topic_id INTEGER NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+    rank INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (episode_id, topic_id)
+);
+CREATE INDEX episode_topics_topic ON episode_topics(topic_id);
+
+-- Full-text search: external-content FTS5 tables.  Deletes and updates are
+-- kept in step by triggers; inserts are indexed in bulk by the code that
+-- inserts (a per-row trigger makes a 2,000-episode ingest 5x slower).
+CREATE VIRTUAL TABLE chapters_fts USING fts5(
+    title, content='chapters', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER chapters_ad AFTER DELETE ON chapters BEGIN
+    INSERT INTO chapters_fts(chapters_fts, rowid, title) VALUES ('delete', old.id, old.title);
+END;
+CREATE VIRTUAL TABLE episodes_fts USING fts5(
+    title, notes_text, content='episodes', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER episodes_ad AFTER DELETE ON episodes BEGIN
+    INSERT INTO episodes_fts(episodes_fts, rowid, title, notes_text) VALUES ('delete', old.id, old.title, old.notes_text);
+END;
+CREATE TRIGGER episodes_au AFTER UPDATE OF title, notes_text ON episodes BEGIN
+    INSERT INTO episodes_fts(episodes_fts, rowid, title, notes_text) VALUES ('delete', old.id, old.title, old.notes_text);
+    INSERT INTO episodes_fts(rowid, title, notes_text) VALUES (new.id, new.title, new.notes_text);
+END;
+CREATE VIRTUAL TABLE people_fts USING fts5(
+    name, content='people', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER people_ai AFTER INSERT ON people BEGIN
+    INSERT INTO people_fts(rowid, name) VALUES (new.id, new.name);
+END;
+CREATE TRIGGER people_ad AFTER DELETE ON people BEGIN
+    INSERT INTO people_fts(people_fts, rowid, name) VALUES ('delete', old.id, old.name);
+END;
+CREATE TRIGGER people_au AFTER UPDATE OF name ON people BEGIN
+    INSERT INTO people_fts(people_fts, rowid, name) VALUES ('delete', old.id, old.name);
+    INSERT INTO people_fts(rowid, name) VALUES (new.id, new.name);
+END;
+"""
+
+# v2: per-feed download settings and per-episode download bookkeeping.
+_SCHEMA_V2 = """
+ALTER TABLE feeds ADD COLUMN auto_download INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN auto_delete_played INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE episodes ADD COLUMN file_size INTEGER;
+ALTER TABLE episodes ADD COLUMN downloaded_at REAL;
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+
+
+def short_id_for(guid: str) -> str:
+    return hashlib.sha1(guid.encode("utf-8", "surrogatepass")).hexdigest()[:7]
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt else None
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, tz=timezone.utc) if ts is not None else None
+
+
+# Bump when parsing changes what is derived from the same item (chapters,
+# guests, topics), so the next refresh rewrites stored episodes.
+PARSER_VERSION = 1
+
+
+def _item_hash(ep: ParsedEpisode) -> str:
+    """Identity of what the feed says about an episode: unchanged items are
+    skipped on refresh."""
+    h = hashlib.sha1(str(PARSER_VERSION).encode())
+    for part in (ep.title, ep.audio_url, ep.audio_type, str(ep.audio_length), str(ep.duration), str(ep.published),
+                 str(ep.episode_number), ep.link, ep.image, ep.chapters_url, ep.summary, ep.notes_html):
+        h.update((part or "").encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    for source, chs in sorted(ep.chapters.items()):
+        if source != "notes":  # notes chapters derive from notes_html; the rest come from elsewhere
+            h.update(repr([(c.start, c.title) for c in chs]).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+_EPISODE_COLUMNS = """
+    e.id, e.short_id, e.feed_id, f.title, e.guid, e.title, e.published, e.audio_url,
+    e.audio_type, e.audio_length, COALESCE(e.file_duration, e.feed_duration),
+    e.episode_number, e.link, e.image, e.summary, e.chapters_url, e.chapter_source,
+    e.position, e.played, e.file
+"""
+
+
+class Library:
+    """The ibplayer library database."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.is_dir():
+            self.path = self.path / DB_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise LibraryError(f"cannot open the library {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk ingest and FTS merges stay in memory
+        self.db.execute("PRAGMA temp_store=MEMORY")
+        self._migrate()
+
+    # ------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception.  Nests."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.db
+                finally:
+                    self._depth -= 1
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.db
+            except BaseException:
+                self._depth = 0
+                self.db.execute("ROLLBACK")
+                raise
+            else:
+                self._depth = 0
+                self.db.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise LibraryError(
+                f"the library {self.path} was written by a newer ibplayer (schema {current} > {SCHEMA_VERSION})"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _split_sql(MIGRATIONS[version]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={version}")
+
+    # ------------------------------------------------------------ settings
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
+
+    # ------------------------------------------------------------ feeds
+
+    _FEED_SELECT = """
+        SELECT f.id, f.url, f.title, f.link, f.description, f.author, f.image, f.snapshot,
+               f.etag, f.last_modified, f.content_hash, f.last_checked, f.last_error,
+               f.auto_download, f.auto_delete_played,
+               (SELECT COUNT(*) FROM episodes e WHERE e.feed_id=f.id),
+               (SELECT COUNT(*) FROM episodes e WHERE e.feed_id=f.id AND e.played=0)
+        FROM feeds f
+    """
+
+    @staticmethod
+    def _feed(row) -> FeedRow:
+        r = list(row)
+        r[7] = bool(r[7])
+        r[14] = bool(r[14])
+        return FeedRow(*r)
+
+    def feeds(self) -> list[FeedRow]:
+        rows = self.db.execute(self._FEED_SELECT + " ORDER BY f.title COLLATE NOCASE").fetchall()
+        return [self._feed(r) for r in rows]
+
+    def feed(self, feed_id: int) -> FeedRow | None:
+        row = self.db.execute(self._FEED_SELECT + " WHERE f.id=?", (feed_id,)).fetchone()
+        return self._feed(row) if row else None
+
+    def feed_by_url(self, url: str) -> FeedRow | None:
+        row = self.db.execute(self._FEED_SELECT + " WHERE f.url=?", (url,)).fetchone()
+        return self._feed(row) if row else None
+
+    def find_feed(self, key: str) -> FeedRow:
+        """A feed by id, URL or (unique, case-insensitive) title fragment."""
+        key = str(key).strip()
+        if key.isdigit():
+            f = self.feed(int(key))
+            if f:
+                return f
+        f = self.feed_by_url(key)
+        if f:
+            return f
+        matches = [f for f in self.feeds() if key.casefold() in f.title.casefold()]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise LibraryError(f"no feed matches {key!r} (see `ibplayer feeds`)")
+        raise LibraryError(f"{key!r} matches {len(matches)} feeds; use the feed id from `ibplayer feeds`")
+
+    def add_feed(self, url: str, title: str = "") -> int:
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO feeds(url, title, added) VALUES (?, ?, ?) ON CONFLICT(url) DO NOTHING",
+                (url, title, time.time()),
+            )
+            if cur.rowcount:
+                return cur.lastrowid
+            return self.db.execute("SELECT id FROM feeds WHERE url=?", (url,)).fetchone()[0]
+
+    def delete_feed(self, feed_id: int) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM feeds WHERE id=?", (feed_id,))
+            self._prune_orphans()
+
+    def set_feed_settings(self, feed_id: int, *, auto_download: int | None = None, auto_delete_played: bool | None = None) -> None:
+        with self.transaction():
+            if auto_download is not None:
+                self.db.execute("UPDATE feeds SET auto_download=? WHERE id=?", (max(0, auto_download), feed_id))
+            if auto_delete_played is not None:
+                self.db.execute("UPDATE feeds SET auto_delete_played=? WHERE id=?", (int(auto_delete_played), feed_id))
+
+    def note_feed_checked(self, feed_id: int, *, error: str | None = None, url: str | None = None,
+                          etag: str | None = None, last_modified: str | None = None, keep_validators: bool = True) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE feeds SET last_checked=?, last_error=? WHERE id=?", (time.time(), error, feed_id))
+            if url:
+                self._set_url(feed_id, url)
+            if not keep_validators:
+                self.db.execute("UPDATE feeds SET etag=?, last_modified=? WHERE id=?", (etag, last_modified, feed_id))
+
+    def _set_url(self, feed_id: int, url: str) -> None:
+        clash = self.db.execute("SELECT id FROM feeds WHERE url=? AND id<>?", (url, feed_id)).fetchone()
+        if not clash:
+            self.db.execute("UPDATE feeds SET url=? WHERE id=?", (url, feed_id))
+
+    def store_feed(
+        self,
+        feed_id: int,
+        parsed: ParsedFeed,
+        *,
+        url: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        content_hash: str | None = None,
+        snapshot: bool = False,
+    ) -> dict:
+        """Apply a parsed feed in one transaction: update changed episodes in
+        place, add new ones, never duplicate.  When the stored copy was a
+        snapshot and this one is live, drop snapshot episodes the live feed no
+        longer has unless the user played or downloaded them."""
+        stats = {"new": 0, "updated": 0, "unchanged": 0, "removed": 0}
+        now = time.time()
+        with self.transaction():
+            was_snapshot = bool(self.db.execute("SELECT snapshot FROM feeds WHERE id=?", (feed_id,)).fetchone()[0])
+            self.db.execute(
+                """UPDATE feeds SET title=?, link=?, description=?, author=?, image=?, snapshot=?,
+                       etag=?, last_modified=?, content_hash=?, last_checked=?, last_error=NULL, hosts_json=?
+                   WHERE id=?""",
+                (
+                    parsed.title, parsed.link, parsed.description, parsed.author, parsed.image, int(snapshot),
+                    etag, last_modified, content_hash, now,
+                    json.dumps([p.model_dump(exclude_none=True) for p in parsed.hosts]), feed_id,
+                ),
+            )
+            if url:
+                self._set_url(feed_id, url)
+            existing = {
+                guid: (eid, h)
+                for eid, guid, h in self.db.execute("SELECT id, guid, item_hash FROM episodes WHERE feed_id=?", (feed_id,))
+            }
+            person_ids: dict[str, int] = {}
+            topic_ids: dict[str, int] = {}
+            next_id = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM episodes").fetchone()[0] + 1
+            first_new_episode = next_id
+            inserts, updates, touched = [], [], []
+            chapter_rows, people_rows, topic_rows = [], [], []
+            for ep in parsed.episodes:
+                h = _item_hash(ep)
+                known = existing.get(ep.guid)
+                if known and known[1] == h:
+                    stats["unchanged"] += 1
+                    continue
+                values = (
+                    ep.title, _ts(ep.published), ep.audio_url, ep.audio_type, ep.audio_length, ep.duration,
+                    ep.episode_number, ep.link, ep.image, ep.summary, ep.notes_html, ep.notes_text,
+                    ep.chapters_url, h,
+                )
+                if known:
+                    eid = known[0]
+                    updates.append(values + (eid,))
+                    touched.append((eid,))
+                    stats["updated"] += 1
+                else:
+                    eid = next_id
+                    next_id += 1
+                    existing[ep.guid] = (eid, h)  # a guid twice in one feed stays one episode
+                    inserts.append((eid,) + values + (feed_id, ep.guid, short_id_for(ep.guid)))
+                    stats["new"] += 1
+                for source, chs in ep.chapters.items():
+                    for i, c in enumerate(chs):
+                        chapter_rows.append((eid, source, i, c.start, c.end, c.title, c.url, c.image, int(c.hidden)))
+                for pos, person in enumerate(ep.guests):
+                    pid = self._person_id(person.name, person_ids)
+                    people_rows.append((eid, pid, person.role, json.dumps(person.affiliations, ensure_ascii=False), pos))
+                for rank, topic in enumerate(ep.topics):
+                    topic_rows.append((eid, self._topic_id(topic, topic_ids), rank))
+            if touched:
+                # Feed-derived data is replaced; chapters read from the audio file stay.
+                self.db.executemany(
+                    "DELETE FROM chapters WHERE episode_id=? AND source IN ('notes','psc','podcast-chapters')", touched
+                )
+                self.db.executemany("DELETE FROM episode_people WHERE episode_id=?", touched)
+                self.db.executemany("DELETE FROM episode_topics WHERE episode_id=?", touched)
+                self.db.executemany(
+                    """UPDATE episodes SET title=?, published=?, audio_url=?, audio_type=?, audio_length=?,
+                           feed_duration=?, episode_number=?, link=?, image=?, summary=?, notes_html=?,
+                           notes_text=?, chapters_url=?, item_hash=? WHERE id=?""",
+                    updates,
+                )
+            if inserts:
+                self.db.executemany(
+                    """INSERT INTO episodes(id, title, published, audio_url, audio_type, audio_length, feed_duration,
+                           episode_number, link, image, summary, notes_html, notes_text, chapters_url, item_hash,
+                           feed_id, guid, short_id)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    inserts,
+                )
+                self.db.execute(
+                    "INSERT INTO episodes_fts(rowid, title, notes_text) SELECT id, title, notes_text FROM episodes WHERE id>=?",
+                    (first_new_episode,),
+                )
+            self._insert_chapters(chapter_rows)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO episode_people(episode_id, person_id, role, affiliations, pos) VALUES (?,?,?,?,?)",
+                people_rows,
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO episode_topics(episode_id, topic_id, rank) VALUES (?,?,?)", topic_rows
+            )
+            if was_snapshot and not snapshot:
+                live = {ep.guid for ep in parsed.episodes}
+                for eid, guid, played, file, pos in self.db.execute(
+                    "SELECT id, guid, played, file, position FROM episodes WHERE feed_id=?", (feed_id,)
+                ).fetchall():
+                    if guid not in live and not played and not file and not pos:
+                        self.db.execute("DELETE FROM episodes WHERE id=?", (eid,))
+                        stats["removed"] += 1
+            if stats["updated"] or stats["removed"]:
+                self._prune_orphans()
+        return stats
+
+    def _person_id(self, name: str, cache: dict[str, int]) -> int:
+        key = people_mod.person_key(name)
+        pid = cache.get(key)
+        if pid is None:
+            row = self.db.execute("SELECT id FROM people WHERE key=?", (key,)).fetchone()
+            if row:
+                pid = row[0]
+            else:
+                pid = self.db.execute("INSERT INTO people(key, name) VALUES (?, ?)", (key, name)).lastrowid
+            cache[key] = pid
+        return pid
+
+    def _topic_id(self, name: str, cache: dict[str, int]) -> int:
+        tid = cache.get(name)
+        if tid is None:
+            row = self.db.execute("SELECT id FROM topics WHERE name=?", (name,)).fetchone()
+            tid = row[0] if row else self.db.execute("INSERT INTO topics(name) VALUES (?)", (name,)).lastrowid
+            cache[name] = tid
+        return tid
+
+    def _prune_orphans(self) -> None:
+        self.db.execute("DELETE FROM people WHERE id NOT IN (SELECT person_id FROM episode_people)")
+        self.db.execute("DELETE FROM topics WHERE id NOT IN (SELECT topic_id FROM episode_topics)")
+
+    def hosts(self, feed_id: int) -> list[Person]:
+        row = self.db.execute("SELECT hosts_json FROM feeds WHERE id=?", (feed_id,)).fetchone()
+        return [Person(**p) for p in json.loads(row[0])] if row else []
+
+    # ------------------------------------------------------------ episodes
+
+    def _episodes(self, where: str = "", params: tuple = (), order: str = "e.published DESC, e.id DESC",
+                  limit: int | None = None) -> list[EpisodeRow]:
+        sql = f"SELECT {_EPISODE_COLUMNS} FROM episodes e JOIN feeds f ON f.id=e.feed_id"
+        if where:
+            sql += " WHERE " + where
+        sql += " ORDER BY " + order
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self.db.execute(sql, params).fetchall()
+        eps = [
+            EpisodeRow(
+                r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+                r[14], r[15], r[16], r[17], bool(r[18]), r[19],
+            )
+            for r in rows
+        ]
+        if eps:
+            self._attach_guests(eps)
+        return eps
+
+    def _attach_guests(self, eps: list[EpisodeRow]) -> None:
+        by_id = {e.id: e for e in eps}
+        ids = list(by_id)
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            for eid, name, affs, pid in self.db.execute(
+                f"""SELECT ep.episode_id, p.name, ep.affiliations, p.id FROM episode_people ep
+                    JOIN people p ON p.id=ep.person_id
+                    WHERE ep.role='guest' AND ep.episode_id IN ({marks}) ORDER BY ep.episode_id, ep.pos""",
+                chunk,
+            ):
+                by_id[eid].guests.append(Person(name=name, affiliations=json.loads(affs)))
+
+    def episodes(
+        self,
+        feed_id: int | None = None,
+        *,
+        text: str | None = None,
+        unplayed: bool = False,
+        downloaded: bool = False,
+        limit: int | None = None,
+    ) -> list[EpisodeRow]:
+        where, params = [], []
+        if feed_id is not None:
+            where.append("e.feed_id=?")
+            params.append(feed_id)
+        if unplayed:
+            where.append("e.played=0")
+        if downloaded:
+            where.append("e.file IS NOT NULL")
+        if text:
+            where.append(
+                "(e.title LIKE ? ESCAPE '\\' OR e.id IN (SELECT ep.episode_id FROM episode_people ep "
+                "JOIN people p ON p.id=ep.person_id WHERE p.name LIKE ? ESCAPE '\\'))"
+            )
+            like = "%" + re.sub(r"([%_\\])", r"\\\1", text) + "%"
+            params += [like, like]
+        return self._episodes(" AND ".join(where), tuple(params), limit=limit)
+
+    def episode(self, episode_id: int) -> EpisodeRow | None:
+        eps = self._episodes("e.id=?", (episode_id,))
+        return eps[0] if eps else None
+
+    def resolve_episode(self, key: str) -> EpisodeRow:
+        """An episode by guid, short id (or a unique prefix of it) or row id."""
+        key = str(key).strip()
+        eps = self._episodes("e.guid=?", (key,))
+        if not eps and re.fullmatch(r"[0-9a-f]{3,40}", key):
+            eps = self._episodes("e.short_id LIKE ?", (key + "%",))
+        if not eps and key.startswith("#") and key[1:].isdigit():
+            eps = self._episodes("e.id=?", (int(key[1:]),))
+        if len(eps) == 1:
+            return eps[0]
+        if not eps:
+            raise LibraryError(f"no episode {key!r} (use the id printed by `ibplayer episodes`)")
+        raise LibraryError(f"{key!r} matches {len(eps)} episodes; give more of the id")
+
+    def notes_html(self, episode_id: int) -> str:
+        row = self.db.execute("SELECT notes_html FROM episodes WHERE id=?", (episode_id,)).fetchone()
+        return row[0] if row else ""
+
+    def notes_text(self, episode_id: int) -> str:
+        row = self.db.execute("SELECT notes_text FROM episodes WHERE id=?", (episode_id,)).fetchone()
+        return row[0] if row else ""
+
+    def guests(self, episode_id: int) -> list[Person]:
+        return [
+            Person(name=n, affiliations=json.loads(a))
+            for n, a in self.db.execute(
+                """SELECT p.name, ep.affiliations FROM episode_people ep JOIN people p ON p.id=ep.person_id
+                   WHERE ep.episode_id=? AND ep.role='guest' ORDER BY ep.pos""",
+                (episode_id,),
+            )
+        ]
+
+    def person_id(self, name: str) -> int | None:
+        row = self.db.execute("SELECT id FROM people WHERE key=?", (people_mod.person_key(name),)).fetchone()
+        return row[0] if row else None
+
+    def people(self) -> list[tuple[int, str, int]]:
+        """(person id, name, episode count) for every guest, most episodes first."""
+        return self.db.execute(
+            """SELECT p.id, p.name, COUNT(*) FROM people p JOIN episode_people ep ON ep.person_id=p.id
+               WHERE ep.role='guest' GROUP BY p.id ORDER BY COUNT(*) DESC, p.name"""
+        ).fetchall()
+
+    def episodes_with_person(self, person_id: int) -> list[EpisodeRow]:
+        return self._episodes(
+            "e.id IN (SELECT episode_id FROM episode_people WHERE person_id=?)", (person_id,)
+        )
+
+    def topics(self, episode_id: int) -> list[str]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                """SELECT t.name FROM episode_topics et JOIN topics t ON t.id=et.topic_id
+                   WHERE et.episode_id=? ORDER BY et.rank""",
+                (episode_id,),
+            )
+        ]
+
+    def all_topics(self) -> list[tuple[str, int]]:
+        return self.db.execute(
+            """SELECT t.name, COUNT(*) FROM topics t JOIN episode_topics et ON et.topic_id=t.id
+               GROUP BY t.id ORDER BY COUNT(*) DESC, t.name"""
+        ).fetchall()
+
+    def episodes_with_topic(self, topic: str) -> list[EpisodeRow]:
+        return self._episodes(
+            "e.id IN (SELECT et.episode_id FROM episode_topics et JOIN topics t ON t.id=et.topic_id WHERE t.name=?)",
+            (topic,),
+        )
+
+    # ------------------------------------------------------------ chapters
+
+    def chapter_sets(self, episode_id: int) -> dict[str, list[Chapter]]:
+        """Every chapter list the episode has, by source."""
+        out: dict[str, list[Chapter]] = {}
+        for source, start, end, title, url, image, hidden in self.db.execute(
+            "SELECT source, start, end, title, url, image, hidden FROM chapters WHERE episode_id=? ORDER BY source, idx",
+            (episode_id,),
+        ):
+            out.setdefault(source, []).append(
+                Chapter(start=start, end=end, title=title, source=source, url=url, image=image, hidden=bool(hidden))
+            )
+        return out
+
+    def chapters(self, episode_id: int, source: str | None = None) -> tuple[str | None, list[Chapter]]:
+        """The chapters to show: the user's chosen source, else the best one."""
+        sets = self.chapter_sets(episode_id)
+        if source is None:
+            row = self.db.execute("SELECT chapter_source FROM episodes WHERE id=?", (episode_id,)).fetchone()
+            source = row[0] if row else None
+        if source not in sets:
+            source = chapters_mod.best_source(sets)
+        return source, (sets.get(source, []) if source else [])
+
+    def set_chapter_source(self, episode_id: int, source: str | None) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE episodes SET chapter_source=? WHERE id=?", (source, episode_id))
+
+    def replace_chapters(self, episode_id: int, source: str, chs: list[Chapter]) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM chapters WHERE episode_id=? AND source=?", (episode_id, source))
+            self._insert_chapters(
+                [(episode_id, source, i, c.start, c.end, c.title, c.url, c.image, int(c.hidden)) for i, c in enumerate(chs)]
+            )
+
+    def _insert_chapters(self, rows: list[tuple]) -> None:
+        """Insert chapter rows and index them for search in one pass."""
+        if not rows:
+            return
+        first = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM chapters").fetchone()[0] + 1
+        self.db.executemany(
+            "INSERT INTO chapters(episode_id, source, idx, start, end, title, url, image, hidden) VALUES (?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        self.db.execute("INSERT INTO chapters_fts(rowid, title) SELECT id, title FROM chapters WHERE id>=?", (first,))
+
+    def chapters_disagree(self, episode_id: int) -> bool:
+        """Whether the episode's chapter sources differ (count, or starts more
+        than a few seconds apart), so the app can offer a choice."""
+        sets = self.chapter_sets(episode_id)
+        lists = list(sets.values())
+        return any(
+            chapters_mod.sources_disagree(lists[i], lists[j]) for i in range(len(lists)) for j in range(i + 1, len(lists))
+        )
+
+    def chapters_with_topic(self, topic: str, limit: int = 200) -> list[SearchHit]:
+        """Every chapter on a topic across the library (full-text match of the
+        topic in chapter titles), best first."""
+        return [h for h in self.search(topic, limit=limit, kinds=("chapter",))]
+
+    # ------------------------------------------------------------ playback state
+
+    def set_position(self, episode_id: int, seconds: float) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE episodes SET position=?, last_played=? WHERE id=?", (max(0.0, float(seconds)), time.time(), episode_id)
+            )
+
+    def set_played(self, episode_id: int, played: bool = True) -> None:
+        with self.transaction():
+            if played:
+                self.db.execute("UPDATE episodes SET played=1, position=0, last_played=? WHERE id=?", (time.time(), episode_id))
+            else:
+                self.db.execute("UPDATE episodes SET played=0 WHERE id=?", (episode_id,))
+
+    def set_file(self, episode_id: int, file: str | None, *, size: int | None = None, duration: float | None = None) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE episodes SET file=?, file_size=?, downloaded_at=? WHERE id=?",
+                (file, size if file else None, time.time() if file else None, episode_id),
+            )
+            if duration:
+                self.db.execute("UPDATE episodes SET file_duration=? WHERE id=?", (duration, episode_id))
+
+    def set_file_duration(self, episode_id: int, duration: float | None) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE episodes SET file_duration=? WHERE id=?", (duration, episode_id))
+
+    # ------------------------------------------------------------ search
+
+    def search(self, query: str, limit: int = 50, kinds: tuple[str, ...] = ("chapter", "episode", "guest")) -> list[SearchHit]:
+        """Full-text search over chapter titles, episode titles and notes, and
+        guest names.  Stemmed, case- and accent-insensitive, best first."""
+        match = fts_query(query)
+        if not match:
+            return []
+        hits: list[SearchHit] = []
+        if "chapter" in kinds:
+            for score, start, title, snip, eid, guid, etitle, ftitle in self.db.execute(
+                """SELECT bm25(chapters_fts), c.start, c.title,
+                          snippet(chapters_fts, 0, '[', ']', '…', 12),
+                          e.id, e.guid, e.title, f.title
+                   FROM chapters_fts JOIN chapters c ON c.id=chapters_fts.rowid
+                   JOIN episodes e ON e.id=c.episode_id JOIN feeds f ON f.id=e.feed_id
+                   WHERE chapters_fts MATCH ? ORDER BY bm25(chapters_fts) LIMIT ?""",
+                (match, limit * 3),
+            ):
+                hits.append(SearchHit("chapter", ftitle, eid, guid, etitle, start, title, snip, score))
+            hits = _dedupe_chapter_hits(hits)
+        if "episode" in kinds:
+            for score, title, snip, eid, guid, ftitle in self.db.execute(
+                """SELECT bm25(episodes_fts, 4.0, 1.0), e.title,
+                          snippet(episodes_fts, 1, '[', ']', '…', 12), e.id, e.guid, f.title
+                   FROM episodes_fts JOIN episodes e ON e.id=episodes_fts.rowid JOIN feeds f ON f.id=e.feed_id
+                   WHERE episodes_fts MATCH ? ORDER BY bm25(episodes_fts, 4.0, 1.0) LIMIT ?""",
+                (match, limit),
+            ):
+                hits.append(SearchHit("episode", ftitle, eid, guid, title, None, title, snip, score))
+        if "guest" in kinds:
+            for score, pid, name in self.db.execute(
+                """SELECT bm25(people_fts), p.id, p.name FROM people_fts JOIN people p ON p.id=people_fts.rowid
+                   WHERE people_fts MATCH ? ORDER BY bm25(people_fts) LIMIT ?""",
+                (match, limit),
+            ):
+                eps = self.episodes_with_person(pid)
+                for ep in eps[:5]:
+                    hits.append(
+                        SearchHit("guest", ep.feed_title, ep.id, ep.guid, ep.title, None, name,
+                                  f"{name} in “{ep.title}”", score * 2, person_id=pid)
+                    )
+        hits.sort(key=lambda h: h.score)  # bm25: lower is better
+        return hits[:limit]
+
+    # ------------------------------------------------------------ export
+
+    def export(self) -> dict:
+        feeds = []
+        for f in self.feeds():
+            eps = []
+            for e in self._episodes("e.feed_id=?", (f.id,)):
+                source, chs = self.chapters(e.id)
+                eps.append(
+                    {
+                        "id": e.short_id,
+                        "guid": e.guid,
+                        "title": e.title,
+                        "published": e.published.isoformat() if e.published else None,
+                        "audio_url": e.audio_url,
+                        "duration": e.duration,
+                        "episode_number": e.episode_number,
+                        "guests": [{"name": p.name, "affiliations": p.affiliations} for p in e.guests],
+                        "topics": self.topics(e.id),
+                        "chapters": [
+                            {"start": c.start, "end": c.end, "title": c.title, "source": c.source} for c in chs
+                        ],
+                        "chapter_sources": sorted(self.chapter_sets(e.id)),
+                        "downloaded": e.downloaded,
+                        "file": e.file,
+                        "position": e.position,
+                        "played": e.played,
+                    }
+                )
+            feeds.append(
+                {
+                    "url": f.url,
+                    "title": f.title,
+                    "author": f.author,
+                    "snapshot": f.snapshot,
+                    "episodes": eps,
+                }
+            )
+        return {"version": 1, "feeds": feeds}
+
+
+def _dedupe_chapter_hits(hits: list[SearchHit]) -> list[SearchHit]:
+    """One hit per (episode, start): several sources may hold the same chapter."""
+    seen: set[tuple[int | None, int]] = set()
+    out = []
+    for h in hits:
+        key = (h.episode_id, int(h.start or 0))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(h)
+    return out
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """Turn what a user typed into a safe FTS5 query: every word must match
+    (stemmed); the last word also matches as a prefix while typing."""
+    words = _TOKEN.findall(text or "")
+    if not words:
+        return ""
+    parts = [f'"{w}"' for w in words[:-1]]
+    last = words[-1]
+    parts.append(f'("{last}" OR "{last}"*)' if len(last) >= 3 else f'"{last}"')
+    return " AND ".join(parts)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a schema script into statements, keeping trigger bodies whole."""
+    out, buf, in_trigger = [], [], False
+    for line in script.strip().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        buf.append(line)
+        upper = stripped.upper()
+        if upper.startswith("CREATE TRIGGER"):
+            in_trigger = True
+        if in_trigger:
+            if upper == "END;":
+                out.append("\n".join(buf))
+                buf, in_trigger = [], False
+        elif stripped.endswith(";"):
+            out.append("\n".join(buf))
+            buf = []
+    if buf:
+        out.append("\n".join(buf))
+    return out

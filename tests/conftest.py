@@ -1,0 +1,53 @@
+"""Shared fixtures: the real feed, a library in a temp dir, a real HTTP server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+REAL_FEED = TESTS / "information-bottleneck.rss"
+
+# Qt never needs a display in tests; libVLC never needs a sound card.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests must never reach the real default feed: an address nothing listens on
+# makes "offline" deterministic.
+os.environ["IBPLAYER_DEFAULT_FEED_URL"] = "http://127.0.0.1:9/feed"
+
+
+@pytest.fixture
+def real_feed_bytes() -> bytes:
+    return REAL_FEED.read_bytes()
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("IBPLAYER_DATA_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def core(data_dir):
+    from ibplayer.core import Core
+
+    c = Core(data_dir, timeout=3)
+    yield c
+    c.close()
+
+
+def run_cli(*args: str, data_dir: Path | None = None, env: dict | None = None, timeout: float = 60):
+    """Run the real `ibplayer` entry point in a subprocess."""
+    import subprocess
+
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    cmd = [sys.executable, "-m", "ibplayer"]
+    if data_dir is not None:
+        cmd += ["--data-dir", str(data_dir)]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT)
