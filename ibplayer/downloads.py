@@ -1,0 +1,987 @@
+"""Episode downloads: safe file names, a resumable downloader and a small queue.
+
+No Qt and no database here.  The store/CLI/UI layers decide *where* files go
+and *which* episodes to fetch; this module only moves bytes safely.
+
+Guarantees of :func:`download_file`:
+
+* Bytes are streamed to ``NAME.part`` (never held in memory as a whole) and
+  renamed atomically to ``NAME`` only once complete and verified, so a file
+  under its final name is always complete.
+* ``NAME.part.json`` (a small sidecar, written atomically *before* the first
+  body byte) remembers the URL, the server's validator (strong ETag, else
+  Last-Modified) and the total length, so a later call -- even after the
+  process was killed -- resumes with ``Range`` + ``If-Range``.
+* Length policy: the server's length (Content-Length of a 200, or the total of
+  a Content-Range) is authoritative.  A body shorter than it is never a
+  complete file (it is resumed / retried).  Feed enclosure lengths
+  (``expected_length``) are often bogus, so when the server announces a
+  length that disagrees with ``expected_length`` we trust the server and log a
+  warning; ``expected_length`` is only enforced when the server announces no
+  length at all (then a body shorter than ``expected_length`` counts as cut).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import posixpath
+import random
+import re
+import shutil
+import threading
+import time
+import unicodedata
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from ibplayer import __version__
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"ibplayer/{__version__} (+https://github.com/ibplayer/ibplayer)"
+
+PART_SUFFIX = ".part"
+SIDECAR_SUFFIX = ".part.json"
+CHUNK_SIZE = 256 * 1024  # file write buffer; socket reads are up to 64 KiB
+PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress reports a second
+# Every this many bytes, ask the kernel to start writing the file out (and drop
+# it from the page cache): the final fsync then has little left to do, and a
+# 1.5 h episode doesn't evict everything else from the cache.
+WRITEBACK_EVERY = 8 * 1024 * 1024
+_fadvise = getattr(os, "posix_fadvise", None)
+
+__all__ = [
+    "USER_AGENT",
+    "DownloadError",
+    "DownloadCancelled",
+    "DownloadPaused",
+    "Progress",
+    "safe_filename",
+    "feed_dirname",
+    "download_file",
+    "part_paths",
+    "DownloadQueue",
+]
+
+
+# --------------------------------------------------------------------------
+# errors and progress
+
+
+class DownloadError(Exception):
+    """A download failed; ``str(err)`` is a one-line, user-readable cause."""
+
+
+class DownloadCancelled(DownloadError):
+    """The cancel event was set: the .part and its sidecar were deleted."""
+
+
+class DownloadPaused(DownloadError):
+    """The pause event was set: the .part is kept for a later resume."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    bytes_done: int  # bytes on disk for this file, including resumed ones
+    total: int | None  # total size when known
+    speed: float  # bytes/s, exponentially smoothed
+    eta: float | None  # seconds left, when total and speed are known
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, self.bytes_done / self.total)
+
+
+# --------------------------------------------------------------------------
+# file names
+
+_FORBIDDEN = {
+    ":": " -",
+    "/": "-",
+    "\\": "-",
+    "|": "-",
+    "*": "",
+    "?": "",
+    '"': "'",
+    "<": "",
+    ">": "",
+}
+_RESERVED = (
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"}
+    | {f"COM{c}" for c in "123456789¹²³"}
+    | {f"LPT{c}" for c in "123456789¹²³"}
+)
+# Leave room under the usual 255-byte file name limit (ext4, APFS, NTFS) for
+# the ".part.json" sidecar suffix.
+MAX_NAME_BYTES = 240
+
+_AUDIO_EXTS = {
+    ".mp3", ".m4a", ".m4b", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".flac",
+    ".wav", ".webm", ".mka", ".spx", ".mov", ".m4v", ".wma", ".aiff", ".aif",
+}
+_MIME_EXTS = {
+    "audio/mpeg": ".mp3",
+    "audio/mp3": ".mp3",
+    "audio/x-mpeg": ".mp3",
+    "audio/mpeg3": ".mp3",
+    "audio/x-mp3": ".mp3",
+    "audio/mp4": ".m4a",
+    "audio/x-m4a": ".m4a",
+    "audio/m4a": ".m4a",
+    "audio/x-m4b": ".m4b",
+    "audio/aac": ".aac",
+    "audio/aacp": ".aac",
+    "audio/ogg": ".ogg",
+    "audio/vorbis": ".ogg",
+    "audio/opus": ".opus",
+    "audio/flac": ".flac",
+    "audio/x-flac": ".flac",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/webm": ".webm",
+    "video/mp4": ".mp4",
+    "video/x-m4v": ".m4v",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
+}
+
+
+def _clean_component(text: str) -> str:
+    """Make one path component out of arbitrary text (no extension logic)."""
+    text = unicodedata.normalize("NFC", text or "")
+    out = []
+    for ch in text:
+        if ch in _FORBIDDEN:
+            out.append(_FORBIDDEN[ch])
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in (
+            "\u200d",  # zero-width joiner: part of emoji sequences
+        ):
+            out.append(" ")  # control / format / line separators
+        elif ch.isspace():
+            out.append(" ")
+        else:
+            out.append(ch)
+    text = re.sub(r"\s+", " ", "".join(out))
+    # No leading dots (hidden files, "..") or dashes (look like options), no
+    # trailing dots or spaces (Windows drops them).
+    text = text.lstrip(" .-").rstrip(" .")
+    return text
+
+
+def _truncate(text: str, max_chars: int, max_bytes: int) -> str:
+    """Cut to both limits at a code point boundary, not mid-combining sequence."""
+    if max_chars < 0 or max_bytes < 0:
+        return ""
+    text = text[:max_chars]
+    while len(text.encode("utf-8")) > max_bytes:
+        text = text[:-1]
+    # don't leave a dangling combining mark, joiner or variation selector
+    while text and (
+        unicodedata.combining(text[-1])
+        or text[-1] in "\u200d\ufe0e\ufe0f"
+        or 0x1F3FB <= ord(text[-1]) <= 0x1F3FF  # skin tone modifiers
+    ):
+        text = text[:-1]
+    return text.rstrip(" .")
+
+
+def _is_reserved(stem: str) -> bool:
+    base = stem.split(".", 1)[0].rstrip(" ").upper()
+    return base in _RESERVED
+
+
+def _extension(url: str, mime: str | None) -> str:
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:
+        path = ""
+    # basename after unquoting: "..%2F..%2Fx.mp3" only ever yields "x.mp3"
+    base = posixpath.basename(path.replace("\\", "/"))
+    ext = posixpath.splitext(base)[1].lower()
+    if ext in _AUDIO_EXTS:
+        return ext
+    if mime:
+        ext = _MIME_EXTS.get(mime.split(";", 1)[0].strip().lower())
+        if ext:
+            return ext
+    return ".mp3"
+
+
+def _unique(stem: str, ext: str, existing: set[str] | None, max_len: int) -> str:
+    taken = {n.casefold() for n in existing} if existing else set()
+    n = 1
+    while True:
+        suffix = "" if n == 1 else f" ({n})"
+        room_chars = max_len - len(ext) - len(suffix)
+        room_bytes = MAX_NAME_BYTES - len((ext + suffix).encode("utf-8"))
+        s = _truncate(stem, room_chars, room_bytes)
+        if not s or _is_reserved(s):
+            s = "_" + s if s else "episode"
+            s = _truncate(s, room_chars, room_bytes) or "_"
+        name = f"{s}{suffix}{ext}"
+        if name.casefold() not in taken:
+            return name
+        n += 1
+
+
+def safe_filename(
+    title: str,
+    url: str,
+    existing: set[str] | None = None,
+    max_len: int = 120,
+    *,
+    mime: str | None = None,
+) -> str:
+    """A portable, unique file name for an episode.
+
+    The extension comes from the URL path when it is a known audio/video
+    extension, else from ``mime``, else ``.mp3``.  The result is NFC,
+    contains no path separators, reserved characters or control characters,
+    is not a Windows device name, is at most ``max_len`` characters and
+    ``MAX_NAME_BYTES`` UTF-8 bytes, and (case-insensitively) not in
+    ``existing`` -- `` (2)``, `` (3)``... are appended as needed.
+    """
+    max_len = max(max_len, 16)
+    ext = _extension(url, mime)
+    stem = _clean_component(title)
+    # a title that already ends with the extension: don't double it
+    if stem.lower().endswith(ext):
+        stem = stem[: -len(ext)].rstrip(" .")
+    if not stem:
+        stem = "episode"
+    return _unique(stem, ext, existing, max_len)
+
+
+def feed_dirname(title: str, existing: set[str] | None = None, max_len: int = 80) -> str:
+    """A portable, unique directory name for a feed (same rules, no extension)."""
+    max_len = max(max_len, 16)
+    stem = _clean_component(title) or "podcast"
+    return _unique(stem, "", existing, max_len)
+
+
+# --------------------------------------------------------------------------
+# the downloader
+
+
+def part_paths(dest: Path) -> tuple[Path, Path]:
+    """The ``.part`` file and its ``.part.json`` sidecar for ``dest``."""
+    dest = Path(dest)
+    return dest.with_name(dest.name + PART_SUFFIX), dest.with_name(dest.name + SIDECAR_SUFFIX)
+
+
+class _Retry(Exception):
+    """Internal: a transient failure worth another attempt."""
+
+    def __init__(self, message: str, delay: float | None = None):
+        super().__init__(message)
+        self.delay = delay
+
+
+class _Restart(Exception):
+    """Internal: the .part is unusable; start again from zero (no backoff)."""
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.1f}"
+
+
+def _unlink(*paths: Path) -> None:
+    for p in paths:
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as e:  # pragma: no cover - e.g. permissions
+            log.warning("could not remove %s: %s", p, e)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _load_sidecar(sidecar: Path, url: str) -> dict | None:
+    try:
+        data = json.loads(sidecar.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("url") != url:
+        return None
+    return data
+
+
+def _save_sidecar(sidecar: Path, data: dict) -> None:
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, sidecar)
+
+
+def _validator(resp: httpx.Response) -> dict:
+    etag = resp.headers.get("etag")
+    return {
+        "etag": etag if etag and not etag.startswith("W/") else None,
+        "weak_etag": etag if etag and etag.startswith("W/") else None,
+        "last_modified": resp.headers.get("last-modified"),
+    }
+
+
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.I)
+
+
+def _parse_content_range(value: str | None) -> tuple[int | None, int | None, int | None]:
+    """(start, end, total) from a Content-Range header; Nones when absent."""
+    if not value:
+        return None, None, None
+    m = _CONTENT_RANGE.match(value)
+    if not m:
+        return None, None, None
+    start = int(m.group(1)) if m.group(1) is not None else None
+    end = int(m.group(2)) if m.group(2) is not None else None
+    total = int(m.group(3)) if m.group(3) not in (None, "*") else None
+    return start, end, total
+
+
+def _content_length(resp: httpx.Response) -> int | None:
+    if resp.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
+        return None  # the length is of the encoded body
+    try:
+        n = int(resp.headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return n if n >= 0 else None
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    try:
+        return min(30.0, max(0.0, float(resp.headers.get("retry-after", ""))))
+    except ValueError:
+        return None
+
+
+class _Speed:
+    """Smoothed speed and throttled progress reports."""
+
+    def __init__(self, progress: Callable[[Progress], None] | None, done: int, total: int | None):
+        self.cb = progress
+        self.total = total
+        self.done = done
+        self.speed = 0.0
+        self._t = time.monotonic()
+        self._bytes_at_t = done
+        self._last_report = 0.0
+
+    def add(self, n: int) -> bool:
+        """Count n bytes; return True when a report is due (and send it)."""
+        self.done += n
+        now = time.monotonic()
+        dt = now - self._t
+        if dt >= PROGRESS_INTERVAL:
+            inst = (self.done - self._bytes_at_t) / dt
+            self.speed = inst if self.speed == 0 else 0.7 * self.speed + 0.3 * inst
+            self._t, self._bytes_at_t = now, self.done
+        if self.cb and now - self._last_report >= PROGRESS_INTERVAL:
+            self._last_report = now
+            self.report()
+            return True
+        return False
+
+    def reset(self, done: int, total: int | None) -> None:
+        self.done, self.total = done, total
+        self._t, self._bytes_at_t = time.monotonic(), done
+
+    def report(self) -> None:
+        if not self.cb:
+            return
+        eta = None
+        if self.total and self.speed > 0:
+            eta = max(0.0, (self.total - self.done) / self.speed)
+        elif self.total and self.done >= self.total:
+            eta = 0.0
+        try:
+            self.cb(Progress(self.done, self.total, self.speed, eta))
+        except Exception:  # a UI bug must not kill the download
+            log.exception("progress callback failed")
+
+
+def _check_space(directory: Path, remaining: int, min_free_bytes: int) -> None:
+    need = max(0, remaining) + max(0, min_free_bytes)
+    if need <= 0:
+        return
+    free = shutil.disk_usage(directory).free
+    if free < need:
+        raise DownloadError(f"not enough disk space: need {_mb(need)} MB, {_mb(free)} MB free")
+
+
+def download_file(
+    url: str,
+    dest: Path,
+    *,
+    expected_length: int = 0,
+    client: httpx.Client | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    pause: threading.Event | None = None,
+    retries: int = 4,
+    backoff: float = 0.5,
+    timeout: float = 30,
+    min_free_bytes: int = 0,
+) -> Path:
+    """Download ``url`` to ``dest`` (resumably, atomically); return ``dest``.
+
+    Raises :class:`DownloadError` (one-line message naming the cause),
+    :class:`DownloadCancelled` or :class:`DownloadPaused`.  ``retries`` is the
+    number of extra attempts after transient failures (connection/read
+    errors, timeouts, 5xx, 408, 429), with exponential backoff starting at
+    ``backoff`` seconds.  Other 4xx fail at once.  If ``dest`` already exists
+    it is replaced only when the new download is complete.
+    """
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except (ValueError, AttributeError):
+        scheme = ""
+    if scheme not in ("http", "https"):
+        raise DownloadError(f"unsupported URL (only http/https): {str(url)[:200]!r}")
+
+    dest = Path(dest)
+    part, sidecar = part_paths(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+
+    own_client = client is None
+    if own_client:
+        client = httpx.Client(
+            follow_redirects=True,
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": USER_AGENT},
+        )
+    try:
+        return _download(
+            url, dest, part, sidecar, client,
+            expected_length=max(0, int(expected_length or 0)),
+            progress=progress, cancel=cancel, pause=pause,
+            retries=max(0, retries), backoff=max(0.0, backoff),
+            timeout=timeout, min_free_bytes=min_free_bytes,
+        )
+    finally:
+        if own_client:
+            client.close()
+
+
+def _download(
+    url: str,
+    dest: Path,
+    part: Path,
+    sidecar: Path,
+    client: httpx.Client,
+    *,
+    expected_length: int,
+    progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+    pause: threading.Event | None,
+    retries: int,
+    backoff: float,
+    timeout: float,
+    min_free_bytes: int,
+) -> Path:
+    def check_events() -> None:
+        if cancel is not None and cancel.is_set():
+            raise DownloadCancelled("download cancelled")  # files removed below
+        if pause is not None and pause.is_set():
+            raise DownloadPaused("download paused")
+
+    def wait_or_stop(delay: float) -> None:
+        end = time.monotonic() + delay
+        while True:
+            check_events()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.05))
+
+    def discard() -> None:
+        _unlink(part, sidecar)
+
+    try:
+        return _download_loop(
+            url, dest, part, sidecar, client, expected_length=expected_length,
+            progress=progress, check_events=check_events, wait_or_stop=wait_or_stop,
+            discard=discard, retries=retries, backoff=backoff, timeout=timeout,
+            min_free_bytes=min_free_bytes,
+        )
+    except DownloadCancelled:
+        discard()  # after the file was closed (Windows can't delete open files)
+        raise
+
+
+def _download_loop(
+    url: str,
+    dest: Path,
+    part: Path,
+    sidecar: Path,
+    client: httpx.Client,
+    *,
+    expected_length: int,
+    progress: Callable[[Progress], None] | None,
+    check_events: Callable[[], None],
+    wait_or_stop: Callable[[float], None],
+    discard: Callable[[], None],
+    retries: int,
+    backoff: float,
+    timeout: float,
+    min_free_bytes: int,
+) -> Path:
+    # What we know from an earlier (possibly killed) run.
+    meta = _load_sidecar(sidecar, url) if part.exists() else None
+    if part.exists() and meta is None:
+        log.info("discarding %s: no matching sidecar", part.name)
+        discard()
+    elif meta is None:
+        _unlink(sidecar)
+
+    check_events()
+    offset = part.stat().st_size if part.exists() else 0
+    # Fail clearly before touching the network when the size is already known
+    # from the server (sidecar).  A feed's enclosure length may be bogus, so it
+    # is only used once the server has been asked (and announced no length).
+    known_total = (meta or {}).get("total") or 0
+    _check_space(dest.parent, known_total - offset if known_total else 0, min_free_bytes)
+
+    speed = _Speed(progress, offset, (meta or {}).get("total"))
+    attempt = 0
+    restarts = 0
+    while True:
+        check_events()
+        try:
+            meta = _load_sidecar(sidecar, url) if part.exists() else None
+            if part.exists() and meta is None:
+                discard()
+            offset = part.stat().st_size if part.exists() else 0
+            total = (meta or {}).get("total")
+            if meta and total is not None and offset == total and offset > 0:
+                # complete .part left by a run killed before the rename
+                return _finish(part, sidecar, dest, total, expected_length, speed)
+            if meta and total is not None and offset > total:
+                raise _Restart(f"partial file larger than {total} bytes")
+            return _attempt(
+                url, dest, part, sidecar, client, meta, offset,
+                expected_length=expected_length, speed=speed, timeout=timeout,
+                min_free_bytes=min_free_bytes, check_events=check_events,
+            )
+        except _Restart as e:
+            restarts += 1
+            log.info("%s: restarting from zero: %s", dest.name, e)
+            discard()
+            speed.reset(0, None)
+            if restarts > retries + 2:
+                raise DownloadError(f"download keeps failing: {e}") from None
+            continue
+        except (_Retry, httpx.TransportError) as e:
+            last_error = _describe(e)
+            attempt += 1
+            if attempt > retries:
+                n = attempt
+                raise DownloadError(
+                    f"{last_error} (gave up after {n} attempt{'s' if n != 1 else ''})"
+                ) from None
+            delay = backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
+            if isinstance(e, _Retry) and e.delay is not None:
+                delay = max(delay, e.delay)
+            log.info("%s: %s; retry %d/%d in %.2fs", dest.name, last_error, attempt, retries, delay)
+            wait_or_stop(delay)
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, _Retry):
+        return str(e)
+    if isinstance(e, httpx.TimeoutException):
+        kind = {
+            httpx.ConnectTimeout: "connection timed out",
+            httpx.ReadTimeout: "server stopped sending data (read timed out)",
+            httpx.WriteTimeout: "write timed out",
+            httpx.PoolTimeout: "timed out waiting for a connection",
+        }.get(type(e), "timed out")
+        return kind
+    if isinstance(e, httpx.ConnectError):
+        return f"could not connect: {str(e) or type(e).__name__}"
+    if isinstance(e, httpx.RemoteProtocolError):
+        m = re.search(r"received (\d+) bytes, expected (\d+)", str(e))
+        if m:
+            return f"connection closed early: got {m[1]} of {m[2]} bytes of this response"
+        return f"connection dropped: {str(e) or type(e).__name__}"
+    if isinstance(e, httpx.TransportError):
+        return f"network error: {str(e) or type(e).__name__}"
+    return str(e) or type(e).__name__
+
+
+def _attempt(
+    url: str,
+    dest: Path,
+    part: Path,
+    sidecar: Path,
+    client: httpx.Client,
+    meta: dict | None,
+    offset: int,
+    *,
+    expected_length: int,
+    speed: _Speed,
+    timeout: float,
+    min_free_bytes: int,
+    check_events: Callable[[], None],
+) -> Path:
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if offset > 0 and meta:
+        headers["Range"] = f"bytes={offset}-"
+        validator = meta.get("etag") or meta.get("last_modified")
+        if validator:
+            headers["If-Range"] = validator
+    else:
+        offset = 0
+
+    with client.stream(
+        "GET", url, headers=headers, follow_redirects=True, timeout=httpx.Timeout(timeout)
+    ) as resp:
+        status = resp.status_code
+        if status == 416:
+            _, _, total = _parse_content_range(resp.headers.get("content-range"))
+            total = total if total is not None else (meta or {}).get("total")
+            if offset > 0 and total is not None and offset == total:
+                return _finish(part, sidecar, dest, total, expected_length, speed)
+            raise _Restart("server rejected the resume range (416)")
+        if status >= 500 or status in (408, 429):
+            raise _Retry(f"server error: HTTP {status} {resp.reason_phrase}".rstrip(),
+                         _retry_after(resp))
+        if status not in (200, 206):
+            _unlink(part, sidecar)
+            raise DownloadError(f"HTTP {status} {resp.reason_phrase}".rstrip())
+
+        if status == 206:
+            start, _, total = _parse_content_range(resp.headers.get("content-range"))
+            if start is None or start != offset:
+                raise _Restart(f"server resumed at byte {start}, expected {offset}")
+            old_total = (meta or {}).get("total")
+            if old_total is not None and total is not None and old_total != total:
+                raise _Restart(f"file size changed on the server ({old_total} -> {total})")
+            v = _validator(resp)
+            for key in ("etag", "weak_etag", "last_modified"):
+                if meta and meta.get(key) and v[key] and meta[key] != v[key]:
+                    raise _Restart("file changed on the server")
+            if total is None:
+                total = old_total
+            new_meta = None
+            if meta is None or meta.get("total") != total:
+                new_meta = dict(meta or {}, url=url, total=total)
+            mode = "ab"
+        else:  # 200: fresh start (first request, Range ignored or If-Range failed)
+            if offset > 0:
+                log.info("%s: server sent the whole file; restarting from zero", dest.name)
+                offset = 0
+            total = _content_length(resp)
+            new_meta = {"url": url, "total": total, **_validator(resp)}
+            mode = "wb"
+
+        if total is not None and expected_length and total != expected_length:
+            log.warning(
+                "%s: feed says %d bytes, server says %d; trusting the server",
+                dest.name, expected_length, total,
+            )
+        # now that the real size is known, check the disk again
+        remaining = (total - offset) if total is not None else max(0, expected_length - offset)
+        _check_space(dest.parent, remaining, min_free_bytes)
+        if new_meta is not None:
+            _save_sidecar(sidecar, new_meta)  # before the first body byte
+
+        speed.reset(offset, total)
+        encoded = resp.headers.get("content-encoding", "identity").lower() not in ("identity", "")
+        body = resp.iter_bytes() if encoded else resp.iter_raw()
+        with open(part, mode, buffering=CHUNK_SIZE) as f:
+            pos = advised = offset
+            try:
+                for chunk in body:
+                    f.write(chunk)
+                    pos += len(chunk)
+                    if speed.add(len(chunk)):
+                        f.flush()  # what progress reports is in the file
+                    if _fadvise is not None and pos - advised >= WRITEBACK_EVERY:
+                        f.flush()
+                        try:
+                            _fadvise(f.fileno(), advised, pos - advised, os.POSIX_FADV_DONTNEED)
+                        except OSError:  # pragma: no cover - unsupported filesystem
+                            pass
+                        advised = pos
+                    check_events()
+            finally:
+                f.flush()
+                os.fsync(f.fileno())
+            size = f.tell()
+
+    if total is not None:
+        if size < total:
+            raise _Retry(f"connection closed early: got {size} of {total} bytes")
+        if size > total:
+            raise _Restart(f"server sent more than the announced {total} bytes")
+    elif expected_length and size < expected_length:
+        # no length from the server: the feed's length is all we have
+        raise _Retry(f"connection closed early: got {size} of about {expected_length} bytes")
+    return _finish(part, sidecar, dest, size, expected_length, speed)
+
+
+def _finish(part: Path, sidecar: Path, dest: Path, total: int, expected_length: int, speed: _Speed) -> Path:
+    size = part.stat().st_size
+    if size != total:  # pragma: no cover - guarded by the callers
+        raise _Retry(f"incomplete file: {size} of {total} bytes")
+    with open(part, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(part, dest)
+    _fsync_dir(dest.parent)
+    _unlink(sidecar)
+    speed.total = total
+    speed.done = total
+    speed.report()
+    return dest
+
+
+# --------------------------------------------------------------------------
+# the queue
+
+
+@dataclass
+class _Job:
+    job_id: str
+    url: str
+    dest: Path
+    expected_length: int
+    state: str = "queued"  # queued | running | paused | done | error | cancelled
+    cancel: threading.Event | None = None
+    pause: threading.Event | None = None
+    resume_requested: bool = False
+
+
+class DownloadQueue:
+    """Runs downloads on worker threads, at most ``max_concurrent`` at once.
+
+    Callbacks are called from worker threads with plain values:
+    ``on_progress(job_id, Progress)``, ``on_done(job_id, Path)``,
+    ``on_error(job_id, message)``, and optionally ``on_paused(job_id)`` and
+    ``on_cancelled(job_id)``.  ``download_options`` are passed on to
+    :func:`download_file` (``retries``, ``timeout``, ``min_free_bytes``...).
+    """
+
+    def __init__(
+        self,
+        max_concurrent: int = 2,
+        on_progress: Callable[[str, Progress], None] | None = None,
+        on_done: Callable[[str, Path], None] | None = None,
+        on_error: Callable[[str, str], None] | None = None,
+        *,
+        on_paused: Callable[[str], None] | None = None,
+        on_cancelled: Callable[[str], None] | None = None,
+        client: httpx.Client | None = None,
+        **download_options,
+    ):
+        self._max = max(1, int(max_concurrent))
+        self.on_progress = on_progress
+        self.on_done = on_done
+        self.on_error = on_error
+        self.on_paused = on_paused
+        self.on_cancelled = on_cancelled
+        self._options = download_options
+        self._own_client = client is None
+        self._client = client or httpx.Client(
+            follow_redirects=True,
+            timeout=httpx.Timeout(download_options.get("timeout", 30)),
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
+        )
+        self._lock = threading.Condition()
+        self._jobs: dict[str, _Job] = {}
+        self._pending: deque[str] = deque()
+        self._threads: dict[str, threading.Thread] = {}
+        self._closed = False
+
+    # -- public API -------------------------------------------------------
+
+    def add(self, job_id: str, url: str, dest: Path, expected_length: int = 0) -> None:
+        """Queue a download.  Re-adding a finished/failed/cancelled id restarts it."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("queue is shut down")
+            old = self._jobs.get(job_id)
+            if old and old.state in ("queued", "running", "paused"):
+                raise ValueError(f"job {job_id!r} is already in the queue")
+            self._jobs[job_id] = _Job(job_id, url, Path(dest), int(expected_length or 0))
+            self._pending.append(job_id)
+            self._pump()
+
+    def cancel(self, job_id: str) -> None:
+        """Stop the job and delete its partial file."""
+        notify = False
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if not job:
+                return
+            if job.state == "running":
+                job.resume_requested = False
+                job.cancel.set()
+            elif job.state in ("queued", "paused"):
+                if job.state == "queued":
+                    self._pending.remove(job_id)
+                job.state = "cancelled"
+                _unlink(*part_paths(job.dest))
+                notify = True
+                self._lock.notify_all()
+        if notify:
+            self._call(self.on_cancelled, job_id)
+
+    def pause(self, job_id: str) -> None:
+        """Stop the job but keep its partial file for :meth:`resume`."""
+        notify = False
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if not job:
+                return
+            if job.state == "running":
+                job.resume_requested = False
+                job.pause.set()
+            elif job.state == "queued":
+                self._pending.remove(job_id)
+                job.state = "paused"
+                notify = True
+                self._lock.notify_all()
+        if notify:
+            self._call(self.on_paused, job_id)
+
+    def resume(self, job_id: str) -> None:
+        """Queue a paused (or failed) job again; it resumes from its .part."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if not job or self._closed:
+                return
+            if job.state == "running" and job.pause.is_set():
+                job.resume_requested = True  # requeued when the worker stops
+            elif job.state in ("paused", "error"):
+                job.state = "queued"
+                self._pending.append(job_id)
+                self._pump()
+
+    def set_max_concurrent(self, n: int) -> None:
+        """Change the limit; running jobs above a lowered limit finish normally."""
+        with self._lock:
+            self._max = max(1, int(n))
+            self._pump()
+
+    @property
+    def max_concurrent(self) -> int:
+        return self._max
+
+    def state(self, job_id: str) -> str | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return job.state if job else None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until nothing is queued or running; False on timeout."""
+        end = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._pending or self._threads:
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._lock.wait(left)
+            return True
+
+    def shutdown(self, timeout: float | None = 10) -> None:
+        """Pause running jobs (their .part files are kept), drop queued ones."""
+        with self._lock:
+            self._closed = True
+            for job_id in list(self._pending):
+                self._jobs[job_id].state = "paused"
+            self._pending.clear()
+            for job in self._jobs.values():
+                if job.state == "running":
+                    job.resume_requested = False
+                    job.pause.set()
+            threads = list(self._threads.values())
+        for t in threads:
+            t.join(timeout)
+        if self._own_client:
+            self._client.close()
+
+    # -- internals --------------------------------------------------------
+
+    def _pump(self) -> None:  # called with the lock held
+        while self._pending and len(self._threads) < self._max and not self._closed:
+            job = self._jobs[self._pending.popleft()]
+            job.state = "running"
+            job.cancel, job.pause = threading.Event(), threading.Event()
+            job.resume_requested = False
+            t = threading.Thread(target=self._run, args=(job,), name=f"download-{job.job_id}",
+                                 daemon=True)
+            self._threads[job.job_id] = t
+            t.start()
+
+    def _call(self, cb, *args) -> None:
+        if cb is None:
+            return
+        try:
+            cb(*args)
+        except Exception:
+            log.exception("download callback failed")
+
+    def _run(self, job: _Job) -> None:
+        outcome: tuple = ()
+        try:
+            path = download_file(
+                job.url, job.dest,
+                expected_length=job.expected_length,
+                client=self._client,
+                progress=lambda p: self._call(self.on_progress, job.job_id, p),
+                cancel=job.cancel, pause=job.pause,
+                **self._options,
+            )
+            outcome = ("done", path)
+        except DownloadCancelled:
+            outcome = ("cancelled",)
+        except DownloadPaused:
+            outcome = ("paused",)
+        except DownloadError as e:
+            outcome = ("error", str(e))
+        except Exception as e:  # never let a worker die silently
+            log.exception("download %s crashed", job.job_id)
+            outcome = ("error", f"unexpected error: {e}")
+        with self._lock:
+            del self._threads[job.job_id]
+            job.state = outcome[0]
+            if outcome[0] == "paused" and job.resume_requested and not self._closed:
+                job.state = "queued"
+                self._pending.append(job.job_id)
+                outcome = ("requeued",)
+            self._pump()
+            self._lock.notify_all()
+        kind = outcome[0]
+        if kind == "done":
+            self._call(self.on_done, job.job_id, outcome[1])
+        elif kind == "error":
+            self._call(self.on_error, job.job_id, outcome[1])
+        elif kind == "paused":
+            self._call(self.on_paused, job.job_id)
+        elif kind == "cancelled":
+            self._call(self.on_cancelled, job.job_id)
