@@ -1,0 +1,631 @@
+"""Guests and hosts from episode titles, show notes and Podcasting 2.0 tags.
+
+Pure Python (no Qt, no network).  Everything here runs once per episode during
+a feed ingest, so it is written to be cheap: a handful of precompiled regexes
+and short token scans, no per-call compilation.
+
+Names are matched loosely: ``person_key`` folds case, diacritics, hyphens and
+dots, so "Ravid Shwartz Ziv" and "Ravid Shwartz-Ziv" are one person.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from .models import Person
+
+__all__ = [
+    "episode_number",
+    "guests_from_title",
+    "topic_from_title",
+    "guests_from_description",
+    "hosts_from",
+    "extract_guests",
+    "same_person",
+    "person_key",
+]
+
+# ---------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------
+
+# Lower-case particles allowed inside a name ("Ludwig van Beethoven").
+_PARTICLES = frozenset(
+    "van von de der den del della di da das dos du la le ter ten zu bin ibn al el y".split()
+)
+
+# Capitalised words that make a phrase a topic, not a person.  Title Case
+# topics ("Deep Learning Systems", "Open Problems") look like names, so any
+# of these words rejects the candidate.  Keep to words that are not plausible
+# given names or surnames.
+_NOT_NAME_WORDS = frozenset(
+    """
+    the a an of and or for in on at to with from by into about over under vs
+    part episode ep bonus special live rerun encore trailer intro interview
+    ai ml llm llms agi gpu gpus
+    learning models model language languages intelligence artificial machine
+    machines deep neural network networks data science sciences system systems
+    future world worlds open problems problem questions question theory
+    reasoning scale scaling laws law agents agent robots robotics research
+    generative diffusion transformers transformer vision computer computers
+    memory compression benchmark benchmarks alignment safety inference
+    training review peer economics economy jobs work health healthcare
+    medicine biology physics chemistry math mathematics thermodynamics
+    principles hidden engine inside outside beyond after before why what how
+    when where who will can should is are was were our your my their its
+    new old next last first second third final big small great hard easy
+    thoughts takes notes dive reflections lessons update updates recap
+    conversation conversations chat talk talks panel qa ama
+    podcast show media network studios productions radio team inc llc ltd
+    labs lab university institute company corp group
+    information bottleneck
+    fire ice
+    """.split()
+)
+
+
+def _strip_diacritics(s: str) -> str:
+    nfkd = unicodedata.normalize("NFKD", s)
+    return "".join(c for c in nfkd if not unicodedata.combining(c))
+
+
+_FOLD_EXTRA = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d",
+                             "ı": "i", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe"})
+_DASHES_RE = re.compile(r"[\-\u2010-\u2015\u2212]+")
+_KEY_DROP_RE = re.compile(r"[.\u2019'`\"]")
+_SPACES_RE = re.compile(r"\s+")
+
+
+def person_key(name: str) -> str:
+    """Normalised key for a person's name.
+
+    Casefolds, strips diacritics, turns hyphens into spaces, drops dots and
+    apostrophes and collapses whitespace: "Jürgen  Schmidhuber" and
+    "jurgen schmidhuber" share a key, as do "Shwartz-Ziv" and "Shwartz Ziv".
+    """
+    s = _strip_diacritics(name.translate(_FOLD_EXTRA)).casefold()
+    s = _DASHES_RE.sub(" ", s)
+    s = _KEY_DROP_RE.sub("", s)
+    return _SPACES_RE.sub(" ", s).strip()
+
+
+_PAREN_RE = re.compile(r"\([^()]*\)")
+
+
+def same_person(a: str, b: str) -> bool:
+    """True when two spellings name the same person.
+
+    Beyond ``person_key`` equality this ignores a parenthesised nickname and
+    middle initials ("Chieh-Hsin (Jesse) Lai" is not folded, but
+    "Yann A. LeCun" == "Yann LeCun") and spacing inside a hyphenated surname
+    ("Shwartz-Ziv" == "ShwartzZiv").
+    """
+    ka, kb = person_key(a), person_key(b)
+    if not ka or not kb:
+        return False
+    if ka == kb:
+        return True
+
+    def loose(s: str) -> str:
+        words = [w for w in person_key(_PAREN_RE.sub(" ", s)).split() if len(w) > 1]
+        return "".join(words)
+
+    la, lb = loose(a), loose(b)
+    return bool(la) and la == lb
+
+
+_TOKEN_OK_CHARS = frozenset("-'’.")
+
+
+def _is_cap_word(tok: str) -> bool:
+    """A capitalised name word: "Jürgen", "Shwartz-Ziv", "O'Brien", "LeCun"."""
+    if len(tok) < 2 or not tok[0].isupper():
+        return False
+    if not any(c.islower() for c in tok):
+        return False  # "AI", "NYU", "MIT"
+    if tok.endswith(".") or tok.endswith("-"):
+        return False
+    for c in tok:
+        if not (c.isalpha() or c in _TOKEN_OK_CHARS):
+            return False
+    # Each hyphen part must itself be capitalised: "Shwartz-Ziv", not "Local-first".
+    if "-" in tok:
+        for part in tok.split("-"):
+            if not part or not part[0].isupper():
+                return False
+    return True
+
+
+def _is_initial(tok: str) -> bool:
+    """ "J." or "J.R." style initials."""
+    return len(tok) >= 2 and tok[0].isupper() and tok.endswith(".") and all(
+        c.isupper() or c == "." for c in tok
+    ) and tok.count(".") * 2 == len(tok)
+
+
+def _is_name(s: str) -> bool:
+    """2-4 capitalised words (plus particles and initials), no topic words."""
+    toks = s.split()
+    if not 2 <= len(toks) <= 6:
+        return False
+    caps = initials = 0
+    for i, tok in enumerate(toks):
+        low = tok.casefold().strip(".")
+        if low in _NOT_NAME_WORDS:
+            return False
+        if _is_cap_word(tok):
+            caps += 1
+        elif _is_initial(tok):
+            initials += 1
+            if i == len(toks) - 1:
+                return False
+        elif tok in _PARTICLES:
+            if i == 0 or i == len(toks) - 1:
+                return False
+        else:
+            return False
+    return caps >= 1 and 2 <= caps + initials <= 4
+
+
+# ---------------------------------------------------------------------------
+# Titles
+# ---------------------------------------------------------------------------
+
+_EPNUM_PREFIX_RE = re.compile(
+    r"^\s*[\[(]?\s*(?:ep(?:isode)?\.?|#|no\.)\s*(\d{1,5})\s*[\])]?\s*(?:[:.|\-\u2013\u2014]\s*)?",
+    re.IGNORECASE,
+)
+_EPNUM_ANY_RE = re.compile(
+    r"(?:\b(?:ep(?:isode)?\.?|no\.)\s*|#)(\d{1,5})\b",
+    re.IGNORECASE,
+)
+_EPNUM_SUFFIX_RE = re.compile(
+    r"\s*(?:[|:\-\u2013\u2014]\s*)?[\[(]?\s*(?:ep(?:isode)?\.?|#)\s*\d{1,5}\s*[\])]?\s*$",
+    re.IGNORECASE,
+)
+# Trailing / leading decoration that is neither topic nor guest.
+_DECOR_RE = re.compile(
+    r"""\s*(?:[\-\u2013\u2014|:,]\s*)?
+        [\[(]\s*(?:part|pt\.?)\s*\d+(?:\s*of\s*\d+)?\s*[\])]\s*$
+      | \s*[\-\u2013\u2014|:,]\s*(?:part|pt\.?)\s*\d+(?:\s*of\s*\d+)?\s*$
+      | \s*[\[(]\s*(?:rerun|repost|replay|encore|bonus|live|video|audio|re-?release|best\ of[^)\]]*)\s*[\])]\s*$
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_DECOR_PREFIX_RE = re.compile(
+    r"^\s*[\[(]\s*(?:rerun|repost|replay|encore|bonus|live|video|audio)\s*[\])]\s*",
+    re.IGNORECASE,
+)
+_PART_ONLY_RE = re.compile(r"^\s*(?:part|pt\.?)\s*\d+\s*[:.\-\u2013\u2014]?\s*", re.IGNORECASE)
+_AFFIL_NOT_RE = re.compile(
+    r"^(?:part|pt\.?)\s*\d+|^\d+$|^(?:rerun|repost|replay|encore|bonus|live|video|audio)$",
+    re.IGNORECASE,
+)
+
+_WITH_RE = re.compile(r"(?<!\w)with\s+", re.IGNORECASE)
+# Separator between the topic and a trailing guest, or a leading name and topic.
+_SEP = r"(?:\s+[\-\u2013\u2014|]\s+|\s*[\u2013\u2014]\s*|[:?!]\s+|\s+-\s*(?=\S))"
+_TAIL_SEP_RE = re.compile(_SEP)
+_HEAD_NAME_RE = re.compile(r"^(?P<name>[^\-\u2013\u2014|:()]+?)\s*(?:\s[\-\u2013\u2014|]|[\u2013\u2014])\s*(?P<rest>\S.*)$")
+_ON_RE = re.compile(r"(?:^|[:|]\s+|\s[\-\u2013\u2014]\s+)(?P<name>[^:|()\-\u2013\u2014]+?)\s+on\s+(?=\S)")
+_LIST_SPLIT_RE = re.compile(r"\s*,\s*(?:and\s+|&\s*)?|\s+and\s+|\s*&\s*", re.IGNORECASE)
+_AFFIL_SPLIT_RE = re.compile(r"\s*[/,;]\s*")
+
+
+def episode_number(title: str) -> int | None:
+    """Episode number from a title: "EP12: …", "Ep. 12", "#12", "Episode 12:"."""
+    m = _EPNUM_PREFIX_RE.match(title)
+    if m is None:
+        m = _EPNUM_ANY_RE.search(title)
+    return int(m.group(1)) if m else None
+
+
+def _strip_decoration(title: str) -> str:
+    s = title.strip()
+    s = _EPNUM_PREFIX_RE.sub("", s, count=1)
+    s = _DECOR_PREFIX_RE.sub("", s, count=1)
+    prev = None
+    while prev != s:
+        prev = s
+        s = _DECOR_RE.sub("", s).strip()
+        s = _EPNUM_SUFFIX_RE.sub("", s).strip()
+    return s
+
+
+def _split_top_level(s: str) -> list[str] | None:
+    """Split a guest list on ",", "and", "&" outside parentheses."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif depth == 0:
+            m = _LIST_SPLIT_RE.match(s, i)
+            if m and m.end() > i and (c in ",&" or c.isspace()):
+                parts.append(s[start:i])
+                start = i = m.end()
+                continue
+        i += 1
+    if depth != 0:
+        return None
+    parts.append(s[start:])
+    return [p.strip() for p in parts]
+
+
+def _affiliations(inner: str) -> list[str]:
+    out = []
+    for a in _AFFIL_SPLIT_RE.split(inner.strip()):
+        a = a.strip(" .")
+        if a and a not in out:
+            out.append(a)
+    return out
+
+
+_ONE_PERSON_RE = re.compile(r"^(?P<name>[^()]+?)\s*(?:\((?P<aff>[^()]*)\))?$")
+
+
+def _parse_people(s: str) -> list[Person] | None:
+    """Parse "A (X), B and C (Y/Z)" completely, or return None."""
+    s = s.strip().rstrip(".!?")
+    if not s:
+        return None
+    parts = _split_top_level(s)
+    if not parts:
+        return None
+    people: list[Person] = []
+    for part in parts:
+        m = _ONE_PERSON_RE.match(part)
+        if m is None:
+            return None
+        name = m.group("name").strip()
+        if not _is_name(name):
+            return None
+        aff = m.group("aff")
+        affs = [] if aff is None or _AFFIL_NOT_RE.match(aff.strip()) else _affiliations(aff)
+        people.append(Person(name=name, affiliations=affs, role="guest"))
+    # "with A and B (X)": a single trailing affiliation is shared.
+    if len(people) > 1 and people[-1].affiliations and not any(
+        p.affiliations for p in people[:-1]
+    ):
+        for p in people[:-1]:
+            p.affiliations = list(people[-1].affiliations)
+    return people
+
+
+def _parse_people_prefix(s: str) -> tuple[list[Person], int] | None:
+    """A guest list at the start of ``s``, ending at end or a separator."""
+    whole = _parse_people(s)
+    if whole is not None:
+        return whole, len(s)
+    for m in _TAIL_SEP_RE.finditer(s):
+        people = _parse_people(s[: m.start()])
+        if people is not None:
+            return people, m.start()
+    return None
+
+
+_TOPIC_TRIM_RE = re.compile(r"^[\s\-\u2013\u2014|:,;]+|[\s\-\u2013\u2014|:,;]+$")
+_JOIN_TRIM_RE = re.compile(r"[\s\-\u2013\u2014|:,;]+$")
+
+
+def _join_topic(before: str, after: str) -> str:
+    """Glue the topic text on both sides of a removed guest clause."""
+    before = before.strip()
+    after = _TOPIC_TRIM_RE.sub("", after)
+    if not after:
+        return before
+    if not before:
+        return after
+    head = _JOIN_TRIM_RE.sub("", before)
+    return f"{head}: {after}" if head else after
+
+
+# A parsed title: (guests, strong, topic_start, topic_end) where topic is the
+# part of the cleaned title outside the guest clause.
+def _analyse_title(title: str) -> tuple[list[Person], bool, str]:
+    s = _strip_decoration(title)
+    if not s:
+        return [], True, ""
+
+    # 1. "… with A (X)" — try the last "with" first ("Playing with Fire with …").
+    withs = list(_WITH_RE.finditer(s))
+    for m in reversed(withs):
+        got = _parse_people_prefix(s[m.end():])
+        if got is None:
+            continue
+        people, end = got
+        return people, True, _join_topic(s[: m.start()], s[m.end() + end:])
+
+    # 2. "Topic - A (X)" with no "with": the guest needs an affiliation.
+    seps = list(_TAIL_SEP_RE.finditer(s))
+    for m in reversed(seps):
+        tail = s[m.end():]
+        people = _parse_people(tail)
+        if people is not None:
+            strong = any(p.affiliations for p in people)
+            return people, strong, s[: m.start()]
+
+    # 3. "A (X) - Topic" / "Jürgen Schmidhuber - Part 2: Topic".
+    m = _HEAD_NAME_RE.match(s)
+    if m:
+        people = _parse_people(m.group("name"))
+        if people is not None:
+            rest = _PART_ONLY_RE.sub("", m.group("rest"), count=1)
+            return people, False, rest
+    # "A (X): Topic" — colon only when an affiliation makes it a person.
+    if ":" in s:
+        head, _, rest = s.partition(":")
+        people = _parse_people(head)
+        if people is not None and any(p.affiliations for p in people):
+            return people, True, rest.strip()
+
+    # 4. "Topic: A on Topic" / "A on Topic".
+    for m in _ON_RE.finditer(s):
+        people = _parse_people(m.group("name"))
+        if people is not None:
+            return people, False, _join_topic(s[: m.start()], s[m.end():])
+
+    return [], True, s
+
+
+def guests_from_title(title: str) -> list[Person]:
+    """Guests named in an episode title (see module tests for the shapes)."""
+    return _analyse_title(title)[0]
+
+
+def topic_from_title(title: str) -> str:
+    """The title without episode number, guest clause and "(Part N)" decoration."""
+    topic = _analyse_title(title)[2]
+    topic = _SPACES_RE.sub(" ", topic)
+    topic = _TOPIC_TRIM_RE.sub("", topic)
+    # "Topic: " left over from "EP9: Topic: Maria Gomez on …" keeps its text.
+    return topic or _strip_decoration(title)
+
+
+# ---------------------------------------------------------------------------
+# Descriptions
+# ---------------------------------------------------------------------------
+
+_NAME_WORD = r"(?:[^\W\d_][\w'’.\-]*)"
+_NAME_RUN = rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,5}}"
+# Openings that introduce the guest.
+_DESC_INTRO_RE = re.compile(
+    rf"""(?:
+        \b(?:talk(?:ed|s|ing)?|spoke|speak(?:s|ing)?|chat(?:ted|s)?|sit(?:s)?\ down|sat\ down|
+           sit|sat|conversation|interview(?:ed)?|joined|joins|catch(?:es)?\ up|caught\ up)
+           \s+(?:with|by)\s+
+      | \b(?:we|I)\s+(?:host(?:ed)?|welcome[ds]?|interview(?:ed)?|have|had)\s+
+      | \bour\s+guest(?:\s+(?:is|today|this\ week))?\s*:?\s+
+      | \bguest[:\s]\s*
+    )(?P<name>{_NAME_RUN})""",
+    re.VERBOSE,
+)
+_DESC_LEAD_RE = re.compile(rf"^\s*(?P<name>{_NAME_RUN})")
+_LEAD_FOLLOW_RE = re.compile(
+    r"\s*,|\s+(?:is|was|has|helped|joins|joined|returns|leads|runs|founded|co-founded)\b"
+)
+# "at ORG" always names an organisation; "of ORG" only after a role that is
+# held in an organisation ("CEO of X"), not a field ("Professor of Physics").
+_ORG_AFTER_RE = re.compile(
+    r"(?:\bat|(?P<role>\b(?:[Cc]o-?)?[Ff]ounders?|\bC[EOTS]O|\b[Pp]resident|\b[Cc]hair(?:man|woman)?"
+    r"|\b[Pp]artner|\b[Oo]wner|\b[Ll]eads?)(?:\s+(?:and|&)\s+\S+)*\s+of)"
+    r"\s+(?:the\s+)?(?P<org>[A-Z0-9][\w&.'’\-]*(?:\s+(?:(?:of|for|&|de|du)\s+)?[A-Z0-9][\w&.'’\-]*)*)"
+)
+_FORMERLY_RE = re.compile(r"\(\s*(?:formerly|previously|ex\.?|née)\b[^)]*\)", re.IGNORECASE)
+_CLAUSE_END_RE = re.compile(
+    r"\b(?:joins|joined|join|talks|talked|discusses|discussed|explains|shares|walks|tells|"
+    r"about|to\s+talk|to\s+discuss|for\s+a)\b|[.;!?](?:\s|$)|\s[\-\u2013\u2014]\s"
+)
+_ORG_STOP = frozenset("The A An This That His Her Their Our We He She It In On".split())
+
+
+def _trim_name_run(run: str) -> str | None:
+    """Longest leading sub-run of ``run`` that is a name (2+ words)."""
+    toks = run.split()
+    # Cut trailing punctuation on the last token we keep.
+    for n in range(min(len(toks), 6), 1, -1):
+        cand = " ".join(toks[:n]).rstrip(",.;:'’")
+        if cand.endswith("'s") or cand.endswith("’s"):
+            cand = cand[:-2]
+        if _is_name(cand):
+            # Do not cut a name in the middle: the next word must not extend it.
+            return cand
+    return None
+
+
+def _orgs_in(clause: str) -> list[str]:
+    out: list[str] = []
+    for m in _ORG_AFTER_RE.finditer(clause):
+        org = re.split(r"['’]s\b", m.group("org"), maxsplit=1)[0].strip(" .,'’")
+        words = org.split()
+        while words and words[-1] in ("of", "for", "&", "de", "du"):
+            words.pop()
+        org = " ".join(words)
+        if not org or org in _ORG_STOP or org.split()[0] in _ORG_STOP:
+            continue
+        if org not in out:
+            out.append(org)
+    return out
+
+
+def guests_from_description(text: str) -> list[Person]:
+    """The guest introduced in the opening of the show notes, if any.
+
+    Handles "Sam Ito, Co-Founder and CEO of Example Labs (formerly X), joins
+    us…", "Oded Rechavi is a biologist at Tel Aviv University…" and "we sit down
+    with Wenhu Chen, research scientist at Meta…".  Only full names (2+ words)
+    count: "we talk with Qichao, the founder…" yields nothing.
+    """
+    if not text:
+        return []
+    head = _SPACES_RE.sub(" ", text[:700]).strip()
+    head = _FORMERLY_RE.sub("", head)
+    candidates: list[tuple[int, str]] = []
+    m = _DESC_LEAD_RE.match(head)
+    if m:
+        name = _trim_name_run(m.group("name"))
+        # A text that opens with a name must go on to describe them.
+        if name and head.startswith(name) and _LEAD_FOLLOW_RE.match(head, len(name)):
+            candidates.append((0, name))
+    for m in _DESC_INTRO_RE.finditer(head):
+        name = _trim_name_run(m.group("name"))
+        if name:
+            candidates.append((m.start("name"), name))
+    if not candidates:
+        return []
+    candidates.sort()
+    pos, name = candidates[0]
+    rest = head[pos + len(name):]
+    end = _CLAUSE_END_RE.search(rest)
+    # The appositive / predicate clause describing the guest.
+    clause = rest[: end.start()] if end and end.start() > 0 else rest[:200]
+    affs = _orgs_in(clause)
+    return [Person(name=name, affiliations=affs, role="guest")]
+
+
+# ---------------------------------------------------------------------------
+# Hosts and the combined guest extraction
+# ---------------------------------------------------------------------------
+
+_HOST_ROLES = frozenset({"host", "co-host", "cohost", "guest host", "guest-host"})
+_GUEST_ROLES = frozenset({"guest"})
+_AUTHOR_SPLIT_RE = re.compile(r"\s*(?:,|;|&|\+|\band\b|\bwith\b)\s*", re.IGNORECASE)
+_HOSTED_BY_RE = re.compile(r"\b(?:hosted|presented|co-?hosted)\s+by\s+", re.IGNORECASE)
+_NAME_SCAN_RE = re.compile(r"[^\s,;&]+|,|;|&")
+
+
+def _role_of(p: dict) -> str:
+    """Podcasting 2.0: a <podcast:person> without role is a host."""
+    role = (p.get("role") or "host").strip().casefold()
+    return role
+
+
+def _names_after(text: str) -> list[str]:
+    """Names listed at the start of ``text``: "A, B and C, featuring …" -> [A, B, C]."""
+    names: list[str] = []
+    cur: list[str] = []
+    for tok in _NAME_SCAN_RE.findall(text[:300]):
+        if tok in (",", ";", "&") or tok.casefold() == "and":
+            if cur:
+                names.append(" ".join(cur))
+                cur = []
+            if tok in (";",):
+                break
+            continue
+        clean = tok.rstrip(".!?:)")
+        ends = clean != tok and not _is_initial(tok)
+        if _is_cap_word(clean) or _is_initial(tok) or (cur and clean in _PARTICLES):
+            cur.append(clean)
+            if ends:
+                break
+        else:
+            break
+    if cur:
+        names.append(" ".join(cur))
+    return [n for n in names if _is_name(n)]
+
+
+def _add_person(out: list[Person], person: Person) -> None:
+    for p in out:
+        if same_person(p.name, person.name):
+            p.href = p.href or person.href
+            p.image = p.image or person.image
+            for a in person.affiliations:
+                if a not in p.affiliations:
+                    p.affiliations.append(a)
+            return
+    out.append(person)
+
+
+def hosts_from(author: str | None, persons: Iterable[dict], notes_text: str) -> list[Person]:
+    """Hosts from ``itunes:author``, host ``<podcast:person>`` tags and "hosted by …".
+
+    ``author`` may list several people ("A and B", "A, B & C"); parts that are
+    not person names (a network, the show title) are ignored.
+    """
+    out: list[Person] = []
+    for p in persons or ():
+        name = (p.get("name") or "").strip()
+        if name and _role_of(p) in _HOST_ROLES:
+            _add_person(out, Person(name=name, role="host", href=p.get("href") or None,
+                                    image=p.get("img") or p.get("image") or None))
+    if author:
+        for part in _AUTHOR_SPLIT_RE.split(author):
+            part = part.strip()
+            if _is_name(part):
+                _add_person(out, Person(name=part, role="host"))
+    if notes_text:
+        for m in _HOSTED_BY_RE.finditer(notes_text):
+            for name in _names_after(notes_text[m.end():]):
+                _add_person(out, Person(name=name, role="host"))
+    return out
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Loose check that ``text`` mentions ``name`` (full name or surname)."""
+    if name in text:
+        return True
+    key = person_key(name)
+    tkey = person_key(text)
+    if key in tkey:
+        return True
+    last = key.split()[-1]
+    return len(last) > 2 and re.search(rf"\b{re.escape(last)}\b", tkey) is not None
+
+
+def extract_guests(
+    title: str,
+    description_text: str,
+    hosts: Iterable[Person],
+    persons: Iterable[dict],
+) -> list[Person]:
+    """Guests of one episode, best source first, never a host, deduplicated.
+
+    1. ``<podcast:person>`` tags with a guest role (a tag without role is a
+       host, per the Podcasting 2.0 spec);
+    2. the title;
+    3. the opening of the description.
+    """
+    host_names = [h.name for h in hosts or ()]
+
+    def is_host(name: str) -> bool:
+        return any(same_person(name, h) for h in host_names)
+
+    out: list[Person] = []
+    for p in persons or ():
+        name = (p.get("name") or "").strip()
+        if name and _role_of(p) in _GUEST_ROLES and not is_host(name):
+            _add_person(out, Person(name=name, role="guest", href=p.get("href") or None,
+                                    image=p.get("img") or p.get("image") or None))
+    if out:
+        # Fill in affiliations from the title when it names the same people.
+        for g in guests_from_title(title):
+            for p in out:
+                if same_person(p.name, g.name) and not p.affiliations:
+                    p.affiliations = list(g.affiliations)
+        return out
+
+    people, strong, _ = _analyse_title(title)
+    if people and not strong and description_text:
+        # Weak title shapes ("Name - Topic", "Name on Topic") must be confirmed
+        # by the notes, which keeps Title Case topic phrases out.
+        people = [p for p in people if _mentions(description_text, p.name)]
+    for p in people:
+        if not is_host(p.name):
+            _add_person(out, p)
+    if out:
+        return out
+    for p in guests_from_description(description_text):
+        if not is_host(p.name):
+            _add_person(out, p)
+    return out
