@@ -1,0 +1,788 @@
+"""Chapters: from show notes, Podlove Simple Chapters and Podcasting 2.0 JSON.
+
+Pure Python (no Qt, no network).  The show-notes parser is the headline
+feature: podcast hosts bury chapter timelines in their notes in many shapes
+(one per line / paragraph / ``<li>`` / ``<br>``, a table, a timestamp alone
+on a line with the title below it, title first, or a whole timeline flattened
+into one paragraph) and we turn them into ``Chapter`` objects.
+
+Design notes
+------------
+* HTML is turned into lines with a handful of precompiled regexes and one
+  ``html.unescape`` call (no HTML parser per item: the core ingests thousands
+  of episodes at once).  Block tags become line breaks, table cells become
+  tabs, every other tag is dropped.
+* Every line is scanned for timestamps.  A timestamp starts a chapter when it
+  leads its line (after bullets and wrappers), when it ends a short
+  "title first" line, when it is the start column of a table row, or when it
+  sits in a flattened timeline (preceded by whitespace, followed by a title).
+  Prose mentions ("at around 12:40"), clock times, times inside dates and
+  ratios are rejected.
+* Candidate entries are grouped into runs of strictly ascending starts; the
+  longest run with at least two entries wins.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any, Iterable
+
+from pydantic import TypeAdapter
+
+from ibplayer.models import SOURCE_PRIORITY, Chapter
+
+# Validating the whole list in one call is ~30% faster than Chapter(...) each.
+_CHAPTER_LIST = TypeAdapter(list[Chapter])
+
+__all__ = [
+    "parse_timestamp",
+    "parse_npt",
+    "chapters_from_notes",
+    "timestamp_mentions",
+    "chapters_from_psc",
+    "chapters_from_json",
+    "finalize",
+    "best_source",
+    "sources_disagree",
+]
+
+# --------------------------------------------------------------------------
+# Timestamps
+# --------------------------------------------------------------------------
+
+# mm:ss (minutes may exceed 59: "75:10") or h:mm:ss, optional fraction.  Not
+# followed by a word character, another ":dd" group or more decimals.  What may
+# precede it is checked in Python (a leading look-behind makes the regex 2x
+# slower): not a letter, digit, "_", ":", ".", "," or "/".
+_TS_RE = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?(?:[.,](\d{1,3}))?(?!\w|:\d|[.,]\d)")
+_TS_FULL_RE = re.compile(r"\s*(\d{1,3}):([0-5]\d)(?::([0-5]\d))?(?:[.,](\d{1,3}))?\s*")
+_COLON_RE = re.compile(r":\d\d")
+_BAD_BEFORE = frozenset("_:.,/")
+# first characters after a timestamp that may start a clock/ratio suffix
+_CLOCK_HINT = frozenset(" apAPo+-UGCBEMO\u00a0")
+
+_NPT_RE = re.compile(
+    r"\s*(?:npt:)?\s*(?:(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)|(\d+(?:\.\d*)?))\s*", re.I
+)
+
+# Context that makes a match a clock time, a date-time or a ratio.
+_CLOCK_AFTER_RE = re.compile(
+    r"\s?(?:am|pm|AM|PM|a\.m\.|p\.m\.|A\.M\.|P\.M\.|o'?clock|UTC|GMT|CES?T|BST|[ECMP][SD]?T)\b"
+    r"|\+\d\d:?\d\d\b"
+    r"|\s+(?:aspect|ratio|monitor|display|screen|odds)\b"
+)
+_DATE_BEFORE_RE = re.compile(
+    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\b\d{4},?|"
+    r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?)[T ,]*(?:at\s+)?$",
+    re.I,
+)
+
+
+def _seconds(m: re.Match[str]) -> float | None:
+    a, b, c, frac = m.groups()
+    if c is not None:
+        if len(a) > 2:
+            return None
+        sec = int(a) * 3600 + int(b) * 60 + int(c)
+    else:
+        sec = int(a) * 60 + int(b)
+    if frac:
+        return sec + int(frac) / (10 ** len(frac))
+    return float(sec)
+
+
+def parse_timestamp(s: str) -> float | None:
+    """``"75:10"``, ``"1:02:03"``, ``"00:00:00"``, ``"01:35:52.250"`` -> seconds, else None."""
+    if not isinstance(s, str):
+        return None
+    m = _TS_FULL_RE.fullmatch(s)
+    if not m:
+        return None
+    return _seconds(m)
+
+
+def parse_npt(s: str) -> float | None:
+    """Podlove normal play time: ``37``, ``37.5``, ``7:48``, ``01:35:52.250`` -> seconds."""
+    if isinstance(s, (int, float)) and not isinstance(s, bool):
+        return float(s) if s >= 0 else None
+    if not isinstance(s, str):
+        return None
+    m = _NPT_RE.fullmatch(s)
+    if not m:
+        return None
+    h, mi, sec, plain = m.groups()
+    if plain is not None:
+        return float(plain)
+    secs = float(sec)
+    if h is not None:
+        if int(mi) > 59 or secs >= 60:
+            return None
+        return int(h) * 3600 + int(mi) * 60 + secs
+    if secs >= 60:
+        return None
+    return int(mi) * 60 + secs
+
+
+def _valid_matches(
+    text: str,
+    duration: float | None = None,
+    _match=_TS_RE.match,
+    _clock=_CLOCK_AFTER_RE.match,
+    _date=_DATE_BEFORE_RE.search,
+) -> list[tuple[int, int, float]]:
+    """Timestamps in ``text`` that are not clock times, date-times or ratios.
+
+    Driven by the colons (``str.find``) rather than ``finditer``: every
+    timestamp has 1-3 digits before its first colon, and trying the regex only
+    there is about twice as fast as letting it scan every character."""
+    out = []
+    n = len(text)
+    rejected = -2  # end of the last clock/date time ("09:14:55+02:00": skip the offset)
+    i = text.find(":")
+    while i != -1:
+        a = i
+        while a > 0 and i - a < 3 and text[a - 1].isdigit():
+            a -= 1
+        m = _match(text, a) if a < i else None
+        if m is None:
+            i = text.find(":", i + 1)
+            continue
+        b = m.end()
+        i = text.find(":", b)
+        if a:
+            c = text[a - 1]
+            if c.isalnum() or c in _BAD_BEFORE:
+                rejected = b
+                continue
+        x, y, z, frac = m.groups()
+        if z is not None:
+            if len(x) > 2:
+                continue
+            sec = float(int(x) * 3600 + int(y) * 60 + int(z))
+        else:
+            sec = float(int(x) * 60 + int(y))
+        if frac:
+            sec += int(frac) / (10 ** len(frac))
+        if a and a - 1 == rejected and text[a - 1] in "+-":
+            continue
+        if (b < n and text[b] in _CLOCK_HINT and _clock(text, b)) or (a and _date(text, max(0, a - 20), a)):
+            rejected = b
+            continue
+        if duration is not None and sec > duration:
+            continue
+        out.append((a, b, sec))
+    return out
+
+
+def _is_clock(text: str, start: int, end: int) -> bool:
+    return bool(
+        (end < len(text) and _CLOCK_AFTER_RE.match(text, end))
+        or (start and _DATE_BEFORE_RE.search(text, max(0, start - 20), start))
+    )
+
+
+def timestamp_mentions(text: str, duration: float | None = None) -> list[tuple[int, int, float]]:
+    """Every timestamp in a plain text, prose mentions included, as
+    ``(char_start, char_end, seconds)``.  Clock times, date-times and ratios are
+    excluded, and so are times beyond a known ``duration``."""
+    if not text or not _has_ts(text):
+        return []
+    if duration is not None and duration <= 0:
+        duration = None
+    return _valid_matches(text, duration)
+
+
+# --------------------------------------------------------------------------
+# HTML -> lines
+# --------------------------------------------------------------------------
+
+_HTML_HINT_RE = re.compile(r"<[A-Za-z!/]")
+_UPPER_TAG_RE = re.compile(r"</?[A-Z]")
+_DROP_RE = re.compile(
+    r"<!--.*?(?:-->|$)|<(script|style|template|noscript)\b[^>]*>.*?(?:</\1\s*>|$)",
+    re.I | re.S,
+)
+# The rest of a tag: quoted attribute values may contain ">" (unrolled for
+# speed).  A tag never spans a "<", which keeps unclosed tags linear.
+_TAG = r"[^<>\"']*(?:(?:\"[^\"<]*\"|'[^'<]*')[^<>\"']*)*>"
+_BLOCK_NAMES = (
+    r"(?:p|div|li|ul|ol|br|h[1-6]|tr|table|thead|tbody|tfoot|blockquote|hr|"
+    r"section|article|header|footer|aside|nav|main|dd|dt|dl|pre|figure|figcaption|"
+    r"iframe|video|audio|caption|details|summary|center|form)\b"
+)
+# Case-sensitive (lower-case) variants are ~3x faster; the re.I ones are only
+# used when the notes contain upper-case tags.
+_BLOCK_RE = re.compile(r"</?" + _BLOCK_NAMES + _TAG)
+_BLOCK_RE_I = re.compile(r"</?" + _BLOCK_NAMES + _TAG, re.I)
+_CELL_RE = re.compile(r"</?t[dh]\b" + _TAG, re.I)
+_ANYTAG_RE = re.compile(r"</?[A-Za-z!?]" + _TAG)
+_ZW_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
+_ZW_CHARS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
+
+
+def _html_to_text(notes: str) -> str:
+    """Block tags -> line breaks, table cells -> tabs, other tags dropped.
+    Entities are NOT decoded here (see ``_norm``)."""
+    text = notes
+    if _HTML_HINT_RE.search(text):
+        low = text.lower()
+        if "<!--" in low or "<script" in low or "<style" in low or "<template" in low or "<noscript" in low:
+            text = _DROP_RE.sub(" ", text)
+        block = _BLOCK_RE_I if _UPPER_TAG_RE.search(text) else _BLOCK_RE
+        if block.search(text):
+            # Real HTML: raw line breaks are just spaces, block tags break lines.
+            # (Notes with only inline tags, e.g. a plain-text description with
+            # one link, keep their line breaks.)
+            if "\n" in text or "\r" in text:
+                text = text.replace("\r", " ").replace("\n", " ")
+            text = block.sub("\n", text)
+        if "<t" in text or "<T" in text or "</t" in text or "</T" in text:
+            text = _CELL_RE.sub("\t", text)
+        text = _ANYTAG_RE.sub("", text)
+    for ch in _ZW_CHARS:
+        if ch in text:
+            text = _ZW_RE.sub("", text)
+            break
+    return text
+
+
+def _norm(line: str) -> str:
+    """Decode entities, drop zero-width characters, collapse whitespace
+    (cells stay tab-separated)."""
+    if "&" in line:
+        line = html.unescape(line)
+    if "\t" in line:
+        cells = [" ".join(c.split()) for c in line.split("\t")]
+        if sum(1 for c in cells if c) >= 2:
+            return "\t".join(c for c in cells if c)
+        return " ".join(cells).strip()
+    return " ".join(line.split())
+
+
+def _has_ts(text: str) -> bool:
+    """Fast path: is there any ``\\d:\\d\\d`` in the text?"""
+    for m in _COLON_RE.finditer(text):
+        i = m.start()
+        if i and text[i - 1].isdigit():
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# Line analysis
+# --------------------------------------------------------------------------
+
+_BULLETS = "*•·▪▫◦‣⁃●○■□►▶➤→✓✔☐+>#~\\-–—"
+# Decoration that may precede a leading timestamp: bullets, "1." numbering, an
+# opening bracket, markdown emphasis.
+_LEAD_RE = re.compile(r"(?:[" + _BULLETS + r"]+\s*|\d{1,3}[.)]\s+)*[(\[{]?\s*[*_]*")
+# Closing wrapper right after a timestamp.
+_CLOSE_RE = re.compile(r"[*_]*[)\]}]?[*_]*")
+_RANGE_RE = re.compile(r"\s*(?:[-–—~]|to)\s*[(\[{]?\s*")
+_AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*(\s*(?:[—–\-‐‑‒―:|•·]+|\.(?=\s))?)\s*")
+# Decoration just before a mid-line timestamp ("Intro • (01:19)").
+_DECO_BEFORE_RE = re.compile(r"(?:(?<=\s)[•·*▪|\-–—]+\s*)?[(\[{]?[*_]*$")
+_DASH_AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*\s*[—–\-‐‑‒―]")
+_PROSE_BEFORE_RE = re.compile(
+    r"(?:\b(?:at|around|about|from|to|until|till|by|after|before|since|between|and|or|"
+    r"approx|approximately|roughly|past|minutes?|min|mark|skip|jump|starting|"
+    r"starts?|begins?|in|on|of|is|was|the|a|an|like)|[@~≈])\s*$",
+    re.I,
+)
+_LABEL_BEFORE_RE = re.compile(
+    r"(?:^|[:.!?]|\b(?:timeline|chapters?|timestamps?|time\s?codes?|contents|outline|"
+    r"agenda|topics|highlights|index|breakdown|show\s?notes|in\s+this\s+episode))"
+    r"\s*[:\-–—]?\s*$",
+    re.I,
+)
+# Title-first: "Intro (00:00)", "Intro - 00:01:23", "Intro 0:00".
+_TRAIL_PRE_RE = re.compile(r"(.*?\S)\s*([-–—|:@]+)?\s*([(\[{])?\s*[*_]*$")
+_TRAIL_POST_RE = re.compile(r"[*_]*\s*([)\]}])?\s*[.;,]?\s*$")
+
+# Section labels that end the last title of a flattened timeline ("Music:").
+_SECTION_TAIL_RE = re.compile(
+    r"(?:^|(?<=\s))(?=(?-i:[A-Z]))(?:Music|Songs?|Soundtrack|Theme(?: music)?|About(?: [A-Za-z]+){0,2}|"
+    r"(?:Key )?Takeaways?|Links?|Resources?|Sponsors?|Sponsored by|Credits?|Notes|Show notes|"
+    r"References?|Papers?(?: mentioned)?|Mentioned(?: in [a-z ]{0,20})?|Guests?|Hosts?|"
+    r"Hosted by|Transcripts?|Follow(?: us)?|Subscribe|Support(?: us| the show)?|Contact|"
+    r"Socials?|Social media|Further reading|Reading list|Books?|Where to find [^:]{1,40}|"
+    r"Connect(?: with [^:]{1,40})?|Timeline|Chapters|Timestamps|Produced by|Production|"
+    r"Edited by|Editing|Disclaimer|Tags|Keywords|Summary|Bio|Quotes?|Learn more|"
+    r"Newsletter|Website|Episode (?:links|notes|resources))\s*$",
+    re.I,
+)
+_RULE_RE = re.compile(r"\s*(?:-{3,}|_{3,}|={3,}|\*{3,}|[—―]{2,})")
+_SENT_RE = re.compile(r"([.!?])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
+_ABBREV = frozenset(
+    "vs v dr mr mrs ms prof st jr sr eg ie e.g i.e etc no vol approx inc ltd co mt fig cf al "
+    "feat ft ca u.s dept est govt jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_TITLE_LSTRIP = " \t" + "*•·▪▫◦‣⁃●○■□►▶➤→|—–-‐‑‒―:"
+_TITLE_RSTRIP_END = " \t;,"
+_TITLE_RSTRIP_MID = " \t;,*•·▪|—–-([{"
+
+MAX_TITLE = 250  # longer "titles" between two timestamps mean prose, not a timeline
+
+
+def _sentence_cut(title: str) -> str:
+    for m in _SENT_RE.finditer(title):
+        p = m.group(1)
+        if p == ".":
+            i = m.start(1)
+            j = i
+            while j > 0 and (title[j - 1].isalnum() or title[j - 1] == "."):
+                j -= 1
+            word = title[j:i].lower()
+            if word in _ABBREV or (len(word) == 1 and word.isalpha()) or not word:
+                continue
+            return title[:i]
+        return title[: m.start(1) + 1]
+    return title
+
+
+def _section_cut(title: str) -> str:
+    """Cut before a section label such as ``Music:`` (never at position 0)."""
+    i = title.find(":", 1)
+    while i != -1:
+        lo = max(0, i - 48)
+        m = _SECTION_TAIL_RE.search(title, lo, i)
+        if m and m.start() > 0:
+            return title[: m.start()]
+        i = title.find(":", i + 1)
+    return title
+
+
+def _cut_last(title: str, flattened: bool) -> str:
+    """Where does the last title of a line end?  Always at a ``----`` rule; in a
+    flattened timeline (or for an over-long title) also at a section label or a
+    sentence break.  Never more than MAX_TITLE characters."""
+    if "---" in title or "___" in title or "===" in title or "***" in title or "——" in title or "――" in title:
+        m = _RULE_RE.search(title, 1)
+        if m:
+            title = title[: m.start()]
+    if flattened or len(title) > MAX_TITLE:
+        if ":" in title:
+            title = _section_cut(title)
+        title = _sentence_cut(title)
+    if len(title) > MAX_TITLE:
+        cut = title.rfind(" ", 0, MAX_TITLE)
+        title = title[: cut if cut > 0 else MAX_TITLE]
+    return title
+
+
+def _clean_title(t: str, mid: bool = False) -> str:
+    t = t.strip().lstrip(_TITLE_LSTRIP).strip()
+    t = t.rstrip(_TITLE_RSTRIP_MID if mid else _TITLE_RSTRIP_END)
+    # balanced "**Intro**" emphasis left by markdown
+    if t.startswith("**") and t.endswith("**") and len(t) > 4:
+        t = t[2:-2].strip()
+    return t
+
+
+class _Entry:
+    """A chapter candidate; ``line``/``stop`` are the offsets of its line(s)."""
+
+    __slots__ = ("start", "end", "title", "line", "stop", "pending")
+
+    def __init__(self, start: float, end: float | None, title: str, line: int, pending: bool = False):
+        self.start = start
+        self.end = end
+        self.title = title
+        self.line = line
+        self.stop = line
+        self.pending = pending
+
+
+def _after_ts(line: str, k: int, ms: list[tuple[int, int, float]]) -> tuple[int, float | None, int, bool]:
+    """Consume closing wrapper, an optional range end ("00:00 - 05:00") and a
+    separator after match k.  Returns (title_start, range_end, index of the last
+    match used, separator_seen)."""
+    end = None
+    b = ms[k][1]
+    if k + 1 < len(ms):
+        pos = _CLOSE_RE.match(line, b).end()
+        rm = _RANGE_RE.match(line, pos)
+        if rm and rm.end() == ms[k + 1][0] and rm.group().strip():
+            end = ms[k + 1][2]
+            k += 1
+            b = ms[k][1]
+    am = _AFTER_RE.match(line, b)
+    return am.end(), end, k, bool(am.group(1).strip())
+
+
+def _table_row(cells: list[str], ln: int) -> _Entry | None:
+    start = None
+    title = None
+    for c in cells:
+        c = c.strip(" *_")
+        if not c:
+            continue
+        inner = c.strip("()[]{} ")
+        if start is None:
+            sec = parse_timestamp(inner)
+            if sec is not None and not _is_clock(c, 0, len(c)):
+                start = sec
+                continue
+        if title is None and parse_timestamp(inner) is None and not inner.replace(".", "").isdigit():
+            if set(c) <= set("-:|= "):  # markdown separator row
+                return None
+            title = c
+        if start is not None and title is not None:
+            break
+    if start is None or not title:
+        return None
+    t = _clean_title(title)
+    return _Entry(start, None, t, ln) if t else None
+
+
+def _line_entries(line: str, ln: int, ms: list[tuple[int, int, float]]) -> list[_Entry]:
+    """Chapter candidates on one line, given its valid timestamp matches."""
+    n = len(ms)
+    if not n:
+        return []
+    # --- table row (HTML cells become tabs; markdown uses pipes) ---
+    if "\t" in line or line.count("|") >= 2:
+        cells = line.split("\t") if "\t" in line else line.split("|")
+        if len([c for c in cells if c.strip()]) >= 2:
+            e = _table_row(cells, ln)
+            if e is not None:
+                return [e]
+            if any(parse_timestamp(c.strip(" *_()[]{}")) is not None for c in cells):
+                return []  # a table row without a usable title
+            # not a table after all ("00:00 Intro | 05:00 Next"): read it as text
+
+    a0 = ms[0][0]
+    lead = a0 == 0 or _LEAD_RE.match(line).end() == a0
+    if lead and n == 1:
+        # the common case: one timestamp leading its line
+        am = _AFTER_RE.match(line, ms[0][1])
+        rest = line[am.end() :]
+        if not rest:
+            return [_Entry(ms[0][2], None, "", ln, pending=True)]
+        title = _clean_title(_cut_last(rest, False))
+        return [_Entry(ms[0][2], None, title, ln)] if title else []
+
+    # candidates: (match index, title_start, deco_start, range_end, separator_seen, is_lead)
+    cands: list[tuple[int, int, int, float | None, bool, bool]] = []
+    k = 0
+    while k < n:
+        a = ms[k][0]
+        if k == 0 and lead:
+            ts, end, k2, sep = _after_ts(line, k, ms)
+            cands.append((k, ts, 0, end, sep, True))
+            k = k2 + 1
+            continue
+        window = line[max(0, a - 12) : a]
+        dm = _DECO_BEFORE_RE.search(window)
+        deco = a - (len(window) - dm.start())
+        if deco > 0 and not line[deco - 1].isspace():
+            k += 1
+            continue
+        ts, end, k2, sep = _after_ts(line, k, ms)
+        # "at around 12:40" is a prose mention, unless a dash follows the time
+        # ("… what success looks like 29:01 — Ian Goodfellow …").
+        if not _DASH_AFTER_RE.match(line, ms[k2][1]) and _PROSE_BEFORE_RE.search(
+            line, max(0, deco - 16), deco
+        ):
+            if not _LABEL_BEFORE_RE.search(line, max(0, deco - 40), deco):
+                k += 1
+                continue
+        rest = line[ts : ts + 1]
+        if (
+            not rest
+            or rest in ".,;:)]}!?"
+            or (not sep and "a" <= rest <= "z")
+        ):
+            k += 1
+            continue
+        cands.append((k, ts, deco, end, sep, False))
+        k = k2 + 1
+
+    entries: list[_Entry] = []
+    if cands:
+        # A lone mid-line timestamp after a lead entry is most likely part of the
+        # title ("05:00 — Why 12:40 Matters") unless it is formatted like the lead.
+        if len(cands) == 2 and cands[0][5] and not (cands[0][4] and cands[1][4]):
+            cands = cands[:1]
+        # The first mid-line entry must follow a label ("Timeline", "Chapters:")
+        # or a sentence end, unless the line clearly holds a timeline (3+ entries).
+        if not cands[0][5] and len(cands) < 3:
+            pre = line[: cands[0][2]].rstrip()
+            if not _LABEL_BEFORE_RE.search(pre[-40:]):
+                cands = []
+    if cands:
+        flattened = len(cands) >= 2 or not cands[0][5]
+        for i, (k, ts, _deco, end, _sep, is_lead) in enumerate(cands):
+            start = ms[k][2]
+            if i + 1 < len(cands):
+                raw = line[ts : cands[i + 1][2]]
+                if len(raw) > MAX_TITLE:
+                    # prose between two "entries": stop the timeline here
+                    title = _clean_title(_cut_last(raw, True))
+                    if title:
+                        entries.append(_Entry(start, end, title, ln))
+                    return entries
+                title = _clean_title(raw, mid=True)
+            else:
+                raw = line[ts:]
+                if not raw.strip():
+                    if is_lead and len(cands) == 1:
+                        entries.append(_Entry(start, end, "", ln, pending=True))
+                    continue
+                title = _clean_title(_cut_last(raw, flattened))
+            if title:
+                entries.append(_Entry(start, end, title, ln))
+        return entries
+
+    # --- title first: "Intro (00:00)", "Intro - 00:01:23" ---
+    if n == 1:
+        a, b, sec = ms[0]
+        post = _TRAIL_POST_RE.match(line, b)
+        if post and post.end() == len(line):
+            pm = _TRAIL_PRE_RE.match(line, 0, a)
+            if pm:
+                title, sep, opener = pm.groups()
+                closer = post.group(1)
+                if (opener is None) != (closer is None):
+                    return []
+                title = _clean_title(title)
+                if (
+                    title
+                    and len(title) <= 120
+                    and not _PROSE_BEFORE_RE.search(title[-16:])
+                    and (sep or opener or len(title) <= 80)
+                ):
+                    return [_Entry(sec, None, title, ln)]
+    return []
+
+
+def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapter]:
+    """Chapters found in show notes (HTML or plain text), source ``"notes"``.
+
+    Returns [] unless the notes hold a real chapter list: at least two entries
+    in strictly ascending order.  Starts beyond a known ``duration`` are
+    rejected.  Ends are filled (next start; the last one gets ``duration``)."""
+    if not notes or not isinstance(notes, str) or not _has_ts(notes):
+        return []
+    if duration is not None and duration <= 0:
+        duration = None
+    text = _html_to_text(notes)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    size = len(text)
+
+    # Only lines holding a timestamp (and the title line after a lone
+    # timestamp) are decoded and analysed: find them from the ":dd" hits.
+    entries: list[_Entry] = []
+    done = -1  # end offset of the last line analysed
+    for cm in _COLON_RE.finditer(text):
+        i = cm.start()
+        if i < done or not i or not text[i - 1].isdigit():
+            continue
+        ls = text.rfind("\n", 0, i) + 1
+        le = text.find("\n", i)
+        if le < 0:
+            le = size
+        done = le
+        line = _norm(text[ls:le])
+        ms = _valid_matches(line, duration)
+        if not ms:
+            continue
+        for e in _line_entries(line, ls, ms):
+            e.stop = le
+            if not e.pending:
+                entries.append(e)
+                continue
+            # a timestamp alone on its line: the title is the next non-empty line
+            j = le + 1
+            while j < size:
+                k = text.find("\n", j)
+                if k < 0:
+                    k = size
+                nxt = _norm(text[j:k])
+                if nxt:
+                    if not (":" in nxt and _has_ts(nxt) and _line_entries(nxt, j, _valid_matches(nxt, duration))):
+                        title = _clean_title(_cut_last(nxt, False))
+                        if title:
+                            e.title = title
+                            e.stop = done = k
+                            entries.append(e)
+                    break
+                j = k + 1
+
+    if duration is not None:
+        entries = [e for e in entries if e.start < duration]
+    if len(entries) < 2:
+        return []
+
+    # Longest run of strictly ascending starts.  A run also breaks when a lot
+    # of other text (over ~120 words) separates two entries.
+    best: list[_Entry] = []
+    run: list[_Entry] = []
+    for e in entries:
+        if run:
+            prev = run[-1]
+            if e.start <= prev.start or (
+                e.line - prev.stop > 600 and len(text[prev.stop : e.line].split()) > 120
+            ):
+                if len(run) > len(best):
+                    best = run
+                run = []
+        run.append(e)
+    if len(run) > len(best):
+        best = run
+    if len(best) < 2:
+        return []
+
+    rows = []
+    for i, e in enumerate(best):
+        nxt = best[i + 1].start if i + 1 < len(best) else duration
+        end = nxt
+        if e.end is not None and e.end > e.start and (nxt is None or e.end <= nxt):
+            end = e.end
+        rows.append({"start": e.start, "end": end, "title": e.title, "source": "notes"})
+    return _CHAPTER_LIST.validate_python(rows)
+
+
+# --------------------------------------------------------------------------
+# Explicit chapter data
+# --------------------------------------------------------------------------
+
+
+def finalize(chapters: list[Chapter], duration: float | None) -> list[Chapter]:
+    """Sort, drop starts < 0 or at/beyond ``duration``, and fill every end: an
+    explicit end is kept when it is after the start (clamped to the duration),
+    otherwise the next (greater) start, and the last one gets ``duration``."""
+    if duration is not None:
+        duration = float(duration) if duration > 0 else None
+    # A chapter starting at (or after) the very end would be empty: dropped.
+    kept = [c for c in chapters if c.start >= 0 and (duration is None or c.start < duration)]
+    kept.sort(key=lambda c: c.start)
+    n = len(kept)
+    nexts: list[float | None] = [duration] * n  # the next strictly greater start
+    for i in range(n - 2, -1, -1):
+        nexts[i] = kept[i + 1].start if kept[i + 1].start > kept[i].start else nexts[i + 1]
+    out: list[Chapter] = []
+    for c, nxt in zip(kept, nexts):
+        end = c.end
+        if end is None or not (end > c.start):
+            end = nxt
+        elif duration is not None and end > duration:
+            end = duration
+        out.append(c.model_copy(update={"end": end}) if end != c.end else c.model_copy())
+    return out
+
+
+def _opt_str(v: Any) -> str | None:
+    if v is None:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def chapters_from_psc(entries: Iterable[dict]) -> list[Chapter]:
+    """Podlove Simple Chapters (``<psc:chapter start=… title=… href=… image=…>``)."""
+    out: list[Chapter] = []
+    for d in entries or []:
+        if not isinstance(d, dict):
+            continue
+        start = parse_npt(d.get("start"))  # type: ignore[arg-type]
+        if start is None:
+            continue
+        out.append(
+            Chapter(
+                start=start,
+                title=str(d.get("title") or "").strip(),
+                source="psc",
+                url=_opt_str(d.get("href")),
+                image=_opt_str(d.get("image")),
+            )
+        )
+    return finalize(out, None)
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        f = float(v)
+    elif isinstance(v, str):
+        try:
+            f = float(v.strip())
+        except ValueError:
+            return parse_npt(v)
+    else:
+        return None
+    if f != f or f in (float("inf"), float("-inf")):
+        return None
+    return f
+
+
+def chapters_from_json(data: bytes | str | dict, duration: float | None = None) -> list[Chapter]:
+    """Podcasting 2.0 chapters JSON -> chapters with source ``"podcast-chapters"``.
+
+    Raises ``ValueError`` (one-line message) when the document is malformed."""
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            data = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"chapters JSON is not valid UTF-8: {exc.reason}") from None
+    if isinstance(data, str):
+        try:
+            data = json.loads(data.lstrip("\ufeff"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"chapters JSON is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"chapters JSON must be an object, got {type(data).__name__}")
+    raw = data.get("chapters")
+    if not isinstance(raw, list):
+        raise ValueError("chapters JSON has no 'chapters' list")
+    out: list[Chapter] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        start = _num(item.get("startTime"))
+        if start is None or start < 0:
+            continue
+        end = _num(item.get("endTime"))
+        title = item.get("title")
+        out.append(
+            Chapter(
+                start=start,
+                end=end,
+                title="" if title is None else str(title).strip(),
+                source="podcast-chapters",
+                url=_opt_str(item.get("url")),
+                image=_opt_str(item.get("img")),
+                hidden=item.get("toc") is False,
+            )
+        )
+    return finalize(out, duration)
+
+
+def best_source(by_source: dict[str, list[Chapter]]) -> str | None:
+    """The source to show: explicit chapter data wins over notes (``SOURCE_PRIORITY``).
+    Sources with no chapters are ignored; None when there is nothing."""
+    best: str | None = None
+    best_p = -1
+    for src, chs in (by_source or {}).items():
+        if not chs:
+            continue
+        p = SOURCE_PRIORITY.get(src, 0)
+        if p > best_p:
+            best, best_p = src, p
+    return best
+
+
+def sources_disagree(a: list[Chapter], b: list[Chapter], tolerance: float = 5.0) -> bool:
+    """True when two chapter lists differ in count or any start differs by more
+    than ``tolerance`` seconds."""
+    if len(a) != len(b):
+        return True
+    sa = sorted(c.start for c in a)
+    sb = sorted(c.start for c in b)
+    return any(abs(x - y) > tolerance for x, y in zip(sa, sb))
