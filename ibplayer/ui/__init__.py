@@ -1,0 +1,1 @@
+"""The ibplayer desktop window (PySide6 Widgets)."""

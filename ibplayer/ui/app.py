@@ -1,0 +1,55 @@
+"""`run_gui(args)`: the desktop application."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from ibplayer import __version__
+from ibplayer.paths import resource
+
+log = logging.getLogger(__name__)
+
+
+def ensure_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (created once): Fusion style over the platform's
+    palette, so light and dark system themes are both followed."""
+    app = QApplication.instance()
+    if app is None:
+        if not os.environ.get("QT_QPA_PLATFORM") and sys.platform.startswith("linux") \
+                and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        app = QApplication(argv or [sys.argv[0] if sys.argv else "ibplayer"])
+    app.setApplicationName("ibplayer")
+    app.setOrganizationName("ibplayer")
+    app.setApplicationDisplayName("ibplayer")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("ibplayer")
+    if app.style().name().lower() != "fusion":
+        app.setStyle("Fusion")  # keeps the platform palette (light or dark)
+    for name in ("ibplayer.svg", "ibplayer.png"):
+        p = resource(name)
+        if p.exists():
+            app.setWindowIcon(QIcon(str(p)))
+            break
+    return app
+
+
+def run_gui(args) -> int:
+    app = ensure_app()
+    from .mainwindow import MainWindow
+
+    data_dir = getattr(args, "data_dir", None)
+    win = MainWindow(data_dir)
+    win.show()
+    win.start()
+    try:
+        return app.exec()
+    finally:
+        if not win._closed:
+            win.shutdown()

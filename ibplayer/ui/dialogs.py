@@ -1,0 +1,135 @@
+"""Settings, keyboard shortcuts, About and the missing-VLC notice."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .player import SPEEDS
+
+SHORTCUTS = [
+    ("Space", "Play / pause"),
+    ("←", "Skip back (15 s by default)"),
+    ("→", "Skip forward (30 s by default)"),
+    ("Ctrl+← or P", "Previous chapter"),
+    ("Ctrl+→ or N", "Next chapter"),
+    ("Ctrl+F", "Search chapters, episodes and guests"),
+    ("Ctrl+L", "Filter the episode list"),
+    ("M", "Mute / unmute"),
+    ("F5", "Refresh all feeds"),
+    ("Ctrl+D", "Show downloads"),
+    ("Ctrl+,", "Settings"),
+    ("Ctrl+Q", "Quit"),
+]
+
+DEFAULTS = {"skip_back": 15, "skip_forward": 30, "max_downloads": 2, "default_speed": 1.0}
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard Shortcuts")
+        table = QTableWidget(len(SHORTCUTS), 2, self)
+        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.NoEditTriggers)
+        table.setSelectionMode(QTableWidget.NoSelection)
+        for r, (keys, what) in enumerate(SHORTCUTS):
+            table.setItem(r, 0, QTableWidgetItem(keys))
+            table.setItem(r, 1, QTableWidgetItem(what))
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.table = table
+        buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(table)
+        lay.addWidget(buttons)
+        self.resize(460, 420)
+
+
+class SettingsDialog(QDialog):
+    """Skip lengths, concurrent downloads, download folder, default speed."""
+
+    def __init__(self, values: dict, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        form = QFormLayout()
+        self.skip_back = QSpinBox(minimum=1, maximum=600, suffix=" s", value=int(values["skip_back"]))
+        self.skip_forward = QSpinBox(minimum=1, maximum=600, suffix=" s", value=int(values["skip_forward"]))
+        self.max_downloads = QSpinBox(minimum=1, maximum=8, value=int(values["max_downloads"]))
+        self.speed = QComboBox()
+        for s in SPEEDS:
+            self.speed.addItem(f"{s:g}×", s)
+        self.speed.setCurrentIndex(min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - float(values["default_speed"]))))
+        self.folder = QLineEdit(str(values["download_dir"]))
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        row = QWidget()
+        hl = QHBoxLayout(row)
+        hl.setContentsMargins(0, 0, 0, 0)
+        hl.addWidget(self.folder, 1)
+        hl.addWidget(browse)
+        form.addRow("Skip back:", self.skip_back)
+        form.addRow("Skip forward:", self.skip_forward)
+        form.addRow("Default speed:", self.speed)
+        form.addRow("Concurrent downloads:", self.max_downloads)
+        form.addRow("Download folder:", row)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(buttons)
+        self.resize(520, 0)
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Download folder", self.folder.text())
+        if d:
+            self.folder.setText(d)
+
+    def values(self) -> dict:
+        return {
+            "skip_back": self.skip_back.value(),
+            "skip_forward": self.skip_forward.value(),
+            "max_downloads": self.max_downloads.value(),
+            "default_speed": self.speed.currentData(),
+            "download_dir": self.folder.text().strip(),
+        }
+
+
+def vlc_missing_dialog(parent, hint: str, reason: str | None) -> QMessageBox:
+    """A non-blocking notice: how to install VLC on this OS."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Warning)
+    box.setWindowTitle("VLC is not installed")
+    box.setText("ibplayer plays audio through VLC, which was not found on this computer.")
+    os_name = {"win32": "Windows", "darwin": "macOS"}.get(sys.platform, "Linux")
+    box.setInformativeText(
+        f"{hint}\n\nUntil then you can still browse episodes, read chapters and show notes, "
+        f"search and download episodes. (On {os_name}.)"
+    )
+    if reason:
+        box.setDetailedText(reason)
+    box.setStandardButtons(QMessageBox.Ok)
+    box.setModal(False)
+    box.setWindowModality(Qt.NonModal)
+    return box

@@ -1,0 +1,471 @@
+"""Qt item models over the library (rows are fetched in workers and cached)."""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import QApplication
+
+from ibplayer.models import Chapter
+
+EpisodeIdRole = Qt.UserRole + 1
+DownloadRole = Qt.UserRole + 2  # fraction 0..1, -1 when size unknown, None when not downloading
+PlayedRole = Qt.UserRole + 3
+DownloadedRole = Qt.UserRole + 4
+ListenRole = Qt.UserRole + 5  # fraction listened, 0..1
+CurrentRole = Qt.UserRole + 6
+ChapterProgressRole = Qt.UserRole + 7
+StartRole = Qt.UserRole + 8
+FeedIdRole = Qt.UserRole + 9
+HitRole = Qt.UserRole + 10
+
+
+def fmt_time(seconds: float | None, *, always_hours: bool = False) -> str:
+    if seconds is None:
+        return "–"
+    s = int(max(0, seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h or always_hours:
+        return f"{h}:{m:02d}:{sec:02d}"
+    return f"{m}:{sec:02d}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A human length: "1 h 32 min", "45 min", "40 s"."""
+    if not seconds:
+        return ""
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    h, rem = divmod(s, 3600)
+    m = rem // 60
+    return f"{h} h {m:02d} min" if h else f"{m} min"
+
+
+def fmt_date(dt: datetime | None) -> str:
+    if dt is None:
+        return ""
+    return dt.astimezone().strftime("%d %b %Y")
+
+
+# ---------------------------------------------------------------- feeds
+
+
+class FeedsModel(QAbstractListModel):
+    """Row 0 is "All episodes"; then one row per feed."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list = []
+
+    def set_feeds(self, feeds: list) -> None:
+        self.beginResetModel()
+        self._rows = list(feeds)
+        self.endResetModel()
+
+    def feeds(self) -> list:
+        return list(self._rows)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows) + 1
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        r = index.row()
+        if r == 0:
+            if role == Qt.DisplayRole:
+                total = sum(f.episode_count for f in self._rows)
+                return f"All episodes ({total})"
+            if role == FeedIdRole:
+                return None
+            return None
+        f = self._rows[r - 1]
+        if role == Qt.DisplayRole:
+            return f"{f.title or f.url}  ({f.unplayed_count}/{f.episode_count})"
+        if role == Qt.ToolTipRole:
+            tip = f"{f.title}\n{f.url}\n{f.unplayed_count} unplayed of {f.episode_count}"
+            if f.snapshot:
+                tip += "\nLoaded from the bundled snapshot (offline)"
+            if f.last_error:
+                tip += f"\nLast refresh: {f.last_error}"
+            return tip
+        if role == FeedIdRole:
+            return f.id
+        return None
+
+    def row_for_feed(self, feed_id: int | None) -> int:
+        if feed_id is None:
+            return 0
+        for i, f in enumerate(self._rows):
+            if f.id == feed_id:
+                return i + 1
+        return 0
+
+
+# ---------------------------------------------------------------- episodes
+
+
+class EpisodesModel(QAbstractTableModel):
+    """Episodes as cached EpisodeRow objects; data() only reads them."""
+
+    COLUMNS = ("Title", "Guest", "Date", "Length", "Status")
+    TITLE, GUEST, DATE, LENGTH, STATUS = range(5)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list = []
+        self._row_of: dict[int, int] = {}
+        self._cache: dict[int, tuple] = {}
+        self._downloads: dict[int, float] = {}
+        self._bold: QFont | None = None
+
+    # -- content -----------------------------------------------------------
+
+    def set_rows(self, rows: list) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._row_of = {ep.id: i for i, ep in enumerate(self._rows)}
+        self._cache.clear()
+        self.endResetModel()
+
+    def rows(self) -> list:
+        return self._rows
+
+    def episode_at(self, row: int):
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, episode_id: int) -> int:
+        return self._row_of.get(episode_id, -1)
+
+    def update_episode(self, episode_id: int, **fields) -> None:
+        """Change cached fields of one episode (position, played, file...)."""
+        r = self._row_of.get(episode_id)
+        if r is None:
+            return
+        ep = self._rows[r]
+        for k, v in fields.items():
+            setattr(ep, k, v)
+        self._cache.pop(r, None)
+        self.dataChanged.emit(self.index(r, 0), self.index(r, len(self.COLUMNS) - 1))
+
+    def replace_episode(self, ep) -> None:
+        r = self._row_of.get(ep.id)
+        if r is None:
+            return
+        self._rows[r] = ep
+        self._cache.pop(r, None)
+        self.dataChanged.emit(self.index(r, 0), self.index(r, len(self.COLUMNS) - 1))
+
+    def set_download(self, episode_id: int, fraction: float | None) -> None:
+        if fraction is None:
+            self._downloads.pop(episode_id, None)
+        else:
+            self._downloads[episode_id] = fraction
+        r = self._row_of.get(episode_id)
+        if r is not None:
+            self._cache.pop(r, None)
+            idx = self.index(r, self.STATUS)
+            self.dataChanged.emit(idx, idx)
+
+    def download_fraction(self, episode_id: int) -> float | None:
+        return self._downloads.get(episode_id)
+
+    # -- Qt API ---------------------------------------------------------------
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def _texts(self, r: int) -> tuple:
+        t = self._cache.get(r)
+        if t is None:
+            ep = self._rows[r]
+            listened = 0.0
+            if ep.duration and ep.position and not ep.played:
+                listened = min(1.0, ep.position / ep.duration)
+            status = []
+            if ep.played:
+                status.append("Played")
+            elif listened:
+                status.append(f"{fmt_time(max(0, (ep.duration or 0) - ep.position))} left")
+            if ep.file:
+                status.append("Downloaded")
+            guests = ep.guest_names
+            t = (ep.title, guests, fmt_date(ep.published), fmt_time(ep.duration) if ep.duration else "",
+                 " · ".join(status), listened)
+            self._cache[r] = t
+        return t
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        r, c = index.row(), index.column()
+        if role == Qt.DisplayRole:
+            return self._texts(r)[c]
+        ep = self._rows[r]
+        if role == EpisodeIdRole:
+            return ep.id
+        if role == DownloadRole:
+            return self._downloads.get(ep.id)
+        if role == PlayedRole:
+            return ep.played
+        if role == DownloadedRole:
+            return bool(ep.file)
+        if role == ListenRole:
+            return self._texts(r)[5]
+        if role == Qt.ToolTipRole:
+            if c == self.GUEST and ep.guests:
+                return "\n".join(
+                    p.name + (f" ({', '.join(p.affiliations)})" if p.affiliations else "") for p in ep.guests
+                )
+            if c == self.TITLE:
+                return ep.title
+            return None
+        if role == Qt.ForegroundRole and ep.played:
+            return QApplication.palette().brush(QPalette.Disabled, QPalette.Text)
+        if role == Qt.FontRole and c == self.TITLE and not ep.played and not ep.position:
+            if self._bold is None:
+                self._bold = QFont(QApplication.font())
+                self._bold.setBold(True)
+            return self._bold
+        if role == Qt.TextAlignmentRole and c in (self.DATE, self.LENGTH):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+
+# ---------------------------------------------------------------- chapters
+
+
+class ChaptersModel(QAbstractTableModel):
+    """Chapters of one episode: start, title, duration; the current chapter
+    and the progress within it are roles."""
+
+    COLUMNS = ("Start", "Chapter", "Length")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._chapters: list[Chapter] = []
+        self._starts: list[float] = []
+        self._durations: list[float | None] = []
+        self._current = -1
+        self._progress = 0.0
+        self.source: str | None = None
+
+    def set_chapters(self, chapters: list[Chapter], duration: float | None, source: str | None = None) -> None:
+        self.beginResetModel()
+        self._chapters = [c for c in chapters if not c.hidden] or list(chapters)
+        self._chapters.sort(key=lambda c: c.start)
+        self._starts = [c.start for c in self._chapters]
+        self._durations = []
+        for i, c in enumerate(self._chapters):
+            nxt = self._starts[i + 1] if i + 1 < len(self._starts) else (c.end or duration)
+            self._durations.append((nxt - c.start) if nxt and nxt > c.start else None)
+        self._current = -1
+        self._progress = 0.0
+        self.source = source
+        self.endResetModel()
+
+    def set_duration(self, duration: float | None) -> None:
+        if self._chapters and duration and self._durations and self._durations[-1] is None:
+            last = len(self._chapters) - 1
+            if duration > self._starts[last]:
+                self._durations[last] = duration - self._starts[last]
+                idx = self.index(last, 2)
+                self.dataChanged.emit(idx, idx)
+
+    def chapters(self) -> list[Chapter]:
+        return self._chapters
+
+    def starts(self) -> list[float]:
+        return self._starts
+
+    def chapter_at(self, t: float) -> int:
+        """Index of the chapter playing at ``t`` (-1 before the first)."""
+        return bisect.bisect_right(self._starts, t + 0.05) - 1
+
+    def current(self) -> int:
+        return self._current
+
+    def progress(self) -> float:
+        return self._progress
+
+    def update_time(self, t: float) -> bool:
+        """Move the current chapter / progress to time ``t``; True when the
+        current chapter changed."""
+        i = self.chapter_at(t)
+        prog = 0.0
+        if i >= 0:
+            d = self._durations[i]
+            prog = min(1.0, max(0.0, (t - self._starts[i]) / d)) if d else 0.0
+        changed = i != self._current
+        old = self._current
+        self._current, self._progress = i, prog
+        for r in {old, i}:
+            if 0 <= r < len(self._chapters):
+                self.dataChanged.emit(self.index(r, 0), self.index(r, 2))
+        return changed
+
+    def duration_of(self, i: int) -> float | None:
+        return self._durations[i] if 0 <= i < len(self._durations) else None
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._chapters)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else 3
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        r, c = index.row(), index.column()
+        ch = self._chapters[r]
+        if role == Qt.DisplayRole:
+            if c == 0:
+                return fmt_time(ch.start)
+            if c == 1:
+                return ch.title
+            d = self._durations[r]
+            return fmt_time(d) if d else ""
+        if role == Qt.ToolTipRole:
+            return f"{fmt_time(ch.start)}  {ch.title}"
+        if role == StartRole:
+            return ch.start
+        if role == CurrentRole:
+            return r == self._current
+        if role == ChapterProgressRole:
+            return self._progress if r == self._current else None
+        if role == Qt.TextAlignmentRole and c in (0, 2):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+
+# ---------------------------------------------------------------- search hits
+
+
+class HitsModel(QAbstractListModel):
+    """Search hits (chapters, episodes, guests) or chapters on a topic."""
+
+    KIND_LABEL = {"chapter": "Chapter", "episode": "Episode", "guest": "Guest"}
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._hits: list = []
+
+    def set_hits(self, hits: list) -> None:
+        self.beginResetModel()
+        self._hits = list(hits)
+        self.endResetModel()
+
+    def hits(self) -> list:
+        return self._hits
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._hits)
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        h = self._hits[index.row()]
+        if role == Qt.DisplayRole:
+            if h.kind == "chapter":
+                return f"▸ {fmt_time(h.start)}  {h.title}\n    in {h.episode_title}"
+            if h.kind == "guest":
+                return f"☺ {h.title}\n    {h.episode_title}"
+            return f"♫ {h.title}\n    {h.snippet.replace(chr(10), ' ')[:120]}"
+        if role == Qt.ToolTipRole:
+            return f"{self.KIND_LABEL.get(h.kind, h.kind)}: {h.title}\n{h.episode_title or ''}\n{h.snippet}"
+        if role == HitRole:
+            return h
+        return None
+
+
+# ---------------------------------------------------------------- downloads
+
+
+class DownloadsModel(QAbstractTableModel):
+    COLUMNS = ("Episode", "Status", "Progress")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._jobs: list[dict] = []
+        self._row_of: dict[int, int] = {}
+
+    def job(self, episode_id: int) -> dict | None:
+        r = self._row_of.get(episode_id)
+        return self._jobs[r] if r is not None else None
+
+    def upsert(self, episode_id: int, **fields) -> None:
+        r = self._row_of.get(episode_id)
+        if r is None:
+            r = len(self._jobs)
+            self.beginInsertRows(QModelIndex(), r, r)
+            self._jobs.append({"id": episode_id, "title": "", "state": "queued", "fraction": None,
+                               "done": 0, "total": None, "speed": 0.0, "message": ""})
+            self._row_of[episode_id] = r
+            self._jobs[r].update(fields)
+            self.endInsertRows()
+            return
+        self._jobs[r].update(fields)
+        self.dataChanged.emit(self.index(r, 0), self.index(r, 2))
+
+    def active(self) -> list[int]:
+        return [j["id"] for j in self._jobs if j["state"] in ("queued", "running")]
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._jobs)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else 3
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        j = self._jobs[index.row()]
+        c = index.column()
+        if role == Qt.DisplayRole:
+            if c == 0:
+                return j["title"]
+            if c == 1:
+                s = {"queued": "Queued", "running": "Downloading", "done": "Done", "error": "Failed",
+                     "cancelled": "Cancelled", "paused": "Paused"}.get(j["state"], j["state"])
+                if j["state"] == "running" and j["speed"]:
+                    s += f" · {j['speed'] / 1e6:.1f} MB/s"
+                if j["message"]:
+                    s += f" · {j['message']}"
+                return s
+            if c == 2:
+                mb = j["done"] / 1e6
+                if j["total"]:
+                    return f"{mb:.1f} / {j['total'] / 1e6:.1f} MB"
+                return f"{mb:.1f} MB" if j["done"] else ""
+        if role == EpisodeIdRole:
+            return j["id"]
+        if role == DownloadRole and c == 2:
+            if j["state"] == "running":
+                return j["fraction"] if j["fraction"] is not None else -1.0
+            return 1.0 if j["state"] == "done" else None
+        if role == Qt.ToolTipRole:
+            return j["message"] or j["title"]
+        return None

@@ -1,0 +1,209 @@
+"""Linux media keys: MPRIS (org.mpris.MediaPlayer2) over QtDBus.
+
+Next/Previous move between chapters; the metadata title includes the
+current chapter.  Where QtDBus or a session bus is missing, `start_mpris`
+returns None and nothing else happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from PySide6.QtCore import ClassInfo, Property, QObject, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+BUS_NAME = "org.mpris.MediaPlayer2.ibplayer"
+OBJECT_PATH = "/org/mpris/MediaPlayer2"
+
+
+def start_mpris(window):
+    """Register on the session bus; None when that is impossible."""
+    if not sys.platform.startswith("linux") or os.environ.get("IBPLAYER_NO_MPRIS"):
+        return None
+    try:
+        from PySide6 import QtDBus
+    except ImportError:
+        return None
+    try:
+        bus = QtDBus.QDBusConnection.sessionBus()
+        if not bus.isConnected():
+            return None
+        svc = MprisService(window, bus, QtDBus)
+        if not svc.ok:
+            return None
+        return svc
+    except Exception:  # noqa: BLE001 - media keys are optional
+        log.debug("MPRIS unavailable", exc_info=True)
+        return None
+
+
+def _make_adaptors():
+    from PySide6.QtDBus import QDBusAbstractAdaptor
+
+    @ClassInfo({"D-Bus Interface": "org.mpris.MediaPlayer2"})
+    class RootAdaptor(QDBusAbstractAdaptor):
+        def __init__(self, parent, window):
+            super().__init__(parent)
+            self.window = window
+
+        @Slot()
+        def Raise(self):  # noqa: N802
+            self.window.showNormal()
+            self.window.raise_()
+            self.window.activateWindow()
+
+        @Slot()
+        def Quit(self):  # noqa: N802
+            self.window.close()
+
+        CanQuit = Property(bool, lambda self: True)
+        CanRaise = Property(bool, lambda self: True)
+        HasTrackList = Property(bool, lambda self: False)
+        Identity = Property(str, lambda self: "ibplayer")
+        DesktopEntry = Property(str, lambda self: "ibplayer")
+        SupportedUriSchemes = Property("QStringList", lambda self: [])
+        SupportedMimeTypes = Property("QStringList", lambda self: [])
+
+    @ClassInfo({"D-Bus Interface": "org.mpris.MediaPlayer2.Player"})
+    class PlayerAdaptor(QDBusAbstractAdaptor):
+        Seeked = Signal("qlonglong")
+
+        def __init__(self, parent, window):
+            super().__init__(parent)
+            self.window = window
+            self.player = window.player
+
+        @Slot()
+        def PlayPause(self):  # noqa: N802
+            self.window.toggle_play()
+
+        @Slot()
+        def Play(self):  # noqa: N802
+            if not self.player.is_playing():
+                self.window.toggle_play()
+
+        @Slot()
+        def Pause(self):  # noqa: N802
+            self.player.pause()
+
+        @Slot()
+        def Stop(self):  # noqa: N802
+            self.player.pause()
+
+        @Slot()
+        def Next(self):  # noqa: N802
+            self.window.next_chapter()
+
+        @Slot()
+        def Previous(self):  # noqa: N802
+            self.window.previous_chapter()
+
+        @Slot("qlonglong")
+        def Seek(self, offset_us):  # noqa: N802
+            self.player.skip(offset_us / 1e6)
+
+        @Slot("QDBusObjectPath", "qlonglong")
+        def SetPosition(self, _track, pos_us):  # noqa: N802
+            self.player.seek(pos_us / 1e6)
+
+        def _status(self):
+            st = self.player.state()
+            if self.player.episode is None:
+                return "Stopped"
+            return {"playing": "Playing", "paused": "Paused"}.get(st, "Stopped")
+
+        def _metadata(self):
+            return self.window.mpris.metadata()
+
+        PlaybackStatus = Property(str, _status)
+        Metadata = Property("QVariantMap", _metadata)
+        Position = Property("qlonglong", lambda self: int(self.player.time() * 1e6))
+        Rate = Property(float, lambda self: float(self.player.rate()))
+        MinimumRate = Property(float, lambda self: 0.5)
+        MaximumRate = Property(float, lambda self: 3.0)
+        Volume = Property(float, lambda self: self.window.volume_slider.value() / 100.0)
+        CanGoNext = Property(bool, lambda self: True)
+        CanGoPrevious = Property(bool, lambda self: True)
+        CanPlay = Property(bool, lambda self: True)
+        CanPause = Property(bool, lambda self: True)
+        CanSeek = Property(bool, lambda self: True)
+        CanControl = Property(bool, lambda self: True)
+
+    return RootAdaptor, PlayerAdaptor
+
+
+class MprisService:
+    def __init__(self, window, bus, QtDBus) -> None:
+        self.window = window
+        self.bus = bus
+        self.QtDBus = QtDBus
+        self.ok = False
+        self._last_status = None
+        self._last_title = None
+        Root, Player = _make_adaptors()
+        self.obj = QObject()
+        self.root = Root(self.obj, window)
+        self.adaptor = Player(self.obj, window)
+        if not bus.registerObject(OBJECT_PATH, self.obj, QtDBus.QDBusConnection.ExportAdaptors):
+            return
+        if not bus.registerService(BUS_NAME + f".instance{os.getpid()}") and not bus.registerService(BUS_NAME):
+            bus.unregisterObject(OBJECT_PATH)
+            return
+        self.ok = True
+
+    def metadata(self) -> dict:
+        w = self.window
+        ep = w.player.episode
+        if ep is None:
+            return {}
+        title = ep.title
+        ch = w.current_chapter_title()
+        if ch:
+            title = f"{ep.title} — {ch}"
+        md = {
+            "mpris:trackid": self.QtDBus.QDBusObjectPath(f"/org/ibplayer/episode/{ep.id}"),
+            "xesam:title": title,
+            "xesam:album": ep.feed_title or "",
+            "xesam:artist": [p.name for p in ep.guests] or [ep.feed_title or "ibplayer"],
+        }
+        length = w.player.length()
+        if length:
+            md["mpris:length"] = int(length * 1e6)
+        if ch:
+            md["ibplayer:chapter"] = ch
+        return md
+
+    def _changed(self, props: dict) -> None:
+        try:
+            msg = self.QtDBus.QDBusMessage.createSignal(OBJECT_PATH, "org.freedesktop.DBus.Properties",
+                                                        "PropertiesChanged")
+            msg.setArguments(["org.mpris.MediaPlayer2.Player", props, []])
+            self.bus.send(msg)
+        except Exception:  # noqa: BLE001
+            log.debug("MPRIS PropertiesChanged failed", exc_info=True)
+
+    def state_changed(self, _state: str) -> None:
+        st = self.adaptor._status()
+        if st != self._last_status:
+            self._last_status = st
+            self._changed({"PlaybackStatus": st, "Metadata": self.metadata()})
+
+    def metadata_changed(self) -> None:
+        md = self.metadata()
+        if md.get("xesam:title") != self._last_title:
+            self._last_title = md.get("xesam:title")
+            self._changed({"Metadata": md})
+
+    def time_changed(self, _t: float) -> None:
+        pass  # clients poll Position; Seeked is for jumps
+
+    def close(self) -> None:
+        try:
+            self.bus.unregisterObject(OBJECT_PATH)
+            self.bus.unregisterService(BUS_NAME + f".instance{os.getpid()}")
+            self.bus.unregisterService(BUS_NAME)
+        except Exception:  # noqa: BLE001
+            pass
