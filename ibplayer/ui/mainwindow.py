@@ -1401,11 +1401,11 @@ class MainWindow(QMainWindow):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
         if event.type() != QEvent.KeyPress or self._closed:
             return False
-        if QApplication.activeWindow() is not self:
-            return False
-        focus = QApplication.focusWidget()
-        if _is_text_input(focus):
-            return False
+        if not isinstance(obj, QWidget) or obj.window() is not self:
+            return False  # dialogs and other windows keep their keys
+        focus = QApplication.focusWidget() or obj
+        if _is_text_input(focus) or _is_text_input(obj):
+            return False  # typing in the search / filter box
         return self.handle_key(event.key(), event.modifiers())
 
     def handle_key(self, key, mods) -> bool:
