@@ -261,6 +261,7 @@ class ChaptersModel(QAbstractTableModel):
         self._durations: list[float | None] = []
         self._current = -1
         self._progress = 0.0
+        self._bold: QFont | None = None
         self.source: str | None = None
 
     def set_chapters(self, chapters: list[Chapter], duration: float | None, source: str | None = None) -> None:
@@ -353,6 +354,11 @@ class ChaptersModel(QAbstractTableModel):
             return self._progress if r == self._current else None
         if role == Qt.TextAlignmentRole and c in (0, 2):
             return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.FontRole and r == self._current:
+            if self._bold is None:
+                self._bold = QFont(QApplication.font())
+                self._bold.setBold(True)
+            return self._bold
         return None
 
 

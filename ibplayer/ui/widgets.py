@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionProgressBar,
-    QStyleOptionSlider,
     QTextBrowser,
 )
 
@@ -67,13 +66,14 @@ class ChapterSlider(QSlider):
             self.setValue(int(seconds * 1000))
             self.blockSignals(False)
 
+    # Geometry from pixel metrics: calling initStyleOption() from Python
+    # corrupts refcounts in PySide6 6.12 (the process aborts at exit).
+    def _handle_len(self) -> int:
+        return max(1, self.style().pixelMetric(QStyle.PM_SliderLength, None, self))
+
     def _groove(self) -> QRect:
-        opt = QStyleOptionSlider()
-        self.initStyleOption(opt)
-        groove = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderGroove, self)
-        handle = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, self)
-        half = handle.width() // 2
-        return QRect(groove.left() + half, groove.top(), max(1, groove.width() - 2 * half), groove.height())
+        half = self._handle_len() // 2
+        return QRect(half, 0, max(1, self.width() - 2 * half), self.height())
 
     def x_for(self, seconds: float) -> int:
         g = self._groove()
@@ -81,14 +81,13 @@ class ChapterSlider(QSlider):
             return g.left()
         return g.left() + int(round(g.width() * min(1.0, seconds / self._length)))
 
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event) -> None:  # noqa: N802
         if event.button() == Qt.LeftButton and self._length > 0:
             g = self._groove()
-            frac = min(1.0, max(0.0, (event.position().x() - g.left()) / g.width()))
-            opt = QStyleOptionSlider()
-            self.initStyleOption(opt)
-            handle = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, self)
-            if not handle.contains(event.position().toPoint()):
+            x = event.position().x()
+            handle_x = self.x_for(self.value() / 1000.0)
+            if abs(x - handle_x) > self._handle_len() / 2:
+                frac = min(1.0, max(0.0, (x - g.left()) / g.width()))
                 self.setValue(int(frac * self.maximum()))
                 self.seekRequested.emit(frac * self._length)
                 event.accept()
@@ -118,6 +117,12 @@ class ChapterSlider(QSlider):
 # ---------------------------------------------------------------- delegates
 
 
+def _data(index, role):
+    """``index.data(role)`` without going through QVariant (PySide6 6.12
+    leaks a reference to None for every unset role read that way)."""
+    return index.model().data(index, role)
+
+
 def _paint_bar(painter: QPainter, option, rect: QRect, fraction: float | None, text: str, widget) -> None:
     bar = QStyleOptionProgressBar()
     bar.rect = rect
@@ -138,14 +143,14 @@ class EpisodeStatusDelegate(QStyledItemDelegate):
     status text over a thin listening-progress line."""
 
     def paint(self, painter, option, index) -> None:
-        frac = index.data(DownloadRole)
+        frac = _data(index, DownloadRole)
         if frac is not None:
             r = option.rect.adjusted(2, 3, -2, -3)
             text = f"{int(frac * 100)} %" if frac >= 0 else "…"
             _paint_bar(painter, option, r, frac, text, option.widget)
             return
         super().paint(painter, option, index)
-        listened = index.data(ListenRole) or 0.0
+        listened = _data(index, ListenRole) or 0.0
         if listened > 0:
             painter.save()
             r = option.rect
@@ -155,18 +160,15 @@ class EpisodeStatusDelegate(QStyledItemDelegate):
 
 
 class ChapterDelegate(QStyledItemDelegate):
-    """Chapter rows: the current chapter bold with a progress line under it."""
-
-    def initStyleOption(self, option, index) -> None:
-        super().initStyleOption(option, index)
-        if index.data(CurrentRole):
-            option.font.setBold(True)
+    """Chapter rows: the current chapter (bold, from the model) gets a tinted
+    background and a progress line under it.  (Overriding initStyleOption in
+    Python corrupts refcounts in PySide6 6.12, so it is not done here.)"""
 
     def paint(self, painter, option, index) -> None:
-        if index.data(CurrentRole) and not (option.state & QStyle.State_Selected):
+        if _data(index, CurrentRole) and not (option.state & QStyle.State_Selected):
             painter.fillRect(option.rect, accent(option.palette, 60))
         super().paint(painter, option, index)
-        prog = index.data(ChapterProgressRole)
+        prog = _data(index, ChapterProgressRole)
         if prog is not None and index.column() == 1:
             painter.save()
             r = option.rect
@@ -178,11 +180,11 @@ class ChapterDelegate(QStyledItemDelegate):
 
 class DownloadBarDelegate(QStyledItemDelegate):
     def paint(self, painter, option, index) -> None:
-        frac = index.data(DownloadRole)
+        frac = _data(index, DownloadRole)
         if frac is None:
             super().paint(painter, option, index)
             return
-        _paint_bar(painter, option, option.rect.adjusted(2, 3, -2, -3), frac, index.data(Qt.DisplayRole) or "",
+        _paint_bar(painter, option, option.rect.adjusted(2, 3, -2, -3), frac, _data(index, Qt.DisplayRole) or "",
                    option.widget)
 
 
