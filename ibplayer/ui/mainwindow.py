@@ -232,10 +232,10 @@ class MainWindow(QMainWindow):
         h.setSectionResizeMode(EpisodesModel.TITLE, QHeaderView.Stretch)
         h.setSectionResizeMode(EpisodesModel.GUEST, QHeaderView.Interactive)
         fm = self.fontMetrics()
-        h.resizeSection(EpisodesModel.GUEST, fm.horizontalAdvance("M") * 9)
+        h.resizeSection(EpisodesModel.GUEST, fm.horizontalAdvance("Christian Szegedy") + 10)
         h.resizeSection(EpisodesModel.DATE, fm.horizontalAdvance(" 28 Sep 2025 ") + 8)
         h.resizeSection(EpisodesModel.LENGTH, fm.horizontalAdvance(" 1:59:59 ") + 8)
-        h.resizeSection(EpisodesModel.STATUS, fm.horizontalAdvance(" 1:23:45 left ") + 8)
+        h.resizeSection(EpisodesModel.STATUS, fm.horizontalAdvance(" Downloaded ") + 8)
         el.addWidget(self.episode_view, 1)
 
         self.left_splitter = QSplitter(Qt.Vertical)
@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
         self.left_splitter.addWidget(episodes_box)
         self.left_splitter.setStretchFactor(0, 1)
         self.left_splitter.setStretchFactor(1, 5)
-        self.left_splitter.setSizes([110, 600])
+        self.left_splitter.setSizes([60, 700])
         ll.addWidget(self.results_panel, 2)
         ll.addWidget(self.left_splitter, 5)
 
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 2)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([520, 480, 380])
+        self.splitter.setSizes([560, 440, 400])
 
         # ---- bottom: player bar
         bar = QFrame()
@@ -393,8 +393,8 @@ class MainWindow(QMainWindow):
         for b in (self.back_button, self.fwd_button):
             b.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         self._update_skip_labels()
-        self.elapsed_label = QLabel("0:00")
-        self.remaining_label = QLabel("-0:00")
+        self.elapsed_label = QLabel("")
+        self.remaining_label = QLabel("")
         for lab in (self.elapsed_label, self.remaining_label):
             lab.setMinimumWidth(self.fontMetrics().horizontalAdvance("-0:00:00") + 6)
             lab.setAlignment(Qt.AlignCenter)
@@ -642,6 +642,8 @@ class MainWindow(QMainWindow):
             if pe is not None and ep.id == pe.id:
                 ep.position, ep.played = pe.position, pe.played
         self.episodes_model.set_rows(rows)
+        # a feed without itunes:duration: no empty Length column
+        self.episode_view.setColumnHidden(EpisodesModel.LENGTH, not any(ep.duration for ep in rows))
         for eid in self.downloads_model.active():
             job = self.downloads_model.job(eid)
             self.episodes_model.set_download(eid, job["fraction"] if job["fraction"] is not None else -1.0)
@@ -760,6 +762,7 @@ class MainWindow(QMainWindow):
         self.chapters_model.set_chapters(chapters, ep.duration or self.player.length(), src)
         self._chapters_ui(src, chapters, sets)
         if self._shown_is_playing():
+            self.chapter_progress.setVisible(bool(chapters))
             self.player.set_chapters(self.chapters_model.starts())
             self._playing_chapters = self.chapters_model.chapters()
             self.slider.set_ticks(self.chapters_model.starts())
@@ -768,7 +771,7 @@ class MainWindow(QMainWindow):
     def _chapters_ui(self, src, chapters, sets) -> None:
         self.no_chapters_label.setVisible(not chapters and self.shown_episode is not None)
         self.chapter_view.setVisible(bool(chapters) or self.shown_episode is None)
-        self.chapter_progress.setVisible(bool(chapters))
+        self.chapter_progress.setVisible(bool(chapters) and self._shown_is_playing())
         self.chapter_progress.setValue(0)
         self.chapter_progress.setFormat("")
         if src:
@@ -937,6 +940,7 @@ class MainWindow(QMainWindow):
         self._playing_chapters = self.chapters_model.chapters() if self._shown_is_playing() else []
         self.slider.set_ticks(self.chapters_model.starts() if self._shown_is_playing() else [])
         self.player.set_rate(self.speed_combo.currentData())
+        self.chapter_progress.setVisible(self._shown_is_playing() and self.chapters_model.rowCount() > 0)
         self.player.play()
         self._on_time(self.player.time())
         self._update_now()
