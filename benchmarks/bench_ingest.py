@@ -118,7 +118,7 @@ def main() -> int:
     n_eps = lib.db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]
     n_ch = lib.db.execute("SELECT COUNT(*) FROM chapters").fetchone()[0]
     print(f"library: {n_eps} episodes, {n_ch} chapters")
-    queries = ["world models", "diffusion", "reinforcement learning", "batteries", "benchmarks", "Schmidhuber", "peer review", "intro"]
+    queries = ["world models", "diffusion", "agents", "battery", "benchmarks", "Schmidhuber", "peer review", "intro"]
     lat = []
     for q in queries * 5:
         t0 = time.perf_counter()

@@ -10,8 +10,12 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
+import multiprocessing
+import os
 import re
+import threading
 import xml.sax
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -227,8 +231,87 @@ def _one_line(exc) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def parse_feed(data: bytes, url: str = "feed") -> ParsedFeed:
-    """Parse feed bytes into episodes with chapters, guests and topics."""
+PARALLEL_MIN_ITEMS = 300
+_ITEM_BOUNDARY = re.compile(rb"</item>\s*(?=<item[\s>])")
+
+
+def _split_rss(data: bytes, parts: int) -> list[bytes] | None:
+    """Cut a well-formed-looking RSS document into `parts` smaller documents
+    at item boundaries, each with the channel header and closing tags, so
+    each can go through feedparser on its own core.  None when the document
+    does not look like that (then it is parsed whole, the careful way)."""
+    if parts < 2 or not data.rstrip().endswith(b"</rss>"):
+        return None
+    first = re.search(rb"<item[\s>]", data)
+    close = data.rfind(b"</channel>")
+    if not first or close < first.start():
+        return None
+    head, body, tail = data[: first.start()], data[first.start() : close], data[close:]
+    cuts = [m.end() for m in _ITEM_BOUNDARY.finditer(body)]
+    if len(cuts) + 1 < PARALLEL_MIN_ITEMS:
+        return None
+    bounds = [0] + [cuts[len(cuts) * k // parts] for k in range(1, parts)] + [len(body)]
+    return [head + body[a:b] + tail for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None) -> ParsedFeed:
+    """Parse feed bytes into episodes with chapters, guests and topics.
+
+    A big RSS feed is split at item boundaries and the pieces are parsed in
+    forked worker processes, one per core.  That is only done where forking
+    is safe: a single-threaded process (the CLI) on a platform with fork.
+    The GUI parses in its worker thread, whole."""
+    if parallel is None:
+        parallel = (
+            "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1
+            and _usable_cpus() > 1
+        )
+    pieces = _split_rss(data, min(_usable_cpus(), 4)) if parallel and data else None
+    if not pieces:
+        return _parse_document(data, url)
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=len(pieces) - 1, mp_context=ctx) as pool:
+        futures = [pool.submit(_parse_to_wire, piece, url) for piece in pieces[1:]]
+        results = [_parse_document(pieces[0], url)] + [_from_wire(f.result()) for f in futures]
+    merged = results[0]
+    seen = {ep.guid for ep in merged.episodes}
+    for r in results[1:]:
+        for ep in r.episodes:
+            if ep.guid not in seen:
+                seen.add(ep.guid)
+                merged.episodes.append(ep)
+        merged.hosts = _merge_people(merged.hosts, r.hosts)
+    return merged
+
+
+def _parse_to_wire(data: bytes, url: str) -> dict:
+    """Worker side: parse, and hand back plain data (pickling pydantic
+    models costs more than the parsing it saves)."""
+    return _parse_document(data, url).model_dump()
+
+
+def _from_wire(d: dict) -> ParsedFeed:
+    """Rebuild models from a worker's already-validated data, without
+    validating it again."""
+    eps = []
+    for e in d["episodes"]:
+        e["chapters"] = {src: [Chapter.model_construct(**c) for c in chs] for src, chs in e["chapters"].items()}
+        e["guests"] = [Person.model_construct(**p) for p in e["guests"]]
+        eps.append(ParsedEpisode.model_construct(**e))
+    d["episodes"] = eps
+    d["hosts"] = [Person.model_construct(**p) for p in d["hosts"]]
+    return ParsedFeed.model_construct(**d)
+
+
+def _parse_document(data: bytes, url: str) -> ParsedFeed:
     import feedparser
 
     if not data or not data.strip():
