@@ -85,12 +85,18 @@ def _add_download_commands(sub) -> None:
     s = sub.add_parser("download", help="download episodes for offline listening")
     s.add_argument("episodes", nargs="*", help="episode ids (from `episodes`) or guids")
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--new", type=int, metavar="N", help="the N newest episodes of each feed")
+    g.add_argument("--new", type=int, metavar="N", help="the N newest not yet downloaded episodes of each feed")
     g.add_argument("--all", action="store_true", help="every episode")
     s.add_argument("--jobs", type=int, default=None, help="concurrent downloads (default 2)")
+    s.add_argument("--retries", type=int, default=4, help="retries after network or server errors (default 4)")
     s = sub.add_parser("delete", help="delete downloaded files (keeps metadata and position)")
     s.add_argument("episodes", nargs="+")
     sub.add_parser("storage", help="space used by downloads, per feed")
+    s = sub.add_parser("feed-settings", help="show or change a feed's download settings")
+    s.add_argument("feed", help="feed id, URL or title")
+    s.add_argument("--auto-download", type=int, metavar="N",
+                   help="on refresh, keep the N newest episodes downloaded (0 = off)")
+    s.add_argument("--auto-delete-played", choices=("on", "off"), help="delete downloads once played")
 
 
 # ---------------------------------------------------------------- commands
@@ -125,7 +131,10 @@ def cmd_refresh(args) -> int:
         if results and all(r.status == "offline" for r in results):
             print("offline: nothing changed", file=sys.stderr)
             return EXIT_ERROR
-        return EXIT_ERROR if any(r.status == "error" for r in results) else 0
+        from .downloads_cli import after_refresh
+
+        policy_status = after_refresh(core)  # per-feed auto-download / auto-delete
+        return EXIT_ERROR if any(r.status == "error" for r in results) or policy_status else 0
 
 
 def cmd_feeds(args) -> int:
@@ -180,7 +189,11 @@ def cmd_show(args) -> int:
               + (f" · episode {ep.episode_number}" if ep.episode_number else ""))
         print(f"id {ep.short_id} · guid {ep.guid}")
         if ep.downloaded:
-            print(f"downloaded: {ep.file}")
+            size, file_duration = lib.file_size(ep.id), lib.file_duration(ep.id)
+            details = [f"{size / 1e6:.1f} MB"] if size else []
+            if file_duration:
+                details.append(f"{fmt_time(file_duration)} long")
+            print(f"downloaded: {ep.file}" + (f" ({', '.join(details)})" if details else ""))
         if ep.position and not ep.played:
             print(f"resume at {fmt_time(ep.position)}")
         if ep.played:
@@ -276,6 +289,12 @@ def cmd_storage(args) -> int:
     return run_storage(args)
 
 
+def cmd_feed_settings(args) -> int:
+    from .downloads_cli import run_feed_settings
+
+    return run_feed_settings(args)
+
+
 def cmd_selftest(args) -> int:
     from .selftest import run_selftest
 
@@ -295,6 +314,7 @@ COMMANDS: dict[str, Callable] = {
     "download": cmd_download,
     "delete": cmd_delete,
     "storage": cmd_storage,
+    "feed-settings": cmd_feed_settings,
     "selftest": cmd_selftest,
 }
 

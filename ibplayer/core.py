@@ -8,21 +8,28 @@ the library.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import posixpath
+import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
-from . import DEFAULT_FEED_URL, chapters, feeds, opml
+from . import DEFAULT_FEED_URL, chapters, downloads, feeds, opml
+from .audiofile import AudioInfo, read_audio_info
 from .feeds import FeedError, NetworkUnreachable
-from .models import ParsedFeed
+from .models import Chapter, ParsedFeed
 from .paths import data_dir as resolve_data_dir
 from .paths import resource
-from .store import Library, LibraryError
+from .store import EpisodeRow, Library, LibraryError
 
 log = logging.getLogger(__name__)
 
@@ -245,3 +252,410 @@ class Core:
         feeds_ = self.library.feeds()
         opml.write_opml(Path(path), [(f.title, f.url, f.link) for f in feeds_])
         return len(feeds_)
+
+    # ------------------------------------------------------------ downloads
+    #
+    # Bytes move on DownloadQueue worker threads; everything that touches the
+    # library happens in the calling thread, one transaction per episode.
+
+    def download_path(self, episode: EpisodeRow | int, *, reserve: bool = False) -> Path:
+        """Where ``episode`` is (or will be) downloaded:
+        ``<downloads>/<feed>/<episode file>``.  A name chosen before (stored
+        when its download started) is kept, so a killed download resumes into
+        the same ``.part``.  ``reserve`` stores the chosen name."""
+        ep = self._episode_row(episode)
+        reserved, _file, _size, _auto = self.library.download_state(ep.id)
+        if reserved and _inside(Path(reserved), self.downloads_dir):
+            return Path(reserved)
+        folder = self.downloads_dir / downloads.feed_dirname(ep.feed_title or "podcast")
+        taken = {Path(p).name for p in self.library.reserved_download_paths(folder)}
+        # A .part for this very URL under the plain name (e.g. left by the app).
+        plain = folder / downloads.safe_filename(ep.title, ep.audio_url, mime=ep.audio_type)
+        part, sidecar = downloads.part_paths(plain)
+        if plain.name not in taken and part.exists() and _sidecar_url(sidecar) == ep.audio_url:
+            chosen = plain
+        else:
+            existing = set(taken)
+            if folder.is_dir():
+                for p in folder.iterdir():
+                    name = p.name
+                    for suffix in (downloads.SIDECAR_SUFFIX, downloads.PART_SUFFIX):
+                        if name.endswith(suffix):
+                            name = name[: -len(suffix)]
+                            break
+                    existing.add(name)
+            chosen = folder / downloads.safe_filename(ep.title, ep.audio_url, existing, mime=ep.audio_type)
+        if reserve:
+            self.library.set_download_path(ep.id, str(chosen))
+        return chosen
+
+    def _episode_row(self, episode: EpisodeRow | int) -> EpisodeRow:
+        if isinstance(episode, EpisodeRow):
+            return episode
+        ep = self.library.episode(int(episode))
+        if ep is None:
+            raise LibraryError(f"no episode {episode}")
+        return ep
+
+    def download(
+        self,
+        episode_ids: list[int],
+        *,
+        jobs: int = 2,
+        progress: Callable[[EpisodeRow, downloads.Progress], None] | None = None,
+        on_result: Callable[[DownloadResult], None] | None = None,
+        retries: int = 4,
+        backoff: float = 0.5,
+        timeout: float = 30,
+        auto: bool = False,
+    ) -> list[DownloadResult]:
+        """Download episodes (``jobs`` at a time) and record each one as it
+        completes: file, size, the file's duration, its embedded chapters,
+        the Podcasting 2.0 chapters (cached locally), and the other chapter
+        sources re-checked against the real duration.  ``progress`` and
+        ``on_result`` are called in the calling thread.  Already downloaded
+        episodes are skipped.  Ctrl-C pauses the running downloads (their
+        ``.part`` files stay for the next run) and re-raises."""
+        results: list[DownloadResult] = []
+
+        def finish(r: DownloadResult) -> None:
+            results.append(r)
+            if on_result:
+                on_result(r)
+
+        todo: dict[str, tuple[EpisodeRow, Path]] = {}
+        for eid in dict.fromkeys(episode_ids):
+            ep = self._episode_row(eid)
+            if ep.file:
+                if Path(ep.file).is_file():
+                    finish(DownloadResult(ep.id, ep.short_id, ep.title, "skipped", Path(ep.file),
+                                          Path(ep.file).stat().st_size))
+                    continue
+                self.library.set_file(ep.id, None)  # the file went away: fetch it again
+            if urlsplit(ep.audio_url).scheme.lower() not in ("http", "https"):
+                finish(DownloadResult(ep.id, ep.short_id, ep.title, "error",
+                                      error=f"not an http(s) enclosure: {ep.audio_url[:200]!r}"))
+                continue
+            todo[str(ep.id)] = (ep, self.download_path(ep, reserve=True))
+        if not todo:
+            return results
+
+        events: queue.Queue = queue.Queue()
+        client = self.client  # created here, shared (thread-safe) by the workers
+
+        def done(job_id: str, path: Path) -> None:  # worker thread: no library access
+            ep, _ = todo[job_id]
+            try:
+                info = read_audio_info(path)
+                pc = self._cache_podcast_chapters(ep, Path(path), info.duration, client)
+            except Exception as exc:  # never lose a finished download over chapters
+                log.warning("post-processing %s: %s", path, exc)
+                info, pc = AudioInfo(), None
+            events.put(("done", job_id, Path(path), info, pc))
+
+        q = downloads.DownloadQueue(
+            max_concurrent=jobs,
+            on_progress=lambda j, p: events.put(("progress", j, p)),
+            on_done=done,
+            on_error=lambda j, msg: events.put(("error", j, msg)),
+            on_paused=lambda j: events.put(("paused", j)),
+            on_cancelled=lambda j: events.put(("cancelled", j)),
+            retries=retries, backoff=backoff, timeout=timeout,
+        )
+        pending = set()
+        try:
+            for job_id, (ep, dest) in todo.items():
+                if dest.is_file() and not downloads.part_paths(dest)[0].exists():
+                    # Completed by an earlier run killed before it was recorded: a
+                    # file only gets its final (reserved) name once complete and verified.
+                    events.put(("done-local", job_id, dest))
+                else:
+                    q.add(job_id, ep.audio_url, dest, ep.audio_length)
+                pending.add(job_id)
+            while pending:
+                kind, job_id, *rest = events.get()
+                ep, dest = todo[job_id]
+                if kind == "progress":
+                    if progress:
+                        try:
+                            progress(ep, rest[0])
+                        except Exception:
+                            log.exception("progress callback failed")
+                    continue
+                if kind == "done-local":
+                    info = read_audio_info(dest)
+                    pc = self._cache_podcast_chapters(ep, dest, info.duration, client)
+                    kind, rest = "done", [dest, info, pc]
+                pending.discard(job_id)
+                if kind == "done":
+                    path, info, pc = rest
+                    try:
+                        size = self._record_download(ep, path, info, pc, auto=auto)
+                    except Exception as exc:
+                        log.exception("recording %s", path)
+                        finish(DownloadResult(ep.id, ep.short_id, ep.title, "error", error=f"could not record: {exc}"))
+                        continue
+                    finish(DownloadResult(ep.id, ep.short_id, ep.title, "done", path, size,
+                                          duration=info.duration, chapter_source=info.source))
+                elif kind == "error":
+                    finish(DownloadResult(ep.id, ep.short_id, ep.title, "error", error=rest[0]))
+                else:
+                    finish(DownloadResult(ep.id, ep.short_id, ep.title, kind, error=f"download {kind}"))
+        finally:
+            q.shutdown(timeout=5)  # pauses anything still running: .part files stay
+        return results
+
+    def _record_download(self, ep: EpisodeRow, path: Path, info: AudioInfo, pc: list[Chapter] | None,
+                         *, auto: bool = False) -> int:
+        lib = self.library
+        size = path.stat().st_size
+        with lib.transaction():
+            lib.set_file(ep.id, str(path), size=size, duration=info.duration)
+            lib.set_download_path(ep.id, str(path))
+            lib.set_auto_downloaded(ep.id, auto)
+            if info.chapters and info.source:
+                lib.replace_chapters(ep.id, info.source, info.chapters)
+            if pc:
+                lib.replace_chapters(ep.id, "podcast-chapters", pc)
+            if info.duration:
+                self._recheck_chapters(ep.id, info.duration)
+        return size
+
+    _RECHECKED_SOURCES = ("notes", "psc", "podcast-chapters")
+
+    def _recheck_chapters(self, episode_id: int, duration: float) -> None:
+        """Chapters from the feed, checked against the file's real duration:
+        starts past the end are dropped and the last chapter ends at the end."""
+        for source, chs in self.library.chapter_sets(episode_id).items():
+            if source not in self._RECHECKED_SOURCES:
+                continue
+            fixed = chapters.finalize(chs, duration)
+            if [(c.start, c.end, c.title) for c in fixed] != [(c.start, c.end, c.title) for c in chs]:
+                self.library.replace_chapters(episode_id, source, fixed)
+
+    def chapter_cache_dir(self, dest: Path) -> Path:
+        return Path(dest).parent / ".chapters"
+
+    def _cache_podcast_chapters(self, ep: EpisodeRow, dest: Path, duration: float | None,
+                                client: httpx.Client) -> list[Chapter] | None:
+        """Fetch the episode's Podcasting 2.0 chapters JSON and chapter images
+        into ``<feed folder>/.chapters/`` so they work offline.  Falls back to
+        an earlier cached copy; None when there is nothing.  No library access
+        (runs on worker threads)."""
+        if not ep.chapters_url:
+            return None
+        cache = self.chapter_cache_dir(dest)
+        json_path = cache / (dest.name + ".json")
+        data: bytes | None = None
+        try:
+            feeds.check_url(ep.chapters_url)
+            resp = client.get(ep.chapters_url)
+            resp.raise_for_status()
+            if len(resp.content) > MAX_CHAPTERS_BYTES:
+                raise ValueError("chapters file too large")
+            chapters.chapters_from_json(resp.content)  # valid before it replaces a cached copy
+            data = resp.content
+            cache.mkdir(parents=True, exist_ok=True)
+            _write_atomic(json_path, data)
+        except (httpx.HTTPError, ValueError, FeedError, OSError) as exc:
+            log.warning("chapters for %r: %s", ep.title, exc)
+            try:
+                data = json_path.read_bytes()
+            except OSError:
+                return None
+        try:
+            chs = chapters.chapters_from_json(data, duration)
+        except ValueError as exc:
+            log.warning("cached chapters for %r: %s", ep.title, exc)
+            return None
+        return [self._cache_chapter_image(c, cache, client) for c in chs]
+
+    def _cache_chapter_image(self, c: Chapter, cache: Path, client: httpx.Client | None) -> Chapter:
+        if not c.image or urlsplit(c.image).scheme.lower() not in ("http", "https"):
+            return c
+        local = cache / _image_name(c.image)
+        if not local.exists() and client is not None:
+            try:
+                resp = client.get(c.image)
+                resp.raise_for_status()
+                if len(resp.content) > MAX_IMAGE_BYTES:
+                    raise ValueError("image too large")
+                ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                if ctype and not ctype.startswith("image/"):
+                    raise ValueError(f"not an image ({ctype})")
+                cache.mkdir(parents=True, exist_ok=True)
+                _write_atomic(local, resp.content)
+            except (httpx.HTTPError, ValueError, OSError) as exc:
+                log.warning("chapter image %s: %s", c.image, exc)
+        if local.exists():
+            return c.model_copy(update={"image": local.resolve().as_uri()})
+        return c
+
+    def delete_download(self, episode: EpisodeRow | int) -> int:
+        """Remove the downloaded file (and any .part and sidecar); keep the
+        metadata, chapters and play position.  Returns the bytes freed."""
+        ep = self._episode_row(episode)
+        reserved, file, _size, _auto = self.library.download_state(ep.id)
+        freed = 0
+        for p in {p for p in (file, reserved) if p}:
+            path = Path(p)
+            for q in (path, *downloads.part_paths(path)):
+                try:
+                    freed += q.stat().st_size
+                    q.unlink()
+                except FileNotFoundError:
+                    pass
+        with self.library.transaction():
+            self.library.set_file(ep.id, None)
+            self.library.set_auto_downloaded(ep.id, False)
+        return freed
+
+    def storage(self) -> list[StorageRow]:
+        """Space used by downloads, per feed (sizes on disk; partial downloads
+        counted separately)."""
+        rows = []
+        for feed_id, title, _count, _recorded in self.library.storage_by_feed():
+            n = used = 0
+            partial = 0
+            for ep in self.library.episodes(feed_id, downloaded=True):
+                try:
+                    used += Path(ep.file).stat().st_size
+                    n += 1
+                except (OSError, TypeError):
+                    pass
+            folder = self.downloads_dir / downloads.feed_dirname(title or "podcast")
+            if folder.is_dir():
+                partial = sum(p.stat().st_size for p in folder.glob("*" + downloads.PART_SUFFIX) if p.is_file())
+            rows.append(StorageRow(feed_id, title, n, used, partial))
+        return rows
+
+    def apply_download_policies(
+        self,
+        *,
+        jobs: int = 2,
+        progress: Callable[[EpisodeRow, downloads.Progress], None] | None = None,
+        on_result: Callable[[DownloadResult], None] | None = None,
+        retries: int = 4,
+        backoff: float = 0.5,
+    ) -> PolicyResult:
+        """Per-feed settings, after a refresh: delete played downloads where
+        ``auto_delete_played`` is on; where ``auto_download`` is N > 0, keep
+        the N newest episodes downloaded (unplayed ones are fetched; automatic
+        downloads that fell out of the N newest and were never started are
+        deleted).  Also restores cached chapters of downloaded episodes that a
+        refresh replaced.  Cheap when no feed has a policy."""
+        lib = self.library
+        result = PolicyResult()
+        todo: list[int] = []
+        for f in lib.feeds():
+            if not (f.auto_delete_played or f.auto_download > 0):
+                continue
+            eps = lib.episodes(f.id)
+            window = {e.id for e in eps[: f.auto_download]} if f.auto_download > 0 else set()
+            for e in eps:
+                if not e.file:
+                    if e.id in window and not e.played:
+                        todo.append(e.id)
+                    continue
+                _reserved, _file, _size, auto = lib.download_state(e.id)
+                if f.auto_delete_played and e.played:
+                    why = "played"
+                elif f.auto_download > 0 and auto and e.id not in window and not e.played and not e.position:
+                    why = f"no longer among the {f.auto_download} newest"
+                else:
+                    continue
+                result.deleted.append((e, why, self.delete_download(e)))
+        self._restore_downloaded_chapters()
+        if todo:
+            result.downloads = self.download(todo, jobs=jobs, progress=progress, on_result=on_result,
+                                             retries=retries, backoff=backoff, auto=True)
+        return result
+
+    def _restore_downloaded_chapters(self) -> None:
+        """A refresh that rewrites an episode replaces its feed-derived
+        chapters: for downloaded episodes, re-check them against the file's
+        duration and put back the locally cached Podcasting 2.0 chapters."""
+        lib = self.library
+        for ep in lib.episodes(downloaded=True):
+            sets = lib.chapter_sets(ep.id)
+            duration = lib.file_duration(ep.id)
+            pc = sets.get("podcast-chapters")
+            if ep.chapters_url and (not pc or any(c.image and c.image.startswith("http") for c in pc)):
+                cached = self.chapter_cache_dir(Path(ep.file)) / (Path(ep.file).name + ".json")
+                if cached.is_file():
+                    try:
+                        chs = chapters.chapters_from_json(cached.read_bytes(), duration)
+                        chs = [self._cache_chapter_image(c, cached.parent, None) for c in chs]
+                        lib.replace_chapters(ep.id, "podcast-chapters", chs)
+                    except (OSError, ValueError) as exc:
+                        log.warning("cached chapters %s: %s", cached, exc)
+            if duration:
+                with lib.transaction():
+                    self._recheck_chapters(ep.id, duration)
+
+
+MAX_CHAPTERS_BYTES = 5_000_000
+MAX_IMAGE_BYTES = 10_000_000
+_IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif"}
+
+
+@dataclass
+class DownloadResult:
+    episode_id: int
+    short_id: str
+    title: str
+    status: str  # "done" | "skipped" (already downloaded) | "error" | "paused" | "cancelled"
+    path: Path | None = None
+    size: int = 0
+    error: str | None = None
+    duration: float | None = None
+    chapter_source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "skipped")
+
+
+@dataclass
+class StorageRow:
+    feed_id: int
+    title: str
+    episodes: int
+    bytes: int
+    partial_bytes: int = 0
+
+
+@dataclass
+class PolicyResult:
+    downloads: list[DownloadResult] = field(default_factory=list)
+    deleted: list[tuple[EpisodeRow, str, int]] = field(default_factory=list)  # (episode, why, bytes freed)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def _sidecar_url(sidecar: Path) -> str | None:
+    try:
+        return json.loads(sidecar.read_text("utf-8")).get("url")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _image_name(url: str) -> str:
+    ext = posixpath.splitext(urlsplit(url).path)[1].lower()
+    return "img-" + hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16] + (
+        ext if ext in _IMAGE_EXTS else ".img"
+    )
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

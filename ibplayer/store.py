@@ -25,7 +25,7 @@ from . import chapters as chapters_mod
 from .models import SOURCE_PRIORITY, Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class LibraryError(Exception):
@@ -245,7 +245,14 @@ ALTER TABLE episodes ADD COLUMN downloaded_at REAL;
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+# v3: the file name chosen when a download starts (so a killed download
+# resumes into the same .part), and whether the download was automatic.
+_SCHEMA_V3 = """
+ALTER TABLE episodes ADD COLUMN download_path TEXT;
+ALTER TABLE episodes ADD COLUMN auto_downloaded INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 def short_id_for(guid: str) -> str:
@@ -820,6 +827,54 @@ class Library:
     def set_file_duration(self, episode_id: int, duration: float | None) -> None:
         with self.transaction():
             self.db.execute("UPDATE episodes SET file_duration=? WHERE id=?", (duration, episode_id))
+
+    # ------------------------------------------------------------ downloads
+
+    def download_state(self, episode_id: int) -> tuple[str | None, str | None, int | None, bool]:
+        """(reserved download path, file, file size, downloaded automatically)."""
+        row = self.db.execute(
+            "SELECT download_path, file, file_size, auto_downloaded FROM episodes WHERE id=?", (episode_id,)
+        ).fetchone()
+        if row is None:
+            raise LibraryError(f"no episode {episode_id}")
+        return row[0], row[1], row[2], bool(row[3])
+
+    def set_download_path(self, episode_id: int, path: str | None) -> None:
+        """Reserve the file name a download writes to (kept across runs)."""
+        with self.transaction():
+            self.db.execute("UPDATE episodes SET download_path=? WHERE id=?", (path, episode_id))
+
+    def reserved_download_paths(self, directory: str | Path) -> set[str]:
+        """Every path reserved or downloaded under ``directory`` (any episode)."""
+        folder = Path(directory)
+        out: set[str] = set()
+        for dp, f in self.db.execute(
+            "SELECT download_path, file FROM episodes WHERE download_path IS NOT NULL OR file IS NOT NULL"
+        ):
+            for p in (dp, f):
+                if p and Path(p).parent == folder:
+                    out.add(p)
+        return out
+
+    def set_auto_downloaded(self, episode_id: int, auto: bool) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE episodes SET auto_downloaded=? WHERE id=?", (int(auto), episode_id))
+
+    def file_duration(self, episode_id: int) -> float | None:
+        row = self.db.execute("SELECT file_duration FROM episodes WHERE id=?", (episode_id,)).fetchone()
+        return row[0] if row else None
+
+    def file_size(self, episode_id: int) -> int | None:
+        row = self.db.execute("SELECT file_size FROM episodes WHERE id=?", (episode_id,)).fetchone()
+        return row[0] if row else None
+
+    def storage_by_feed(self) -> list[tuple[int, str, int, int]]:
+        """(feed id, title, downloaded episodes, bytes recorded) for every feed."""
+        return self.db.execute(
+            """SELECT f.id, f.title, COUNT(e.file), COALESCE(SUM(CASE WHEN e.file IS NOT NULL THEN e.file_size END), 0)
+               FROM feeds f LEFT JOIN episodes e ON e.feed_id=f.id
+               GROUP BY f.id ORDER BY f.title COLLATE NOCASE"""
+        ).fetchall()
 
     # ------------------------------------------------------------ search
 
