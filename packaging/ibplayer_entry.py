@@ -1,0 +1,8 @@
+"""PyInstaller entry point of the bundle: the same as the `ibplayer` console script."""
+
+import sys
+
+from ibplayer.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
