@@ -373,7 +373,10 @@ class Core:
                     q.add(job_id, ep.audio_url, dest, ep.audio_length)
                 pending.add(job_id)
             while pending:
-                kind, job_id, *rest = events.get()
+                try:
+                    kind, job_id, *rest = events.get(timeout=0.5)  # a timeout keeps Ctrl-C responsive
+                except queue.Empty:
+                    continue
                 ep, dest = todo[job_id]
                 if kind == "progress":
                     if progress:
