@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QSettings, QSize, Qt, QTimer, QUrl, Signal, QObject
@@ -120,6 +121,8 @@ class MainWindow(QMainWindow):
         self.vlc_dialog = None
         self.shortcuts_dialog = None
         self._queue = None
+        self._bridge = None
+        self._queue_lock = threading.Lock()
 
         if backend is None:
             from ibplayer.player import create_backend
@@ -533,7 +536,20 @@ class MainWindow(QMainWindow):
             workers.run_task(workers.core_task(self.data_dir, lambda core: core.ensure_default()),
                              self._guard(self._default_done), self._guard(self._task_failed))
         elif self.auto_refresh:
-            self.refresh_all()
+            # after the list has painted: the refresh's imports and parsing
+            # would otherwise compete with the first paint for the GIL
+            self._refresh_when_loaded = True
+
+    _refresh_when_loaded = False
+
+    def _after_first_load(self) -> None:
+        """Once the first episode list is shown: the start-up refresh, then
+        (at idle) the download machinery, so the first Download click does
+        not import httpx or set up TLS on the GUI thread."""
+        if self._refresh_when_loaded:
+            self._refresh_when_loaded = False
+            QTimer.singleShot(150, self._guard(self.refresh_all))
+        QTimer.singleShot(400, self._guard(self._prepare_downloads))
 
     def _default_done(self, result) -> None:
         self.reload_feeds()
@@ -595,9 +611,12 @@ class MainWindow(QMainWindow):
         current = self._feed_id
         self.feeds_model.set_feeds(feeds)
         row = self.feeds_model.row_for_feed(current)
-        self.feed_view.blockSignals(True)
+        # the selection model emits currentChanged (-> _feed_selected -> a
+        # second, parallel episode query): block it, we reload just below
+        sm = self.feed_view.selectionModel()
+        sm.blockSignals(True)
         self.feed_view.setCurrentIndex(self.feeds_model.index(row))
-        self.feed_view.blockSignals(False)
+        sm.blockSignals(False)
         self.reload_episodes()
 
     def _feed_selected(self, current: QModelIndex, _prev=None) -> None:
@@ -613,6 +632,7 @@ class MainWindow(QMainWindow):
         feed_id, text = self._feed_id, self.filter_box.text().strip()
         unplayed, downloaded = self.unplayed_check.isChecked(), self.downloaded_check.isChecked()
         guest = self._guest_filter
+        query = (feed_id, text, unplayed, downloaded, guest)
 
         def fetch(lib):
             if guest is not None:
@@ -630,35 +650,56 @@ class MainWindow(QMainWindow):
         def done(rows):
             if gen != self._gen["episodes"]:
                 return
-            self._set_episode_rows(rows)
+            self._set_episode_rows(rows, query)
 
         workers.run_task(workers.library_task(self.data_dir, fetch), self._guard(done), self._guard(self._task_failed))
 
-    def _set_episode_rows(self, rows) -> None:
+    _shown_query = None
+
+    def _set_episode_rows(self, rows, query=None) -> None:
         keep = self.shown_episode.id if self.shown_episode else self._pending_select
         # keep in-memory playback state for the loaded episode
         pe = self.player.episode
-        for ep in rows:
-            if pe is not None and ep.id == pe.id:
-                ep.position, ep.played = pe.position, pe.played
-        self.episodes_model.set_rows(rows)
+        if pe is not None:
+            for ep in rows:
+                if ep.id == pe.id:
+                    ep.position, ep.played = pe.position, pe.played
+                    break
+        first = self._shown_query is None
+        if query is not None and query == self._shown_query:
+            # same list, newer contents (a refresh, a download): insert /
+            # remove / repaint only what changed, no reset and relayout
+            how = self.episodes_model.update_rows(rows)
+        else:
+            self.episodes_model.set_rows(rows)
+            how = "reset"
+        self._shown_query = query
         # a feed without itunes:duration: no empty Length column
-        self.episode_view.setColumnHidden(EpisodesModel.LENGTH, not any(ep.duration for ep in rows))
+        hide_length = not any(ep.duration for ep in rows)
+        if self.episode_view.isColumnHidden(EpisodesModel.LENGTH) != hide_length:
+            self.episode_view.setColumnHidden(EpisodesModel.LENGTH, hide_length)
         for eid in self.downloads_model.active():
             job = self.downloads_model.job(eid)
             self.episodes_model.set_download(eid, job["fraction"] if job["fraction"] is not None else -1.0)
-        if keep is not None:
-            r = self.episodes_model.row_of(keep)
-            if r >= 0:
+        try:
+            if keep is not None:
+                r = self.episodes_model.row_of(keep)
+                if r >= 0:
+                    self._pending_select = None
+                    idx = self.episodes_model.index(r, 0)
+                    if self.episode_view.currentIndex().row() != r:
+                        self.episode_view.setCurrentIndex(idx)
+                    if how == "reset":
+                        self.episode_view.scrollTo(idx, QAbstractItemView.PositionAtCenter)
+                    self.episodes_loaded.emit(len(rows))
+                    return
+            if self.shown_episode is None and rows:
                 self._pending_select = None
-                self.episode_view.setCurrentIndex(self.episodes_model.index(r, 0))
-                self.episode_view.scrollTo(self.episodes_model.index(r, 0), QAbstractItemView.PositionAtCenter)
-                self.episodes_loaded.emit(len(rows))
-                return
-        if self.shown_episode is None and rows:
-            self._pending_select = None
-            self.episode_view.setCurrentIndex(self.episodes_model.index(0, 0))
-        self.episodes_loaded.emit(len(rows))
+                self.episode_view.setCurrentIndex(self.episodes_model.index(0, 0))
+            self.episodes_loaded.emit(len(rows))
+        finally:
+            if first:
+                self._after_first_load()
 
     episodes_loaded = Signal(int)
 
@@ -1077,22 +1118,57 @@ class MainWindow(QMainWindow):
 
     # ================================================================ downloads
 
-    def _download_queue(self):
-        if self._queue is None:
-            from ibplayer.downloads import DownloadQueue
-
+    def _make_bridge(self) -> _DownloadBridge:
+        """The queue's callbacks (GUI thread; the queue calls them from its threads)."""
+        if getattr(self, "_bridge", None) is None:
             self._bridge = _DownloadBridge(self)
             self._bridge.progress.connect(self._dl_progress)
             self._bridge.done.connect(self._dl_done)
             self._bridge.failed.connect(self._dl_failed)
             self._bridge.cancelled.connect(lambda j: self._dl_state(j, "cancelled"))
             self._bridge.paused.connect(lambda j: self._dl_state(j, "paused"))
-            b = self._bridge
-            self._queue = DownloadQueue(
-                max_concurrent=int(self.prefs["max_downloads"]),
-                on_progress=b.progress.emit, on_done=b.done.emit, on_error=b.failed.emit,
-                on_paused=b.paused.emit, on_cancelled=b.cancelled.emit,
-            )
+        return self._bridge
+
+    def _queue_maker(self):
+        """A function (for a worker thread) that creates the DownloadQueue once:
+        importing httpx and ibplayer.downloads and the client's TLS set-up take
+        ~150 ms, which the GUI thread must not spend."""
+        b = self._make_bridge()
+        max_dl = int(self.prefs["max_downloads"])
+        lock = self._queue_lock
+
+        def make():
+            with lock:
+                if self._queue is None and not self._closed:
+                    from ibplayer.downloads import DownloadQueue
+
+                    self._queue = DownloadQueue(
+                        max_concurrent=max_dl,
+                        on_progress=b.progress.emit, on_done=b.done.emit, on_error=b.failed.emit,
+                        on_paused=b.paused.emit, on_cancelled=b.cancelled.emit,
+                    )
+                return self._queue
+
+        return make
+
+    def _prepare_downloads(self) -> None:
+        """At idle after start-up: create the download queue in a worker (and
+        import what a download and a refresh need there, not on the GUI thread
+        at the first click)."""
+        if self._queue is not None or self._closed:
+            return
+        make = self._queue_maker()
+
+        def job():
+            make()
+            import ibplayer.audiofile  # noqa: F401 - read after each download
+            import ibplayer.core  # noqa: F401 - the refresh's and each download's preparation
+
+        workers.run_task(job, None, lambda exc: log.warning("preparing downloads: %s", exc))
+
+    def _download_queue(self):
+        if self._queue is None:
+            self._queue_maker()()  # not prepared yet (a very early click): here then
         return self._queue
 
     def is_downloading(self, eid: int) -> bool:
@@ -1102,15 +1178,18 @@ class MainWindow(QMainWindow):
     def download(self, ep) -> None:
         if ep is None or ep.file or self.is_downloading(ep.id):
             return
-        from ibplayer.downloads import feed_dirname, safe_filename
-
         self.downloads_model.upsert(ep.id, title=ep.title, state="preparing", fraction=None, message="", done=0)
         self.episodes_model.set_download(ep.id, 0.0)
         self._update_download_ui()
         title, url, feed_title, mime = ep.title, ep.audio_url, ep.feed_title, ep.audio_type
         eid, expected = ep.id, ep.audio_length
 
+        make_queue = self._queue_maker()
+
         def prepare(core):
+            from ibplayer.downloads import feed_dirname, safe_filename
+
+            make_queue()  # in this worker, not on the GUI thread
             base = core.downloads_dir / feed_dirname(feed_title or "podcast")
             base.mkdir(parents=True, exist_ok=True)
             existing = {p.name.lower() for p in base.iterdir()}
@@ -1501,9 +1580,11 @@ class MainWindow(QMainWindow):
         QApplication.instance().removeEventFilter(self)
         if self.mpris is not None:
             self.mpris.close()
-        if self._queue is not None:
+        with self._queue_lock:
+            queue = self._queue
+        if queue is not None:
             try:
-                self._queue.shutdown(timeout=5)
+                queue.shutdown(timeout=5)
             except Exception:  # noqa: BLE001
                 log.exception("stopping downloads")
         self.writer.flush()

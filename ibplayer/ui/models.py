@@ -110,11 +110,58 @@ class FeedsModel(QAbstractListModel):
 # ---------------------------------------------------------------- episodes
 
 
+# Plain-int role values: comparing the int a virtual call receives with a
+# PySide6 enum member (``role == Qt.DisplayRole``) costs microseconds each,
+# and a repaint of the episode list asks ~1,300 times.
+
+
+def _ri(role) -> int:
+    return int(getattr(role, "value", role))
+
+
+R_DISPLAY = _ri(Qt.DisplayRole)
+R_TOOLTIP = _ri(Qt.ToolTipRole)
+R_FONT = _ri(Qt.FontRole)
+R_FOREGROUND = _ri(Qt.ForegroundRole)
+R_ALIGN = _ri(Qt.TextAlignmentRole)
+R_EPISODE_ID = _ri(EpisodeIdRole)
+R_DOWNLOAD = _ri(DownloadRole)
+R_PLAYED = _ri(PlayedRole)
+R_DOWNLOADED = _ri(DownloadedRole)
+R_LISTEN = _ri(ListenRole)
+R_CURRENT = _ri(CurrentRole)
+R_CHAPTER_PROGRESS = _ri(ChapterProgressRole)
+R_START = _ri(StartRole)
+ALIGN_RIGHT = _ri(Qt.AlignRight | Qt.AlignVCenter)
+
+
+def _diff_runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted indices -> [(first, last)] contiguous runs."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _episode_key(ep) -> tuple:
+    """What the list shows of an episode (a changed key repaints its row)."""
+    return (ep.title, ep.published, ep.duration, ep.position, ep.played, ep.file,
+            tuple(p.name for p in ep.guests), ep.feed_id)
+
+
 class EpisodesModel(QAbstractTableModel):
-    """Episodes as cached EpisodeRow objects; data() only reads them."""
+    """Episodes as cached EpisodeRow objects; data() only reads per-row
+    records (plain tuples, built once per row when first shown)."""
 
     COLUMNS = ("Title", "Guest", "Date", "Length", "Status")
     TITLE, GUEST, DATE, LENGTH, STATUS = range(5)
+    # record layout: ROLE_BASE[role] + column -> value; the row-wide values after
+    _NC = 5
+    _ROLE_BASE = {R_DISPLAY: 0, R_TOOLTIP: 5, R_FONT: 10, R_FOREGROUND: 15, R_ALIGN: 20,
+                  R_EPISODE_ID: 25, R_PLAYED: 30, R_DOWNLOADED: 35, R_LISTEN: 40}
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -123,6 +170,7 @@ class EpisodesModel(QAbstractTableModel):
         self._cache: dict[int, tuple] = {}
         self._downloads: dict[int, float] = {}
         self._bold: QFont | None = None
+        self._dim = None
 
     # -- content -----------------------------------------------------------
 
@@ -132,6 +180,62 @@ class EpisodesModel(QAbstractTableModel):
         self._row_of = {ep.id: i for i, ep in enumerate(self._rows)}
         self._cache.clear()
         self.endResetModel()
+
+    def update_rows(self, rows: list) -> str:
+        """Move to ``rows`` with the fewest changes the view has to redo:
+        removed rows go, new ones are inserted, changed ones repaint (no model
+        reset: the view keeps its scroll position, selection and layout).
+        Falls back to a reset when the common episodes changed order.
+        Returns "reset", "diff" or "same"."""
+        old = self._rows
+        if not old or not rows:
+            self.set_rows(rows)
+            return "reset"
+        new_ids = [ep.id for ep in rows]
+        new_set = set(new_ids)
+        if len(new_set) != len(new_ids):
+            self.set_rows(rows)
+            return "reset"
+        old_of = self._row_of
+        common_old = [ep.id for ep in old if ep.id in new_set]
+        common_new = [i for i in new_ids if i in old_of]
+        if common_old != common_new:
+            self.set_rows(rows)
+            return "reset"
+        changed = False
+        # 1. removals, bottom up
+        gone = [i for i, ep in enumerate(old) if ep.id not in new_set]
+        for a, b in reversed(_diff_runs(gone)):
+            self.beginRemoveRows(QModelIndex(), a, b)
+            del self._rows[a:b + 1]
+            self.endRemoveRows()
+            changed = True
+        if gone:
+            self._row_of = {ep.id: i for i, ep in enumerate(self._rows)}
+            self._cache.clear()
+        # 2. insertions, top down (positions in the final list)
+        added = [i for i, eid in enumerate(new_ids) if eid not in old_of]
+        for a, b in _diff_runs(added):
+            self.beginInsertRows(QModelIndex(), a, b)
+            self._rows[a:a] = rows[a:b + 1]
+            self.endInsertRows()
+            changed = True
+        if added:
+            self._row_of = {ep.id: i for i, ep in enumerate(self._rows)}
+            self._cache.clear()
+        # 3. changed rows: new objects in place; repaint only those whose shown values differ
+        dirty = []
+        cur = self._rows
+        for i, ep in enumerate(rows):
+            prev = cur[i]
+            if prev is not ep:
+                if _episode_key(prev) != _episode_key(ep):
+                    dirty.append(i)
+                    self._cache.pop(i, None)
+                cur[i] = ep
+        for a, b in _diff_runs(dirty):
+            self.dataChanged.emit(self.index(a, 0), self.index(b, self._NC - 1))
+        return "diff" if changed or dirty else "same"
 
     def rows(self) -> list:
         return self._rows
@@ -163,12 +267,14 @@ class EpisodesModel(QAbstractTableModel):
 
     def set_download(self, episode_id: int, fraction: float | None) -> None:
         if fraction is None:
-            self._downloads.pop(episode_id, None)
+            if self._downloads.pop(episode_id, None) is None:
+                return
         else:
+            if self._downloads.get(episode_id, -2.0) == fraction:
+                return
             self._downloads[episode_id] = fraction
         r = self._row_of.get(episode_id)
         if r is not None:
-            self._cache.pop(r, None)
             idx = self.index(r, self.STATUS)
             self.dataChanged.emit(idx, idx)
 
@@ -184,65 +290,76 @@ class EpisodesModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+        if orientation == Qt.Horizontal and _ri(role) == R_DISPLAY:
             return self.COLUMNS[section]
         return None
 
-    def _texts(self, r: int) -> tuple:
-        t = self._cache.get(r)
-        if t is None:
-            ep = self._rows[r]
-            listened = 0.0
-            if ep.duration and ep.position and not ep.played:
-                listened = min(1.0, ep.position / ep.duration)
-            status = []
-            if ep.played:
-                status.append("Played")
-            elif listened:
-                status.append(f"{fmt_time(max(0, (ep.duration or 0) - ep.position))} left")
-            if ep.file:
-                status.append("Downloaded")
-            guests = ep.guest_names
-            t = (ep.title, guests, fmt_date(ep.published), fmt_time(ep.duration) if ep.duration else "",
-                 " · ".join(status), listened)
-            self._cache[r] = t
-        return t
-
-    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        r, c = index.row(), index.column()
-        if role == Qt.DisplayRole:
-            return self._texts(r)[c]
+    def _record(self, r: int) -> tuple:
         ep = self._rows[r]
-        if role == EpisodeIdRole:
-            return ep.id
-        if role == DownloadRole:
-            return self._downloads.get(ep.id)
-        if role == PlayedRole:
-            return ep.played
-        if role == DownloadedRole:
-            return bool(ep.file)
-        if role == ListenRole:
-            return self._texts(r)[5]
-        if role == Qt.ToolTipRole:
-            if c == self.GUEST and ep.guests:
-                return "\n".join(
-                    p.name + (f" ({', '.join(p.affiliations)})" if p.affiliations else "") for p in ep.guests
-                )
-            if c == self.TITLE:
-                return ep.title
-            return None
-        if role == Qt.ForegroundRole and ep.played:
-            return QApplication.palette().brush(QPalette.Disabled, QPalette.Text)
-        if role == Qt.FontRole and c == self.TITLE and not ep.played and not ep.position:
+        listened = 0.0
+        if ep.duration and ep.position and not ep.played:
+            listened = min(1.0, ep.position / ep.duration)
+        status = []
+        if ep.played:
+            status.append("Played")
+        elif listened:
+            status.append(f"{fmt_time(max(0, (ep.duration or 0) - ep.position))} left")
+        if ep.file:
+            status.append("Downloaded")
+        guests = ep.guest_names
+        guest_tip = "\n".join(
+            p.name + (f" ({', '.join(p.affiliations)})" if p.affiliations else "") for p in ep.guests
+        ) if ep.guests else None
+        if ep.played:
+            if self._dim is None:
+                self._dim = QApplication.palette().brush(QPalette.Disabled, QPalette.Text)
+            fg = self._dim
+        else:
+            fg = None
+        bold = None
+        if not ep.played and not ep.position:
             if self._bold is None:
                 self._bold = QFont(QApplication.font())
                 self._bold.setBold(True)
-            return self._bold
-        if role == Qt.TextAlignmentRole and c in (self.DATE, self.LENGTH):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        return None
+            bold = self._bold
+        eid, played, dl = ep.id, ep.played, bool(ep.file)
+        rec = (
+            # display
+            ep.title, guests, fmt_date(ep.published), fmt_time(ep.duration) if ep.duration else "",
+            " · ".join(status),
+            # tooltip
+            ep.title, guest_tip, None, None, None,
+            # font, foreground, alignment
+            bold, None, None, None, None,
+            fg, fg, fg, fg, fg,
+            None, None, ALIGN_RIGHT, ALIGN_RIGHT, None,
+            # row-wide
+            eid, eid, eid, eid, eid,
+            played, played, played, played, played,
+            dl, dl, dl, dl, dl,
+            listened, listened, listened, listened, listened,
+        )
+        self._cache[r] = rec
+        return rec
+
+    def _texts(self, r: int) -> tuple:
+        rec = self._cache.get(r) or self._record(r)
+        return rec[0:5] + (rec[40],)
+
+    def data(self, index: QModelIndex, role: int = R_DISPLAY):
+        base = self._ROLE_BASE.get(role)
+        if base is None:
+            if role == R_DOWNLOAD:
+                ep = self.episode_at(index.row())
+                return self._downloads.get(ep.id) if ep is not None else None
+            return None
+        r = index.row()
+        rec = self._cache.get(r)
+        if rec is None:
+            if not 0 <= r < len(self._rows):
+                return None
+            rec = self._record(r)
+        return rec[base + index.column()]
 
 
 # ---------------------------------------------------------------- chapters
@@ -262,6 +379,7 @@ class ChaptersModel(QAbstractTableModel):
         self._current = -1
         self._progress = 0.0
         self._bold: QFont | None = None
+        self._cache: dict[int, tuple] = {}
         self.source: str | None = None
 
     def set_chapters(self, chapters: list[Chapter], duration: float | None, source: str | None = None) -> None:
@@ -275,6 +393,7 @@ class ChaptersModel(QAbstractTableModel):
             self._durations.append((nxt - c.start) if nxt and nxt > c.start else None)
         self._current = -1
         self._progress = 0.0
+        self._cache.clear()
         self.source = source
         self.endResetModel()
 
@@ -283,6 +402,7 @@ class ChaptersModel(QAbstractTableModel):
             last = len(self._chapters) - 1
             if duration > self._starts[last]:
                 self._durations[last] = duration - self._starts[last]
+                self._cache.pop(last, None)
                 idx = self.index(last, 2)
                 self.dataChanged.emit(idx, idx)
 
@@ -314,6 +434,7 @@ class ChaptersModel(QAbstractTableModel):
         old = self._current
         self._current, self._progress = i, prog
         for r in {old, i}:
+            self._cache.pop(r, None)
             if 0 <= r < len(self._chapters):
                 self.dataChanged.emit(self.index(r, 0), self.index(r, 2))
         return changed
@@ -332,34 +453,41 @@ class ChaptersModel(QAbstractTableModel):
             return self.COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        r, c = index.row(), index.column()
+    _ROLE_BASE = {R_DISPLAY: 0, R_TOOLTIP: 3, R_START: 6, R_ALIGN: 9, R_FONT: 12, R_CURRENT: 15,
+                  R_CHAPTER_PROGRESS: 18}
+
+    def _record(self, r: int) -> tuple:
         ch = self._chapters[r]
-        if role == Qt.DisplayRole:
-            if c == 0:
-                return fmt_time(ch.start)
-            if c == 1:
-                return ch.title
-            d = self._durations[r]
-            return fmt_time(d) if d else ""
-        if role == Qt.ToolTipRole:
-            return f"{fmt_time(ch.start)}  {ch.title}"
-        if role == StartRole:
-            return ch.start
-        if role == CurrentRole:
-            return r == self._current
-        if role == ChapterProgressRole:
-            return self._progress if r == self._current else None
-        if role == Qt.TextAlignmentRole and c in (0, 2):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.FontRole and r == self._current:
-            if self._bold is None:
-                self._bold = QFont(QApplication.font())
-                self._bold.setBold(True)
-            return self._bold
-        return None
+        d = self._durations[r]
+        cur = r == self._current
+        if cur and self._bold is None:
+            self._bold = QFont(QApplication.font())
+            self._bold.setBold(True)
+        font = self._bold if cur else None
+        prog = self._progress if cur else None
+        start = fmt_time(ch.start)
+        tip = f"{start}  {ch.title}"
+        rec = (start, ch.title, fmt_time(d) if d else "",
+               tip, tip, tip,
+               ch.start, ch.start, ch.start,
+               ALIGN_RIGHT, None, ALIGN_RIGHT,
+               font, font, font,
+               cur, cur, cur,
+               prog, prog, prog)
+        self._cache[r] = rec
+        return rec
+
+    def data(self, index: QModelIndex, role: int = R_DISPLAY):
+        base = self._ROLE_BASE.get(role)
+        if base is None:
+            return None
+        r = index.row()
+        rec = self._cache.get(r)
+        if rec is None:
+            if not 0 <= r < len(self._chapters):
+                return None
+            rec = self._record(r)
+        return rec[base + index.column()]
 
 
 # ---------------------------------------------------------------- search hits

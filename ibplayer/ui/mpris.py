@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from PySide6.QtCore import ClassInfo, Property, QObject, Signal, Slot
+from PySide6.QtCore import ClassInfo, Property, QMetaType, QObject, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -93,21 +93,31 @@ def _make_adaptors():
         def Stop(self):  # noqa: N802
             self.player.pause()
 
+        def _seeked(self):
+            # a jump inside the track: clients that extrapolate Position
+            # from PlaybackStatus need Seeked (MPRIS spec)
+            if self.player.episode is not None:
+                self.Seeked.emit(int(self.player.time() * 1e6))
+
         @Slot()
         def Next(self):  # noqa: N802
             self.window.next_chapter()
+            self._seeked()
 
         @Slot()
         def Previous(self):  # noqa: N802
             self.window.previous_chapter()
+            self._seeked()
 
         @Slot("qlonglong")
         def Seek(self, offset_us):  # noqa: N802
             self.player.skip(offset_us / 1e6)
+            self._seeked()
 
         @Slot("QDBusObjectPath", "qlonglong")
         def SetPosition(self, _track, pos_us):  # noqa: N802
             self.player.seek(pos_us / 1e6)
+            self._seeked()
 
         def _status(self):
             st = self.player.state()
@@ -143,35 +153,53 @@ class MprisService:
         self.ok = False
         self._last_status = None
         self._last_title = None
+        self.service_name = None
         Root, Player = _make_adaptors()
         self.obj = QObject()
         self.root = Root(self.obj, window)
         self.adaptor = Player(self.obj, window)
         if not bus.registerObject(OBJECT_PATH, self.obj, QtDBus.QDBusConnection.ExportAdaptors):
             return
-        if not bus.registerService(BUS_NAME + f".instance{os.getpid()}") and not bus.registerService(BUS_NAME):
+        # the plain name when free (what media-key daemons look for first),
+        # else the per-process name the MPRIS spec allows for a 2nd instance
+        for name in (BUS_NAME, BUS_NAME + f".instance{os.getpid()}"):
+            if bus.registerService(name):
+                self.service_name = name
+                break
+        else:
             bus.unregisterObject(OBJECT_PATH)
             return
         self.ok = True
 
     def metadata(self) -> dict:
+        """a{sv}.  Every value must be a str, bool, float, int, list of str
+        or QDBusObjectPath: QtDBus aborts the whole process on a value it
+        cannot marshal (None, an int subclass, ...).
+
+        Known limit: PySide6 turns a Python int below 2**31 into an int32
+        QVariant and offers no way to force qlonglong inside a QVariantMap,
+        so mpris:length goes out as D-Bus "i" (not "x") for episodes shorter
+        than ~35 min; GNOME Shell, KDE and playerctl's plain metadata read it
+        as a number either way."""
         w = self.window
         ep = w.player.episode
         if ep is None:
             return {}
-        title = ep.title
+        title = str(ep.title or "")
         ch = w.current_chapter_title()
+        ch = str(ch) if ch else ""
         if ch:
-            title = f"{ep.title} — {ch}"
+            title = f"{title} — {ch}" if title else ch
         md = {
-            "mpris:trackid": self.QtDBus.QDBusObjectPath(f"/org/ibplayer/episode/{ep.id}"),
+            "mpris:trackid": self.QtDBus.QDBusObjectPath(f"/org/ibplayer/episode/{int(ep.id)}"),
             "xesam:title": title,
-            "xesam:album": ep.feed_title or "",
-            "xesam:artist": [p.name for p in ep.guests] or [ep.feed_title or "ibplayer"],
+            "xesam:album": str(getattr(ep, "feed_title", "") or ""),
+            "xesam:artist": [str(p.name) for p in (getattr(ep, "guests", None) or []) if p.name]
+            or [str(getattr(ep, "feed_title", "") or "ibplayer")],
         }
         length = w.player.length()
-        if length:
-            md["mpris:length"] = int(length * 1e6)
+        if length and length > 0:
+            md["mpris:length"] = int(round(float(length) * 1e6))
         if ch:
             md["ibplayer:chapter"] = ch
         return md
@@ -180,7 +208,12 @@ class MprisService:
         try:
             msg = self.QtDBus.QDBusMessage.createSignal(OBJECT_PATH, "org.freedesktop.DBus.Properties",
                                                         "PropertiesChanged")
-            msg.setArguments(["org.mpris.MediaPlayer2.Player", props, []])
+            # invalidated_properties must be "as": a plain [] would go out as
+            # "av" and GDBus clients (GNOME Shell) drop the whole signal
+            invalidated = self.QtDBus.QDBusArgument()
+            invalidated.beginArray(QMetaType.Type.QString)
+            invalidated.endArray()
+            msg.setArguments(["org.mpris.MediaPlayer2.Player", props, invalidated])
             self.bus.send(msg)
         except Exception:  # noqa: BLE001
             log.debug("MPRIS PropertiesChanged failed", exc_info=True)
