@@ -300,6 +300,14 @@ class MainWindow(QMainWindow):
         gl.addWidget(self.guest_label)
         cl.addWidget(self.guest_card)
         self.topics_box = QWidget()
+        # chips: rounded, tinted from the palette (light and dark themes);
+        # one style sheet for the box, not one per button
+        self.topics_box.setStyleSheet(
+            "QPushButton#chip { background: palette(alternate-base); color: palette(text);"
+            " border: 1px solid palette(mid); border-radius: 10px; padding: 2px 10px; }"
+            " QPushButton#chip:hover { background: palette(highlight); color: palette(highlighted-text);"
+            " border-color: palette(highlight); }"
+            " QPushButton#chip:pressed { background: palette(dark); }")
         self.topics_layout = FlowLayout(self.topics_box)
         self.topic_buttons: list[QPushButton] = []
         cl.addWidget(self.topics_box)
@@ -335,10 +343,11 @@ class MainWindow(QMainWindow):
         self.chapter_view = QTreeView()
         self.chapter_view.setModel(self.chapters_model)
         self.chapter_view.setRootIsDecorated(False)
-        self.chapter_view.setUniformRowHeights(True)
+        # long chapter titles wrap (a few dozen rows: per-row heights are cheap here)
+        self.chapter_view.setUniformRowHeights(False)
         self.chapter_view.setAllColumnsShowFocus(True)
-        self.chapter_view.setWordWrap(False)
-        self.chapter_view.setTextElideMode(Qt.ElideRight)
+        self.chapter_view.setWordWrap(True)
+        self.chapter_view.setTextElideMode(Qt.ElideNone)
         self.chapter_view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.chapter_view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.chapter_view.setItemDelegate(ChapterDelegate(self.chapter_view))
@@ -346,9 +355,17 @@ class MainWindow(QMainWindow):
         self.chapter_view.activated.connect(self._chapter_clicked)
         ch = self.chapter_view.header()
         ch.setStretchLastSection(False)
-        ch.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        # fixed widths from the font (ResizeToContents measures every row on each change)
+        tw = self.fontMetrics().horizontalAdvance("0:00:00") + 16
+        ch.setSectionResizeMode(0, QHeaderView.Fixed)
         ch.setSectionResizeMode(1, QHeaderView.Stretch)
-        ch.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        ch.setSectionResizeMode(2, QHeaderView.Fixed)
+        ch.resizeSection(0, tw)
+        ch.resizeSection(2, tw)
+        # wrapped rows get their heights again when the title column's width changes
+        self._chapter_relayout = QTimer(self, singleShot=True, interval=50)
+        self._chapter_relayout.timeout.connect(self.chapter_view.doItemsLayout)
+        ch.sectionResized.connect(lambda i, _o, _n: i == 1 and self._chapter_relayout.start())
         rl2.addWidget(self.chapter_view, 1)
         self.chapter_progress = QProgressBar()
         self.chapter_progress.setRange(0, 1000)
@@ -368,7 +385,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 2)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([560, 440, 400])
+        self.splitter.setSizes([520, 420, 460])
 
         # ---- bottom: player bar
         bar = QFrame()
@@ -549,7 +566,7 @@ class MainWindow(QMainWindow):
         if self._refresh_when_loaded:
             self._refresh_when_loaded = False
             QTimer.singleShot(150, self._guard(self.refresh_all))
-        QTimer.singleShot(400, self._guard(self._prepare_downloads))
+        QTimer.singleShot(300, self._guard(self._prepare_downloads))
 
     def _default_done(self, result) -> None:
         self.reload_feeds()
@@ -562,8 +579,11 @@ class MainWindow(QMainWindow):
             self.refresh_all()
 
     def refresh_all(self) -> None:
+        """Refresh every feed in the helper process (parsing there cannot
+        stall this window's thread; see :mod:`.procs`)."""
         self.set_status("Refreshing feeds…")
-        workers.run_task(workers.core_task(self.data_dir, lambda core: core.refresh()),
+        fallback = workers.core_task(self.data_dir, lambda core: core.refresh())
+        workers.run_task(workers.in_helper(fallback, "refresh", str(self.data_dir)),
                          self._guard(self._refresh_done), self._guard(self._task_failed))
 
     def _refresh_done(self, results) -> None:
@@ -768,7 +788,7 @@ class MainWindow(QMainWindow):
             b.setFlat(False)
             b.setCursor(Qt.PointingHandCursor)
             b.setToolTip(f"Every chapter about “{t}” in the library")
-            b.setStyleSheet("QPushButton { border-radius: 10px; padding: 2px 10px; }")
+            b.setObjectName("chip")
             b.clicked.connect(lambda _=False, t=t: self.show_topic(t))
             self.topics_layout.addWidget(b)
             self.topic_buttons.append(b)
@@ -1376,7 +1396,8 @@ class MainWindow(QMainWindow):
         m.addAction("Refresh all", self.refresh_all)
         if fid is not None:
             def refresh_one():
-                workers.run_task(workers.core_task(self.data_dir, lambda c: [c.refresh_feed(fid)]),
+                fallback = workers.core_task(self.data_dir, lambda c: [c.refresh_feed(fid)])
+                workers.run_task(workers.in_helper(fallback, "refresh", str(self.data_dir), f"[{int(fid)}]"),
                                  self._guard(self._refresh_done), self._guard(self._task_failed))
 
             m.addAction("Refresh this feed", refresh_one)

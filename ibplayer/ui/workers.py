@@ -13,6 +13,7 @@ any Qt slot's would), so tests see them.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sys
 import threading
@@ -126,6 +127,56 @@ def busy() -> bool:
 def wait_idle(timeout_ms: int = 10000) -> bool:
     """Block until the pool is idle (tests, shutdown)."""
     return pool().waitForDone(timeout_ms)
+
+
+_helper_broken = False
+
+
+class HelperFailed(RuntimeError):
+    """The helper process could not run or answer (not an error of the work)."""
+
+
+def run_helper(*args: str) -> Any:
+    """Run ``python -m ibplayer.ui.procs ARGS`` and return its result (or
+    raise its exception).  Blocks (without the GIL): call from a worker."""
+    import pickle
+    import subprocess
+
+    import ibplayer
+
+    root = str(Path(ibplayer.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        p = subprocess.run([sys.executable, "-m", "ibplayer.ui.procs", *args], env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=False)
+    except OSError as exc:
+        raise HelperFailed(str(exc)) from exc
+    try:
+        status, value = pickle.loads(p.stdout)  # our own child's output
+    except Exception as exc:  # noqa: BLE001
+        raise HelperFailed(f"helper process exited with {p.returncode}") from exc
+    if status == "error":
+        raise value
+    return value
+
+
+def in_helper(fallback: Callable[[], Any], *args: str) -> Callable[[], Any]:
+    """A :func:`run_task` job running ``procs`` command ``args`` in the helper
+    process; ``fallback()`` (the same work in this worker thread) where the
+    helper cannot run (a frozen bundle, a broken interpreter)."""
+
+    def job():
+        global _helper_broken
+        if not _helper_broken and not getattr(sys, "frozen", False):
+            try:
+                return run_helper(*args)
+            except HelperFailed as exc:
+                log.warning("helper process failed (%s); working in a thread instead", exc)
+                _helper_broken = True
+        return fallback()
+
+    return job
 
 
 def library_task(data_dir: Path, fn: Callable[[Any], Any]) -> Callable[[], Any]:
