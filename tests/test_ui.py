@@ -399,3 +399,62 @@ def test_worker_exceptions_are_reported(qtbot):
     got = []
     workers.run_task(lambda: 6 * 7, got.append)
     wait_until(qtbot, lambda: got == [42], timeout=5)
+
+
+def _row(i, title=None, played=False):
+    from ibplayer.store import EpisodeRow
+
+    return EpisodeRow(i, f"s{i}", 1, "Feed", f"g{i}", title or f"Episode {i}", None, f"http://x/{i}.mp3",
+                      "audio/mpeg", 0, 60.0, None, None, None, "", None, None, 0.0, played, None)
+
+
+def test_episode_model_updates_by_diff_without_reset(qtbot):
+    from ibplayer.ui.app import ensure_app
+
+    ensure_app()
+    m = EpisodesModel()
+    m.set_rows([_row(i) for i in (5, 4, 3, 2, 1)])
+    events = []
+    m.modelReset.connect(lambda: events.append("reset"))
+    m.rowsInserted.connect(lambda _p, a, b: events.append(("ins", a, b)))
+    m.rowsRemoved.connect(lambda _p, a, b: events.append(("rm", a, b)))
+    m.dataChanged.connect(lambda a, b, _r=None: events.append(("chg", a.row(), b.row())))
+    # a refresh: two new episodes on top, one gone, one renamed, one unchanged copy
+    new = [_row(7), _row(6), _row(5), _row(4, "Renamed"), _row(2), _row(1)]
+    assert m.update_rows(new) == "diff"
+    assert [e.id for e in m.rows()] == [7, 6, 5, 4, 2, 1]
+    assert events == [("rm", 2, 2), ("ins", 0, 1), ("chg", 3, 3)]
+    assert m.data(m.index(3, EpisodesModel.TITLE)) == "Renamed"
+    assert m.row_of(7) == 0 and m.row_of(1) == 5 and m.row_of(3) == -1
+    events.clear()
+    assert m.update_rows([_row(i) for i in (7, 6, 5, 4, 2, 1)][:3] + [_row(4, "Renamed"), _row(2), _row(1)]) == "same"
+    assert events == []
+    # common episodes in another order: a reset
+    assert m.update_rows([_row(1), _row(2)]) == "reset" and events == ["reset"]
+
+
+def test_episode_model_roles(qtbot):
+    from PySide6.QtGui import QFont
+
+    from ibplayer.ui.app import ensure_app
+
+    ensure_app()
+    m = EpisodesModel()
+    m.set_rows([_row(1), _row(2, played=True)])
+    i0, i1 = m.index(0, EpisodesModel.TITLE), m.index(1, EpisodesModel.TITLE)
+    for role in (Qt.DisplayRole, int(Qt.DisplayRole)):  # enum or the plain int a view passes
+        assert m.data(i0, role) == "Episode 1"
+    assert isinstance(m.data(i0, Qt.FontRole), QFont) and m.data(i0, Qt.FontRole).bold()
+    assert m.data(i1, Qt.FontRole) is None and m.data(i1, Qt.ForegroundRole) is not None
+    assert m.data(m.index(1, EpisodesModel.STATUS)) == "Played"
+    assert m.data(m.index(0, EpisodesModel.LENGTH), Qt.TextAlignmentRole) == int((Qt.AlignRight | Qt.AlignVCenter).value)
+    assert m.data(i0, Qt.DecorationRole) is None and m.data(i0, DownloadRole) is None
+    m.set_download(1, 0.5)
+    assert m.data(m.index(0, EpisodesModel.STATUS), DownloadRole) == 0.5
+
+
+def test_refresh_runs_in_the_helper_process(tmp_path):
+    # the protocol: pickled results back; the work's exceptions re-raised here
+    assert workers.run_helper("refresh", str(tmp_path / "lib")) == []
+    with pytest.raises(KeyError):
+        workers.run_helper("no-such-command")

@@ -284,7 +284,17 @@ class MainWindow(QMainWindow):
         self.played_button.clicked.connect(self._toggle_played_shown)
         self.pane_progress = QProgressBar()
         self.pane_progress.setMaximumWidth(160)
+        # showing / hiding it and relabelling the button must not relayout the
+        # pane (re-wrapping the notes and chips: ~25 ms at each download start)
+        sp = self.pane_progress.sizePolicy()
+        sp.setRetainSizeWhenHidden(True)
+        self.pane_progress.setSizePolicy(sp)
+        self.pane_progress.setFixedWidth(160)
         self.pane_progress.hide()
+        bfm = self.download_button.fontMetrics()
+        self.download_button.setFixedWidth(
+            max(bfm.horizontalAdvance(t) for t in ("Download", "Cancel download", "Delete download"))
+            + self.download_button.iconSize().width() + 32)
         for w in (self.pane_play_button, self.download_button, self.pane_progress, self.played_button):
             actions.addWidget(w)
         actions.addStretch(1)
