@@ -289,12 +289,12 @@ class MainWindow(QMainWindow):
         sp = self.pane_progress.sizePolicy()
         sp.setRetainSizeWhenHidden(True)
         self.pane_progress.setSizePolicy(sp)
-        self.pane_progress.setFixedWidth(160)
+        self.pane_progress.setMinimumWidth(40)  # the pane may still be narrow
         self.pane_progress.hide()
         bfm = self.download_button.fontMetrics()
         self.download_button.setFixedWidth(
             max(bfm.horizontalAdvance(t) for t in ("Download", "Cancel download", "Delete download"))
-            + self.download_button.iconSize().width() + 32)
+            + self.download_button.iconSize().width() + 24)
         for w in (self.pane_play_button, self.download_button, self.pane_progress, self.played_button):
             actions.addWidget(w)
         actions.addStretch(1)
@@ -395,7 +395,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 2)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([520, 420, 460])
+        self.splitter.setSizes([560, 420, 420])
 
         # ---- bottom: player bar
         bar = QFrame()

@@ -177,6 +177,20 @@ class ChapterDelegate(QStyledItemDelegate):
             painter.fillRect(QRect(r.left() + 2, r.bottom() - 2, int((r.width() - 4) * prog), 3), color)
             painter.restore()
 
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802
+        """Title rows as tall as their word-wrapped title at the column's
+        width (the view passes no width, so Qt would measure one line)."""
+        size = super().sizeHint(option, index)
+        view = self.parent()
+        if index.column() != 1 or view is None:
+            return size
+        width = view.header().sectionSize(1) - 8
+        text = _data(index, Qt.DisplayRole) or ""
+        if width <= 20 or not text:
+            return size
+        h = option.fontMetrics.boundingRect(QRect(0, 0, width, 10000), Qt.TextWordWrap, text).height() + 6
+        return QSize(size.width(), max(size.height(), h))
+
 
 class DownloadBarDelegate(QStyledItemDelegate):
     def paint(self, painter, option, index) -> None:
