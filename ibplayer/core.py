@@ -408,6 +408,22 @@ class Core:
             q.shutdown(timeout=5)  # pauses anything still running: .part files stay
         return results
 
+    def finish_download(self, episode: EpisodeRow | int, path: str | os.PathLike[str], *, auto: bool = False) -> EpisodeRow:
+        """Record a download completed elsewhere (the GUI's queue): read the
+        file's duration and chapters, cache the Podcasting 2.0 chapters, and
+        re-check the feed's chapters against the real duration.  Blocking:
+        call it from a worker."""
+        ep = self._episode_row(episode)
+        path = Path(path)
+        info = read_audio_info(path)
+        try:
+            pc = self._cache_podcast_chapters(ep, path, info.duration, self.client)
+        except Exception as exc:  # never lose a finished download over chapters
+            log.warning("chapters for %r: %s", ep.title, exc)
+            pc = None
+        self._record_download(ep, path, info, pc, auto=auto)
+        return self._episode_row(ep.id)
+
     def _record_download(self, ep: EpisodeRow, path: Path, info: AudioInfo, pc: list[Chapter] | None,
                          *, auto: bool = False) -> int:
         lib = self.library

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import threading
 from pathlib import Path
 
@@ -1211,19 +1210,18 @@ class MainWindow(QMainWindow):
         self.downloads_model.upsert(ep.id, title=ep.title, state="preparing", fraction=None, message="", done=0)
         self.episodes_model.set_download(ep.id, 0.0)
         self._update_download_ui()
-        title, url, feed_title, mime = ep.title, ep.audio_url, ep.feed_title, ep.audio_type
+        title, url = ep.title, ep.audio_url
         eid, expected = ep.id, ep.audio_length
 
         make_queue = self._queue_maker()
 
         def prepare(core):
-            from ibplayer.downloads import feed_dirname, safe_filename
-
             make_queue()  # in this worker, not on the GUI thread
-            base = core.downloads_dir / feed_dirname(feed_title or "podcast")
-            base.mkdir(parents=True, exist_ok=True)
-            existing = {p.name.lower() for p in base.iterdir()}
-            return base / safe_filename(title, url, existing, mime=mime)
+            # The core picks (and remembers) the file name, so the CLI and the
+            # app resume the same .part after a crash.
+            dest = core.download_path(eid, reserve=True)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            return dest
 
         def go(dest):
             job = self.downloads_model.job(eid)
@@ -1250,17 +1248,13 @@ class MainWindow(QMainWindow):
     def delete_download(self, ep) -> None:
         if ep is None or not ep.file:
             return
-        eid, path = ep.id, ep.file
+        eid = ep.id
 
-        def rm(lib):
-            try:
-                os.remove(path)
-            except FileNotFoundError:
-                pass
-            lib.set_file(eid, None)
-            return lib.episode(eid)
+        def rm(core):
+            core.delete_download(eid)  # the file, any .part and sidecar; keeps position
+            return core.library.episode(eid)
 
-        self.writer.submit(rm, self._guard(self._episode_updated))
+        workers.run_task(workers.core_task(self.data_dir, rm), self._guard(self._episode_updated))
 
     def _dl_progress(self, job_id: str, prog) -> None:
         eid = int(job_id)
@@ -1275,23 +1269,10 @@ class MainWindow(QMainWindow):
         eid = int(job_id)
         self.downloads_model.upsert(eid, state="recording", fraction=1.0)
 
-        def record(lib):
-            p = Path(path)
-            size = p.stat().st_size
-            duration = None
-            try:
-                from ibplayer.audiofile import read_audio_info
-
-                info = read_audio_info(p)
-                duration = info.duration
-                if info.chapters and info.source:
-                    lib.replace_chapters(eid, info.source, info.chapters)
-            except ImportError:
-                pass
-            lib.set_file(eid, str(p), size=size, duration=duration)
-            if duration:
-                lib.set_file_duration(eid, duration)
-            return lib.episode(eid)
+        def record(core):
+            # File, size, real duration, the file's own chapters, cached
+            # Podcasting 2.0 chapters, feed chapters re-checked: one place.
+            return core.finish_download(eid, path)
 
         def recorded(ep):
             self.downloads_model.upsert(eid, state="done", fraction=1.0, message="")
@@ -1299,7 +1280,8 @@ class MainWindow(QMainWindow):
             self.set_status(f"Downloaded “{ep.title}”" if ep else "Download finished")
             self._episode_updated(ep)
 
-        self.writer.submit(record, self._guard(recorded))
+        workers.run_task(workers.core_task(self.data_dir, record), self._guard(recorded),
+                         self._guard(lambda exc: self._dl_failed(job_id, f"could not record the download: {exc}")))
 
     def _episode_updated(self, ep) -> None:
         if ep is None:
