@@ -29,7 +29,7 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("ibplayer")
     app.setApplicationDisplayName("ibplayer")
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName("ibplayer")
+    app.setDesktopFileName("io.github.ibplayer.ibplayer")  # matches resources/*.desktop
     if app.style().name().lower() != "fusion":
         app.setStyle("Fusion")  # keeps the platform palette (light or dark)
     for name in ("ibplayer.svg", "ibplayer.png"):
