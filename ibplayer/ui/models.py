@@ -152,7 +152,32 @@ def _episode_key(ep) -> tuple:
             tuple(p.name for p in ep.guests), ep.feed_id)
 
 
-class EpisodesModel(QAbstractTableModel):
+class _RecordRoles:
+    """Fast ``data()`` for table models that pre-build one flat tuple per row
+    (``_record(r)``, cached in ``_cache``): a role maps to an offset in that
+    tuple through ``_ROLE_BASE``, plus the column.  Roles outside the tuple go
+    to ``_uncached_role``.  Comparing Qt enum members per call was the cost
+    of a repaint; this is one dict lookup and one index."""
+
+    _ROLE_BASE: dict[int, int] = {}
+
+    def _uncached_role(self, index: QModelIndex, role: int):
+        return None
+
+    def data(self, index: QModelIndex, role: int = R_DISPLAY):
+        base = self._ROLE_BASE.get(role)
+        if base is None:
+            return self._uncached_role(index, role)
+        r = index.row()
+        rec = self._cache.get(r)
+        if rec is None:
+            if not 0 <= r < self.rowCount():
+                return None
+            rec = self._record(r)
+        return rec[base + index.column()]
+
+
+class EpisodesModel(_RecordRoles, QAbstractTableModel):
     """Episodes as cached EpisodeRow objects; data() only reads per-row
     records (plain tuples, built once per row when first shown)."""
 
@@ -346,26 +371,17 @@ class EpisodesModel(QAbstractTableModel):
         rec = self._cache.get(r) or self._record(r)
         return rec[0:5] + (rec[40],)
 
-    def data(self, index: QModelIndex, role: int = R_DISPLAY):
-        base = self._ROLE_BASE.get(role)
-        if base is None:
-            if role == R_DOWNLOAD:
-                ep = self.episode_at(index.row())
-                return self._downloads.get(ep.id) if ep is not None else None
-            return None
-        r = index.row()
-        rec = self._cache.get(r)
-        if rec is None:
-            if not 0 <= r < len(self._rows):
-                return None
-            rec = self._record(r)
-        return rec[base + index.column()]
+    def _uncached_role(self, index: QModelIndex, role: int):
+        if role == R_DOWNLOAD:
+            ep = self.episode_at(index.row())
+            return self._downloads.get(ep.id) if ep is not None else None
+        return None
 
 
 # ---------------------------------------------------------------- chapters
 
 
-class ChaptersModel(QAbstractTableModel):
+class ChaptersModel(_RecordRoles, QAbstractTableModel):
     """Chapters of one episode: start, title, duration; the current chapter
     and the progress within it are roles."""
 
@@ -477,17 +493,6 @@ class ChaptersModel(QAbstractTableModel):
         self._cache[r] = rec
         return rec
 
-    def data(self, index: QModelIndex, role: int = R_DISPLAY):
-        base = self._ROLE_BASE.get(role)
-        if base is None:
-            return None
-        r = index.row()
-        rec = self._cache.get(r)
-        if rec is None:
-            if not 0 <= r < len(self._chapters):
-                return None
-            rec = self._record(r)
-        return rec[base + index.column()]
 
 
 # ---------------------------------------------------------------- search hits
