@@ -1,4 +1,4 @@
-"""Throughput and memory of ibplayer.downloads.download_file vs curl, on loopback.
+"""Throughput and memory of ibplayer.infra.downloader.download_file vs curl, on loopback.
 
 Run:  python benchmarks/bench_download.py [--size-mb 200] [--runs 3]
 
@@ -48,7 +48,7 @@ srv.serve_forever()
 DOWNLOAD = r"""
 import os, sys, time
 from pathlib import Path
-from ibplayer.downloads import download_file
+from ibplayer.infra.downloader import download_file
 if os.environ.get("BENCH_NO_FSYNC"):  # diagnostic only: what does durability cost?
     os.fsync = lambda fd: None
 t = time.perf_counter()
@@ -63,7 +63,7 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # KiB on Linux
 """
 
 BASELINE = r"""
-import resource, httpx, ibplayer.downloads
+import resource, httpx, ibplayer.infra.downloader
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -181,7 +181,7 @@ def main() -> int:
 
             base_rss = int(subprocess.run([sys.executable, "-c", BASELINE], env=env(),
                                           check=True, capture_output=True, text=True).stdout)
-            print(f"baseline RSS (python + httpx + ibplayer.downloads imported): "
+            print(f"baseline RSS (python + httpx + ibplayer.infra.downloader imported): "
                   f"{base_rss / 1024:.1f} MiB")
             for mb in sizes:
                 dest = out / f"rss{mb}.bin"

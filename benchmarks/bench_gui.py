@@ -25,7 +25,7 @@ measured run is a fresh process on a copy of it.
    the row says done.  Idle gaps are the reference.  Target: max gap
    (minus the 10 ms period) < 50 ms.
 3. Chapter click on a downloaded file: a 10-minute MP3 with ID3 chapters
-   (ffmpeg + `ibplayer.audiofile.write_id3_chapters`) recorded as the
+   (ffmpeg + `ibplayer.infra.audiofile.write_id3_chapters`) recorded as the
    episode's file; real libVLC with --aout=dummy; a mouse click on a chapter
    row (QTest), then the time until libVLC's own get_time() is within 0.5 s
    of the chapter start and get_state() is Playing.  Clicks while playing
@@ -510,7 +510,7 @@ def main() -> int:
         # ---------------------------------------------------------- 1. cold start
         if "start" in only:
             ib, hello = [], []
-            for i in range(opts.runs):
+            for _i in range(opts.runs):
                 d = copy_library(base)
                 try:
                     ib.append(cold_start(START_DRIVER, [str(N_EPISODES), str(d)], env))
@@ -531,7 +531,7 @@ def main() -> int:
         # ---------------------------------------------------------- 2. stalls
         if "stall" in only:
             runs = []
-            for i in range(opts.stall_runs):
+            for _i in range(opts.stall_runs):
                 d = copy_library(base)
                 try:
                     (work / "feed.xml").write_bytes(feed_b)  # changed: new guids, new ETag
@@ -567,8 +567,8 @@ def main() -> int:
 
         # ---------------------------------------------------------- 3. chapter click
         if "click" in only:
-            from ibplayer.audiofile import read_audio_info, write_id3_chapters
-            from ibplayer.store import Library
+            from ibplayer.infra.audiofile import read_audio_info, write_id3_chapters
+            from ibplayer.infra.store import Library
 
             d = copy_library(base)
             try:

@@ -84,7 +84,7 @@ def main() -> int:
     ib_times, gp_times = [], []
     gpo = shutil.which("gpo")
     keep = None
-    for i in range(opts.runs):
+    for _i in range(opts.runs):
         d = tempfile.mkdtemp(prefix="ib-bench-")
         ib_times.append(timed(ibplayer_cmd() + ["--data-dir", d, "subscribe", url]))
         if keep is None:
@@ -112,7 +112,7 @@ def main() -> int:
     print(f"refresh unchanged (304), whole process: median {statistics.median(rt) * 1000:.0f} ms")
 
     # Search latency, in-process, over the 2,000-episode library.
-    from ibplayer.store import Library
+    from ibplayer.infra.store import Library
 
     lib = Library(keep)
     n_eps = lib.db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]

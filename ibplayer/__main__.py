@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from ibplayer.main import main
 
 sys.exit(main())

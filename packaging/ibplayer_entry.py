@@ -2,7 +2,7 @@
 
 import sys
 
-from ibplayer.cli import main
+from ibplayer.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,7 +34,7 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def core(data_dir):
-    from ibplayer.core import Core
+    from ibplayer.services.core import Core
 
     c = Core(data_dir, timeout=3)
     yield c

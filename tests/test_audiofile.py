@@ -11,7 +11,7 @@ from mutagen.id3 import CHAP, ID3, TIT2
 from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 
-from ibplayer.audiofile import AudioInfo, read_audio_info, write_id3_chapters
+from ibplayer.infra.audiofile import AudioInfo, read_audio_info, write_id3_chapters
 
 FFMPEG = shutil.which("ffmpeg")
 pytestmark = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg not installed")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ibplayer.chapters import (
+from ibplayer.domain.chapters import (
     best_source,
     chapters_from_json,
     chapters_from_notes,
@@ -28,7 +28,7 @@ from ibplayer.chapters import (
     sources_disagree,
     timestamp_mentions,
 )
-from ibplayer.models import Chapter
+from ibplayer.domain.models import Chapter
 
 REAL_FEED = Path(__file__).resolve().parent / "information-bottleneck.rss"
 

@@ -7,7 +7,7 @@ import sqlite3
 
 from conftest import run_cli
 
-from ibplayer.store import SCHEMA_VERSION, Library
+from ibplayer.infra.store import SCHEMA_VERSION, Library
 
 QICHAO = "AI for Science with Qichao Hu (Molecular Universe / SES AI)"
 
@@ -120,7 +120,7 @@ def test_opml_round_trip_and_unsubscribe(httpserver, data_dir, real_feed_bytes, 
 
 
 def test_schema_migration_from_v1_keeps_data(tmp_path):
-    from ibplayer.store import MIGRATIONS, _split_sql
+    from ibplayer.infra.store import MIGRATIONS, _split_sql
 
     path = tmp_path / "library.sqlite3"
     db = sqlite3.connect(path)

@@ -236,7 +236,7 @@ def test_new_delete_storage(file_server, data_dir):
     assert downloaded_state(data_dir) == {"Episode 3": True, "Episode 2": True, "Episode 1": False}
 
     # delete keeps the metadata, the chapters and the play position
-    from ibplayer.core import Core
+    from ibplayer.services.core import Core
 
     with Core(data_dir) as core:
         ep = core.library.resolve_episode(newest)
@@ -272,7 +272,7 @@ def test_auto_download_and_auto_delete_on_refresh(file_server, data_dir):
     assert ids["Episode 1: Talk number 1"]
 
     # once played, the next refresh deletes it (the newest stays the only one kept)
-    from ibplayer.core import Core
+    from ibplayer.services.core import Core
 
     with Core(data_dir) as core:
         ep = core.library.resolve_episode("loopback-3")
@@ -326,7 +326,7 @@ def test_podcast_chapters_and_images_cached_for_offline(file_server, data_dir):
     out = run_cli("show", eid, "--source", "podcast-chapters", data_dir=data_dir).stdout
     assert "00:00  Hello" in out and "00:20  Deep dive  [00:20]" in out
     assert "Past the end" not in out  # checked against the file's real duration
-    from ibplayer.core import Core
+    from ibplayer.services.core import Core
 
     with Core(data_dir) as core:
         chs = core.library.chapter_sets(core.library.resolve_episode(eid).id)["podcast-chapters"]
@@ -342,8 +342,8 @@ class _Tty(io.StringIO):
 
 
 def test_progress_display_tty_and_plain():
-    from ibplayer.downloads import Progress
-    from ibplayer.downloads_cli import ProgressDisplay
+    from ibplayer.cli.downloads import ProgressDisplay
+    from ibplayer.infra.downloader import Progress
 
     class Ep:
         id, title = 1, "A long conversation about information"

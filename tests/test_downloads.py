@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ibplayer import __version__
-from ibplayer.downloads import (
+from ibplayer.infra.downloader import (
     USER_AGENT,
     DownloadCancelled,
     DownloadError,
@@ -245,7 +245,7 @@ def test_not_enough_disk_space_fails_before_writing(file_server, tmp_path):
 
 def test_disk_space_checked_against_server_length_before_writing(file_server, tmp_path,
                                                                 monkeypatch):
-    import ibplayer.downloads as dl
+    import ibplayer.infra.downloader as dl
 
     url = file_server.add("/fat.mp3", payload(50_000))
     real = dl.shutil.disk_usage
@@ -341,7 +341,7 @@ def test_sigkilled_process_resumes_on_next_run(file_server, tmp_path):
     dest = tmp_path / "kill.mp3"
     part, sidecar = part_paths(dest)
     code = (
-        "import sys; from pathlib import Path; from ibplayer.downloads import download_file; "
+        "import sys; from pathlib import Path; from ibplayer.infra.downloader import download_file; "
         "download_file(sys.argv[1], Path(sys.argv[2]))"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))

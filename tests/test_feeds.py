@@ -10,9 +10,9 @@ import time
 import pytest
 from werkzeug import Response
 
-from ibplayer import feeds
-from ibplayer.core import Core
-from ibplayer.feeds import FeedError
+from ibplayer.infra import feeds
+from ibplayer.infra.feeds import FeedError
+from ibplayer.services.core import Core
 
 QICHAO = "AI for Science with Qichao Hu (Molecular Universe / SES AI)"
 

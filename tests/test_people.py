@@ -1,4 +1,4 @@
-"""Guests, hosts and episode numbers (ibplayer.people).
+"""Guests, hosts and episode numbers (ibplayer.domain.people).
 
 Invented names for the title shapes of the spec; the real feed for the rest.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from ibplayer.models import Person
-from ibplayer.people import (
+from ibplayer.domain.models import Person
+from ibplayer.domain.people import (
     episode_number,
     extract_guests,
     guests_from_description,

@@ -21,14 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from ibplayer import vlcloader
-from ibplayer.player import (
+from ibplayer.infra import vlcloader
+from ibplayer.infra.playback import (
     MAX_RATE,
     MIN_RATE,
     NullBackend,
     PlayerBackend,
     VlcBackend,
-    create_backend,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -510,7 +509,7 @@ def test_vlc_listener_exception_is_logged_not_swallowed(caplog):
     rec = Boom()
     backend.set_listener(rec)
     try:
-        with caplog.at_level(logging.ERROR, logger="ibplayer.player"):
+        with caplog.at_level(logging.ERROR, logger="ibplayer.infra.playback"):
             start(backend, rec)
             assert wait_for(lambda: backend.listener_errors, 3.0)
             # the backend keeps working after a listener bug
@@ -592,8 +591,8 @@ def _run_py(code: str, env_extra: dict[str, str] | None = None, pythonpath: list
 
 _PROBE = """
     import json
-    from ibplayer import vlcloader
-    from ibplayer.player import create_backend
+    from ibplayer.infra import vlcloader
+    from ibplayer.infra.playback import create_backend
     vlc = vlcloader.load_vlc()
     b = create_backend(["--aout=dummy"])
     print(json.dumps({"vlc": vlc is not None, "error": vlcloader.load_error,
@@ -665,7 +664,7 @@ def test_vlc_gc_on_foreign_thread_never_calls_libvlc():
     _need_vlc()
     import _thread
 
-    from ibplayer import player as player_mod
+    from ibplayer.infra import playback as player_mod
 
     b = VlcBackend(VLC_ARGS)
     done = threading.Event()

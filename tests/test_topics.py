@@ -1,4 +1,4 @@
-"""Topic keywords (ibplayer.topics): aliases fold, ranking, the real feed, speed."""
+"""Topic keywords (ibplayer.domain.topics): aliases fold, ranking, the real feed, speed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from ibplayer.topics import VOCABULARY, extract_topics, normalize_topic
+from ibplayer.domain.topics import VOCABULARY, extract_topics, normalize_topic
 
 REAL_FEED = Path(__file__).resolve().parent / "information-bottleneck.rss"
 

@@ -13,19 +13,18 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import QUrl, Qt
+from httpfixtures import file_server  # noqa: F401 - fixture
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QTextCursor, QTextDocument
+from ui_helpers import SAMPLE_CHAPTERS, big_library, feed_xml, notes_for, sample_bytes, wait_until
 
-from ibplayer import vlcloader
-from ibplayer.core import Core
-from ibplayer.player import NullBackend
+from ibplayer.infra import vlcloader
+from ibplayer.infra.playback import NullBackend
+from ibplayer.services.core import Core
 from ibplayer.ui import workers
 from ibplayer.ui.mainwindow import build_main_window
 from ibplayer.ui.models import DownloadRole, EpisodesModel
 from ibplayer.ui.widgets import NotesBrowser, linkify_timestamps
-
-from httpfixtures import file_server  # noqa: F401 - fixture
-from ui_helpers import SAMPLE_CHAPTERS, big_library, feed_xml, notes_for, sample_bytes, wait_until
 
 VLC_ARGS = ("--aout=dummy",)
 
@@ -402,7 +401,7 @@ def test_worker_exceptions_are_reported(qtbot):
 
 
 def _row(i, title=None, played=False):
-    from ibplayer.store import EpisodeRow
+    from ibplayer.infra.store import EpisodeRow
 
     return EpisodeRow(i, f"s{i}", 1, "Feed", f"g{i}", title or f"Episode {i}", None, f"http://x/{i}.mp3",
                       "audio/mpeg", 0, 60.0, None, None, None, "", None, None, 0.0, played, None)

@@ -4,7 +4,7 @@ libraries, waiting on Qt state."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -44,7 +44,7 @@ def feed_xml(items: list[dict], title: str = "Loopback Show") -> bytes:
         f"<channel><title>{escape(title)}</title><link>http://127.0.0.1/</link>"
         "<description>Test feed</description>",
     ]
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
     for i, it in enumerate(items):
         date = it.get("date") or (base - timedelta(days=i))
         out.append(
@@ -61,10 +61,10 @@ def feed_xml(items: list[dict], title: str = "Loopback Show") -> bytes:
 
 def big_library(data_dir: Path, n: int = 2000) -> int:
     """Store a synthetic n-episode feed straight into the library; the feed id."""
-    from ibplayer.models import Chapter, ParsedEpisode, ParsedFeed, Person
-    from ibplayer.store import Library
+    from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
+    from ibplayer.infra.store import Library
 
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
     eps = []
     for i in range(n):
         eps.append(ParsedEpisode(

@@ -6,12 +6,11 @@ import logging
 import os
 import sys
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from ibplayer import __version__
-from ibplayer.paths import resource
+from ibplayer.infra.paths import resource
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import logging
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QSettings, QSize, Qt, QTimer, QUrl, Signal, QObject
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -43,9 +43,9 @@ from PySide6.QtWidgets import (
 )
 
 from ibplayer import __version__
-from ibplayer.models import SOURCE_LABELS
-from ibplayer.paths import data_dir as resolve_data_dir
-from ibplayer.store import Library
+from ibplayer.domain.models import SOURCE_LABELS
+from ibplayer.infra.paths import data_dir as resolve_data_dir
+from ibplayer.infra.store import Library
 
 from . import workers
 from .dialogs import DEFAULTS, SettingsDialog, ShortcutsDialog, vlc_missing_dialog
@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         self._queue_lock = threading.Lock()
 
         if backend is None:
-            from ibplayer.player import create_backend
+            from ibplayer.infra.playback import create_backend
 
             backend = create_backend(tuple(backend_args))
         self.player = Player(backend, self.writer, self)
@@ -1160,7 +1160,7 @@ class MainWindow(QMainWindow):
 
     def _queue_maker(self):
         """A function (for a worker thread) that creates the DownloadQueue once:
-        importing httpx and ibplayer.downloads and the client's TLS set-up take
+        importing httpx and ibplayer.infra.downloader and the client's TLS set-up take
         ~150 ms, which the GUI thread must not spend."""
         b = self._make_bridge()
         max_dl = int(self.prefs["max_downloads"])
@@ -1169,7 +1169,7 @@ class MainWindow(QMainWindow):
         def make():
             with lock:
                 if self._queue is None and not self._closed:
-                    from ibplayer.downloads import DownloadQueue
+                    from ibplayer.infra.downloader import DownloadQueue
 
                     self._queue = DownloadQueue(
                         max_concurrent=max_dl,
@@ -1190,8 +1190,8 @@ class MainWindow(QMainWindow):
 
         def job():
             make()
-            import ibplayer.audiofile  # noqa: F401 - read after each download
-            import ibplayer.core  # noqa: F401 - the refresh's and each download's preparation
+            import ibplayer.infra.audiofile  # noqa: F401 - read after each download
+            import ibplayer.services.core  # noqa: F401 - the refresh's and each download's preparation
 
         workers.run_task(job, None, lambda exc: log.warning("preparing downloads: %s", exc))
 
@@ -1484,7 +1484,7 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog.raise_()
 
     def about(self) -> None:
-        from ibplayer import vlcloader
+        from ibplayer.infra import vlcloader
 
         info = "VLC: not found" if not self.player.available else "VLC: " + str(vlcloader.vlc_info().get("version", "?"))
         QMessageBox.about(self, "About ibplayer",
@@ -1542,7 +1542,7 @@ class MainWindow(QMainWindow):
     def _show_vlc_missing(self) -> None:
         if self._closed or self.vlc_dialog is not None:
             return
-        from ibplayer import vlcloader
+        from ibplayer.infra import vlcloader
 
         self.vlc_dialog = vlc_missing_dialog(self, vlcloader.install_hint(), getattr(self.player.backend, "reason", None))
         self.vlc_dialog.show()

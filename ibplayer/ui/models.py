@@ -9,7 +9,7 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from ibplayer.models import Chapter
+from ibplayer.domain.models import Chapter
 
 EpisodeIdRole = Qt.UserRole + 1
 DownloadRole = Qt.UserRole + 2  # fraction 0..1, -1 when size unknown, None when not downloading

@@ -1,5 +1,5 @@
 """The UI side of playback: a ``Player(QObject)`` with Qt signals around a
-core :class:`~ibplayer.player.PlayerBackend` (after Picard's player).
+core :class:`~ibplayer.infra.playback.PlayerBackend` (after Picard's player).
 
 Backend listener methods run on libVLC threads; they only emit signals,
 which Qt queues to the GUI thread.  Every libVLC call happens on the GUI

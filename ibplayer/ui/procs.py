@@ -19,7 +19,7 @@ import sys
 
 
 def refresh(data_dir: str, feed_ids: list[int] | None = None) -> list:
-    from ibplayer.core import Core
+    from ibplayer.services.core import Core
 
     core = Core(data_dir)
     try:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QTextBrowser,
 )
 
-from ibplayer.chapters import timestamp_mentions
+from ibplayer.domain.chapters import timestamp_mentions
 
 from .models import ChapterProgressRole, CurrentRole, DownloadRole, ListenRole
 
@@ -103,7 +103,7 @@ class ChapterSlider(QSlider):
         pen = QPen(self.palette().color(QPalette.WindowText))
         pen.setWidth(1)
         p.setPen(pen)
-        g = self._groove()
+        self._groove()
         cy = self.height() // 2
         for s in self._ticks:
             if s >= self._length:

@@ -4,7 +4,7 @@
   exception comes back to the GUI thread through a queued signal.
 * :func:`to_main` calls a function on the GUI thread from any thread.
 * :class:`LibraryWriter` serialises database writes on one worker thread that
-  owns its own :class:`~ibplayer.store.Library` connection.
+  owns its own :class:`~ibplayer.infra.store.Library` connection.
 
 Exceptions raised by callbacks on the GUI thread go to ``sys.excepthook`` (as
 any Qt slot's would), so tests see them.
@@ -183,7 +183,7 @@ def library_task(data_dir: Path, fn: Callable[[Any], Any]) -> Callable[[], Any]:
     """Wrap ``fn(library)`` to run with a Library opened on the worker thread."""
 
     def job():
-        from ibplayer.store import Library
+        from ibplayer.infra.store import Library
 
         lib = Library(data_dir)
         try:
@@ -198,7 +198,7 @@ def core_task(data_dir: Path, fn: Callable[[Any], Any]) -> Callable[[], Any]:
     """Wrap ``fn(core)`` to run with a Core opened on the worker thread."""
 
     def job():
-        from ibplayer.core import Core
+        from ibplayer.services.core import Core
 
         core = Core(data_dir)
         try:
@@ -223,7 +223,7 @@ class LibraryWriter:
         self._thread.start()
 
     def _loop(self) -> None:
-        from ibplayer.store import Library
+        from ibplayer.infra.store import Library
 
         lib = Library(self.data_dir)
         try:

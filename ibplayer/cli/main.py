@@ -1,4 +1,6 @@
-"""The `ibplayer` entry point: no arguments starts the GUI; subcommands are the CLI."""
+"""The command-line front-end: parses arguments and calls the services.
+
+`ibplayer.main` is the entry point that also starts the window."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from . import __version__
+from ibplayer import __version__
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -25,13 +27,13 @@ def fmt_time(seconds: float | None) -> str:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from .feeds import FeedError
-    from .opml import OpmlError
-    from .store import LibraryError
+    from ibplayer.infra.feeds import FeedError
+    from ibplayer.infra.opml import OpmlError
+    from ibplayer.infra.store import LibraryError
 
     errs: list[type[BaseException]] = [FeedError, LibraryError, OpmlError, OSError]
     try:
-        from .downloads import DownloadError
+        from ibplayer.infra.downloader import DownloadError
 
         errs.append(DownloadError)
     except ImportError:  # pragma: no cover - downloads module not present
@@ -103,7 +105,7 @@ def _add_download_commands(sub) -> None:
 
 
 def _core(args):
-    from .core import Core
+    from ibplayer.services.core import Core
 
     return Core(args.data_dir)
 
@@ -131,7 +133,7 @@ def cmd_refresh(args) -> int:
         if results and all(r.status == "offline" for r in results):
             print("offline: nothing changed", file=sys.stderr)
             return EXIT_ERROR
-        from .downloads_cli import after_refresh
+        from ibplayer.cli.downloads import after_refresh
 
         policy_status = after_refresh(core)  # per-feed auto-download / auto-delete
         return EXIT_ERROR if any(r.status == "error" for r in results) or policy_status else 0
@@ -178,7 +180,7 @@ def cmd_episodes(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .models import SOURCE_LABELS
+    from ibplayer.domain.models import SOURCE_LABELS
 
     with _core(args) as core:
         lib = core.library
@@ -272,33 +274,34 @@ def cmd_opml(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from .downloads_cli import run_download
+    from ibplayer.cli.downloads import run_download
 
     return run_download(args)
 
 
 def cmd_delete(args) -> int:
-    from .downloads_cli import run_delete
+    from ibplayer.cli.downloads import run_delete
 
     return run_delete(args)
 
 
 def cmd_storage(args) -> int:
-    from .downloads_cli import run_storage
+    from ibplayer.cli.downloads import run_storage
 
     return run_storage(args)
 
 
 def cmd_feed_settings(args) -> int:
-    from .downloads_cli import run_feed_settings
+    from ibplayer.cli.downloads import run_feed_settings
 
     return run_feed_settings(args)
 
 
 def cmd_selftest(args) -> int:
-    from .selftest import run_selftest
+    from ibplayer.services.selftest import run_selftest
 
-    return run_selftest(args)
+    return run_selftest(args, window_step=getattr(args, "window_step", None),
+                        versions=getattr(args, "versions", None))
 
 
 COMMANDS: dict[str, Callable] = {
@@ -320,17 +323,26 @@ COMMANDS: dict[str, Callable] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI alone (no window): `ibplayer.main.main` is the full entry point."""
     args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_USAGE
+    return run(args)
+
+
+def apply_global_options(args: argparse.Namespace) -> None:
+    """--debug and --data-dir, for either front-end."""
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="ibplayer: %(levelname)s: %(message)s",
     )
     if args.data_dir:
         os.environ["IBPLAYER_DATA_DIR"] = args.data_dir
-    if args.command is None:
-        from .ui.app import run_gui
 
-        return run_gui(args)
+
+def run(args: argparse.Namespace) -> int:
+    apply_global_options(args)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
@@ -346,7 +358,3 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_ERROR
         print(f"ibplayer: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

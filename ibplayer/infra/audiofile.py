@@ -21,7 +21,7 @@ from os import PathLike
 import mutagen
 from mutagen.id3 import CHAP, CTOC, ID3, TIT2, CTOCFlags, ID3NoHeaderError
 
-from ibplayer.models import Chapter
+from ibplayer.domain.models import Chapter
 
 log = logging.getLogger(__name__)
 

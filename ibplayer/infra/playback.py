@@ -195,7 +195,7 @@ class VlcBackend(_ListenerMixin):
 
     def __init__(self, extra_args: Sequence[str] = (), *, vlc_module: Any = None) -> None:
         if vlc_module is None:
-            from ibplayer.vlcloader import load_error, load_vlc
+            from ibplayer.infra.vlcloader import load_error, load_vlc
 
             vlc_module = load_vlc()
             if vlc_module is None:
@@ -814,7 +814,7 @@ class NullBackend(_ListenerMixin):
 def create_backend(args: Sequence[str] = (), *, listener: PlayerListener | None = None) -> PlayerBackend:
     """A VlcBackend when libVLC loads and starts, else a NullBackend
     (``available = False``, ``reason`` says why)."""
-    from ibplayer.vlcloader import load_error, load_vlc
+    from ibplayer.infra.vlcloader import load_error, load_vlc
 
     vlc = load_vlc()
     backend: PlayerBackend

@@ -17,12 +17,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from . import people as people_mod
-from . import chapters as chapters_mod
-from .models import SOURCE_PRIORITY, Chapter, ParsedEpisode, ParsedFeed, Person
+from ibplayer.domain import chapters as chapters_mod
+from ibplayer.domain import people as people_mod
+from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
 SCHEMA_VERSION = 3
@@ -264,7 +264,7 @@ def _ts(dt: datetime | None) -> float | None:
 
 
 def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, tz=timezone.utc) if ts is not None else None
+    return datetime.fromtimestamp(ts, tz=UTC) if ts is not None else None
 
 
 # Bump when parsing changes what is derived from the same item (chapters,
@@ -632,7 +632,7 @@ class Library:
         for i in range(0, len(ids), 900):
             chunk = ids[i : i + 900]
             marks = ",".join("?" * len(chunk))
-            for eid, name, affs, pid in self.db.execute(
+            for eid, name, affs, _pid in self.db.execute(
                 f"""SELECT ep.episode_id, p.name, ep.affiliations, p.id FROM episode_people ep
                     JOIN people p ON p.id=ep.person_id
                     WHERE ep.role='guest' AND ep.episode_id IN ({marks}) ORDER BY ep.episode_id, ep.pos""",

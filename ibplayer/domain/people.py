@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from .models import Person
+from ibplayer.domain.models import Person
 
 __all__ = [
     "episode_number",

@@ -78,7 +78,7 @@ def _prepare_frozen() -> dict[str, str] | None:
     DLL directory on Windows.  Returns what it set, or None when the bundle
     carries no libVLC (then python-vlc falls back to a system VLC).
     """
-    base = Path(getattr(sys, "_MEIPASS"))
+    base = Path(sys._MEIPASS)
     vlc_dir = base / "vlc"
     dirs = [vlc_dir, vlc_dir / "lib", base]
     libname, corename = _lib_names()

@@ -13,8 +13,8 @@ import sys
 import time
 from typing import TextIO
 
-from .cli import EXIT_ERROR, EXIT_USAGE, fmt_time
-from .downloads import Progress
+from ibplayer.cli.main import EXIT_ERROR, EXIT_USAGE, fmt_time
+from ibplayer.infra.downloader import Progress
 
 __all__ = ["run_download", "run_delete", "run_storage", "run_feed_settings", "after_refresh", "ProgressDisplay"]
 
@@ -135,7 +135,7 @@ class ProgressDisplay:
 
 
 def _core(args):
-    from .core import Core
+    from ibplayer.services.core import Core
 
     return Core(args.data_dir)
 

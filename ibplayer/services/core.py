@@ -23,13 +23,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import DEFAULT_FEED_URL, chapters, downloads, feeds, opml
-from .audiofile import AudioInfo, read_audio_info
-from .feeds import FeedError, NetworkUnreachable
-from .models import Chapter, ParsedFeed
-from .paths import data_dir as resolve_data_dir
-from .paths import resource
-from .store import EpisodeRow, Library, LibraryError
+from ibplayer import DEFAULT_FEED_URL
+from ibplayer.domain import chapters
+from ibplayer.domain.models import Chapter, ParsedFeed
+from ibplayer.infra import downloader as downloads
+from ibplayer.infra import feeds, opml
+from ibplayer.infra.audiofile import AudioInfo, read_audio_info
+from ibplayer.infra.feeds import FeedError, NetworkUnreachable
+from ibplayer.infra.paths import data_dir as resolve_data_dir
+from ibplayer.infra.paths import resource
+from ibplayer.infra.store import EpisodeRow, Library, LibraryError
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import TypeAdapter
 
-from ibplayer.models import SOURCE_PRIORITY, Chapter
+from ibplayer.domain.models import SOURCE_PRIORITY, Chapter
 
 # Validating the whole list in one call is ~30% faster than Chapter(...) each.
 _CHAPTER_LIST = TypeAdapter(list[Chapter])

@@ -30,8 +30,8 @@ def resources_dir() -> Path:
     candidates = []
     if frozen:
         candidates.append(Path(frozen) / "resources")
-    here = Path(__file__).resolve().parent
-    candidates += [here / "resources", here.parent / "resources"]
+    package = Path(__file__).resolve().parents[1]  # ibplayer/
+    candidates += [package / "resources", package.parent / "resources"]
     for c in candidates:
         if c.is_dir():
             return c

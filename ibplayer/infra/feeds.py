@@ -17,14 +17,15 @@ import threading
 import xml.sax
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
 
-from . import __version__, chapters, people, topics
-from .models import Chapter, ParsedEpisode, ParsedFeed, Person
-from .sanitize import html_to_text, sanitize_html
+from ibplayer import __version__
+from ibplayer.domain import chapters, people, topics
+from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
+from ibplayer.domain.text import html_to_text, sanitize_html
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ def _published(entry) -> datetime | None:
     if not st:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(st), tz=timezone.utc)
+        return datetime.fromtimestamp(calendar.timegm(st), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None
 

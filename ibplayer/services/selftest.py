@@ -19,10 +19,8 @@ It never touches the user's library: the window runs on a temporary data dir.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -74,9 +72,9 @@ def _player_time(backend: Any) -> float:
 
 
 def _step_play(ctx: dict) -> str:
-    from ibplayer.audiofile import read_audio_info
-    from ibplayer.player import VlcBackend
-    from ibplayer.vlcloader import load_error, load_vlc
+    from ibplayer.infra.audiofile import read_audio_info
+    from ibplayer.infra.playback import VlcBackend
+    from ibplayer.infra.vlcloader import load_error, load_vlc
 
     sample: Path = ctx["sample"]
     if not sample.is_file():
@@ -139,8 +137,8 @@ def _step_seek(ctx: dict) -> str:
 
 
 def _prepare_library(data_dir: Path, sample: Path, chapters: list) -> int:
-    from ibplayer.models import ParsedEpisode, ParsedFeed
-    from ibplayer.store import Library
+    from ibplayer.domain.models import ParsedEpisode, ParsedFeed
+    from ibplayer.infra.store import Library
 
     downloads = data_dir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
@@ -172,98 +170,19 @@ def _prepare_library(data_dir: Path, sample: Path, chapters: list) -> int:
         lib.close()
 
 
-def _step_window(ctx: dict) -> str:
-    chapters = ctx.get("chapters") or []
-    if len(chapters) != EXPECTED_CHAPTERS:
-        raise StepFailed("skipped: the sample's chapters could not be read")
-    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") \
-            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-    from PySide6.QtCore import QPoint, Qt
-    from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
-
-    from ibplayer.ui.mainwindow import build_main_window
-
-    tmp = Path(tempfile.mkdtemp(prefix="ibplayer-selftest-"))
-    ctx["tmpdirs"].append(tmp)
-    eid = _prepare_library(tmp, ctx["sample"], chapters)
-    w = build_main_window(tmp, backend_args=VLC_ARGS, show=True, auto_refresh=False,
-                          show_vlc_dialog=False, mpris=False)
-    ctx["window"] = w
-    app = QApplication.instance()
-
-    def pump() -> None:
-        app.processEvents()
-        time.sleep(0.01)
-
-    if not w.player.available:
-        raise StepFailed(f"the window has no libVLC backend: {getattr(w.player.backend, 'reason', '?')}")
-    if not _wait(lambda: w.episodes_model.rowCount() > 0, 10, pump):
-        raise StepFailed("the episode list never loaded")
-    if not w.select_episode(eid):
-        raise StepFailed(f"cannot select episode {eid}")
-    if not _wait(lambda: w.shown_episode is not None and w.shown_episode.id == eid, 10, pump):
-        raise StepFailed("the episode pane never showed the sample episode")
-    if not _wait(lambda: w.chapters_model.rowCount() == EXPECTED_CHAPTERS, 5, pump):
-        raise StepFailed(f"the chapter sidebar shows {w.chapters_model.rowCount()} rows, expected {EXPECTED_CHAPTERS}")
-
-    backend = w.player.backend
-    results = []
-    for row in (2, 1):
-        start = chapters[row].start
-        idx = w.chapters_model.index(row, 1)
-        w.chapter_view.scrollTo(idx)
-        rect = w.chapter_view.visualRect(idx)
-        if not rect.isValid() or rect.isEmpty():
-            raise StepFailed(f"chapter row {row} has no visible rectangle in the sidebar")
-        QTest.mouseClick(w.chapter_view.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(rect.center()))
-
-        def landed() -> bool:
-            if w.player.state() != "playing":
-                return False
-            t = _raw_vlc_time(backend)
-            return t is not None and start - 0.35 <= t <= start + TOLERANCE
-
-        if not _wait(landed, 10, pump):
-            raise StepFailed(f"click on chapter row {row} ({start:g} s): state {w.player.state()}, "
-                             f"player time {_player_time(backend):.2f} s")
-        t1 = _player_time(backend)
-        if not _wait(lambda: _player_time(backend) > t1 + 0.2, 4, pump):
-            raise StepFailed(f"click on chapter row {row}: playback did not continue from {start:g} s")
-        t = _player_time(backend)
-        _wait(lambda: w.highlighted_chapter() == row, 2, pump)
-        hl = w.highlighted_chapter()
-        if hl != row:
-            raise StepFailed(f"clicked chapter row {row}, but row {hl} is highlighted (time {t:.2f} s)")
-        results.append(f"row {row} -> {t:.2f} s, highlighted row {hl}")
-    return "offscreen window (" + app.platformName() + "): clicked " + "; ".join(results)
-
-
 # --------------------------------------------------------------------------- driver
 
 
-def _versions() -> list[str]:
-    lines = []
-    try:
-        import PySide6
-        from PySide6 import QtCore
-
-        lines.append(f"Qt:     {QtCore.qVersion()} (PySide6 {PySide6.__version__})")
-    except Exception as exc:  # noqa: BLE001
-        lines.append(f"Qt:     not available ({type(exc).__name__}: {exc})")
-    return lines
-
-
-def run_selftest(args: Any = None) -> int:
+def run_selftest(args: Any = None, *, window_step: Callable[[dict], str] | None = None,
+                 versions: Callable[[], list[str]] | None = None) -> int:
+    """Run the core steps, and the window step the front-end passes in (the
+    services know no Qt: `ibplayer.ui.selftest` provides it)."""
     no_gui = bool(getattr(args, "no_gui", False))
     debug = bool(getattr(args, "debug", False))
 
     from ibplayer import __version__
-    from ibplayer.paths import resource
-    from ibplayer.vlcloader import vlc_info
+    from ibplayer.infra.paths import resource
+    from ibplayer.infra.vlcloader import vlc_info
 
     frozen = bool(getattr(sys, "frozen", False))
     _say(f"ibplayer {__version__} selftest ({'frozen bundle' if frozen else 'from source'}, "
@@ -276,7 +195,7 @@ def run_selftest(args: Any = None) -> int:
         _say(f"libVLC bundled: {'yes' if info['bundled'] else 'no'}")
     else:
         _say(f"libVLC: NOT LOADED - {info['error']}")
-    for line in _versions():
+    for line in (versions() if versions else []):
         _say(line)
     _say("")
 
@@ -284,13 +203,13 @@ def run_selftest(args: Any = None) -> int:
     steps: list[tuple[str, Callable[[dict], str] | None]] = [
         ("play", _step_play),
         ("seek", _step_seek),
-        ("window", None if no_gui else _step_window),
+        ("window", None if no_gui else window_step),
     ]
     results: list[tuple[str, str, str]] = []
     try:
         for name, fn in steps:
             if fn is None:
-                results.append((name, "SKIP", "--no-gui"))
+                results.append((name, "SKIP", "--no-gui" if no_gui else "no window front-end"))
             else:
                 t0 = time.monotonic()
                 try:
@@ -319,16 +238,9 @@ def run_selftest(args: Any = None) -> int:
 
 
 def _cleanup(ctx: dict) -> None:
-    w = ctx.pop("window", None)
-    if w is not None:
+    for fn in ctx.pop("cleanups", []):
         try:
-            if not w._closed:
-                w.close()
-            from PySide6.QtWidgets import QApplication
-
-            app = QApplication.instance()
-            if app is not None:
-                app.processEvents()
+            fn()
         except Exception:  # noqa: BLE001
             pass
     b = ctx.pop("backend", None)

@@ -1,0 +1,1 @@
+"""I/O: http, feeds, the SQLite store, the downloader, audio files, playback backends, libVLC loading."""
