@@ -210,10 +210,7 @@ def run_download(args) -> int:
         if not ids:
             print("nothing to download: every episode is already downloaded")
             return 0
-        try:
-            jobs = args.jobs or int(core.library.get_setting("max_downloads", "2") or 2)
-        except ValueError:
-            jobs = 2
+        jobs = args.jobs or core.settings.get("max_downloads")
         display = ProgressDisplay()
         try:
             results = core.download(ids, jobs=max(1, jobs), progress=display.update,
@@ -276,7 +273,7 @@ def run_feed_settings(args) -> int:
             print("ibplayer: error: --auto-download needs a number ≥ 0 (0 turns it off)", file=sys.stderr)
             return EXIT_USAGE
         if args.auto_download is not None or delete is not None:
-            lib.set_feed_settings(f.id, auto_download=args.auto_download, auto_delete_played=delete)
+            core.library_service.set_feed_settings(f.id, auto_download=args.auto_download, auto_delete_played=delete)
             f = lib.feed(f.id)
         print(f.title or f.url)
         print(f"  auto-download: {'keep the ' + str(f.auto_download) + ' newest' if f.auto_download else 'off'}")
@@ -285,17 +282,21 @@ def run_feed_settings(args) -> int:
 
 
 def after_refresh(core) -> int:
-    """Apply the per-feed download settings after a refresh; print what was
-    done.  Returns an exit status (non-zero when an automatic download failed)."""
+    """Apply the per-feed download settings after a refresh (the same plan
+    the window applies); print what was done.  Returns an exit status
+    (non-zero when an automatic download failed)."""
     display = ProgressDisplay()
     on_result = report_results(display)
+    plan = core.plan_policies()
+    for ep, why, freed in plan.deleted:
+        print(f"deleted download “{ep.title}” ({ep.short_id}, {why}): freed {fmt_bytes(freed)}")
+    if not plan.download:
+        return 0
     try:
-        res = core.apply_download_policies(progress=display.update, on_result=on_result)
+        results = core.download(plan.download, progress=display.update, on_result=on_result, auto=True)
     except KeyboardInterrupt:
         display.clear()
         print("ibplayer: interrupted; partial downloads are kept", file=sys.stderr)
         return 130
     display.clear()
-    for ep, why, freed in res.deleted:
-        print(f"deleted download “{ep.title}” ({ep.short_id}, {why}): freed {fmt_bytes(freed)}")
-    return EXIT_ERROR if any(not r.ok for r in res.downloads) else 0
+    return EXIT_ERROR if any(not r.ok for r in results) else 0

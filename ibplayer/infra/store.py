@@ -25,7 +25,7 @@ from ibplayer.domain import people as people_mod
 from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class LibraryError(Exception):
@@ -87,6 +87,19 @@ class EpisodeRow:
     @property
     def guest_names(self) -> str:
         return ", ".join(p.name for p in self.guests)
+
+
+@dataclass
+class EnrichmentRow:
+    url: str
+    kind: str  # "chapters" | "image" (later "transcript")
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: float | None = None
+    checked_at: float | None = None
+    body: bytes | None = None
+    path: str | None = None
+    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -252,7 +265,30 @@ ALTER TABLE episodes ADD COLUMN download_path TEXT;
 ALTER TABLE episodes ADD COLUMN auto_downloaded INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+# v4: enrichment (Podcasting 2.0 chapter files, chapter images, later
+# transcripts) kept apart from feed data, keyed by URL, with the validators
+# it was fetched under.  A feed refresh never deletes it.
+_SCHEMA_V4 = """
+CREATE TABLE enrichment (
+    url TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    fetched_at REAL,
+    checked_at REAL,
+    body BLOB,
+    path TEXT,
+    error TEXT
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+
+# Chapter sources the feed item itself carries: a refresh that rewrites an
+# episode replaces these.  'podcast-chapters' is enrichment (its own fetch,
+# its own table) and the embedded sources come from the audio file: a refresh
+# never deletes those.
+FEED_CHAPTER_SOURCES = ("notes", "psc")
 
 
 def short_id_for(guid: str) -> str:
@@ -269,7 +305,7 @@ def _dt(ts: float | None) -> datetime | None:
 
 # Bump when parsing changes what is derived from the same item (chapters,
 # guests, topics), so the next refresh rewrites stored episodes.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 
 def _item_hash(ep: ParsedEpisode) -> str:
@@ -281,7 +317,9 @@ def _item_hash(ep: ParsedEpisode) -> str:
         h.update((part or "").encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     for source, chs in sorted(ep.chapters.items()):
-        if source != "notes":  # notes chapters derive from notes_html; the rest come from elsewhere
+        # notes chapters derive from notes_html; enrichment (podcast-chapters)
+        # is never part of the item: fetched or not, the item is the same.
+        if source in FEED_CHAPTER_SOURCES and source != "notes":
             h.update(repr([(c.start, c.title) for c in chs]).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
@@ -475,7 +513,7 @@ class Library:
         place, add new ones, never duplicate.  When the stored copy was a
         snapshot and this one is live, drop snapshot episodes the live feed no
         longer has unless the user played or downloaded them."""
-        stats = {"new": 0, "updated": 0, "unchanged": 0, "removed": 0}
+        stats: dict = {"new": 0, "updated": 0, "unchanged": 0, "removed": 0, "touched": []}
         now = time.time()
         with self.transaction():
             was_snapshot = bool(self.db.execute("SELECT snapshot FROM feeds WHERE id=?", (feed_id,)).fetchone()[0])
@@ -516,14 +554,18 @@ class Library:
                     eid = known[0]
                     updates.append(values + (eid,))
                     touched.append((eid,))
+                    stats["touched"].append(eid)
                     stats["updated"] += 1
                 else:
                     eid = next_id
                     next_id += 1
                     existing[ep.guid] = (eid, h)  # a guid twice in one feed stays one episode
                     inserts.append((eid,) + values + (feed_id, ep.guid, short_id_for(ep.guid)))
+                    stats["touched"].append(eid)
                     stats["new"] += 1
                 for source, chs in ep.chapters.items():
+                    if source not in FEED_CHAPTER_SOURCES:
+                        continue  # enrichment is stored by the enrichment service
                     for i, c in enumerate(chs):
                         chapter_rows.append((eid, source, i, c.start, c.end, c.title, c.url, c.image, int(c.hidden)))
                 for pos, person in enumerate(ep.guests):
@@ -532,9 +574,10 @@ class Library:
                 for rank, topic in enumerate(ep.topics):
                     topic_rows.append((eid, self._topic_id(topic, topic_ids), rank))
             if touched:
-                # Feed-derived data is replaced; chapters read from the audio file stay.
+                # Feed-derived data is replaced; enrichment and chapters read
+                # from the audio file stay.
                 self.db.executemany(
-                    "DELETE FROM chapters WHERE episode_id=? AND source IN ('notes','psc','podcast-chapters')", touched
+                    "DELETE FROM chapters WHERE episode_id=? AND source IN ('notes','psc')", touched
                 )
                 self.db.executemany("DELETE FROM episode_people WHERE episode_id=?", touched)
                 self.db.executemany("DELETE FROM episode_topics WHERE episode_id=?", touched)
@@ -960,6 +1003,38 @@ class Library:
                 }
             )
         return {"version": 1, "feeds": feeds}
+
+    # ------------------------------------------------------------ enrichment
+
+    def enrichment(self, url: str) -> EnrichmentRow | None:
+        row = self.db.execute(
+            "SELECT url, kind, etag, last_modified, fetched_at, checked_at, body, path, error FROM enrichment WHERE url=?",
+            (url,),
+        ).fetchone()
+        return EnrichmentRow(*row) if row else None
+
+    def put_enrichment(self, row: EnrichmentRow) -> None:
+        with self.transaction():
+            self.db.execute(
+                """INSERT OR REPLACE INTO enrichment(url, kind, etag, last_modified, fetched_at, checked_at, body, path, error)
+                   VALUES (?,?,?,?,?,?,?,?,?)""",
+                (row.url, row.kind, row.etag, row.last_modified, row.fetched_at, row.checked_at, row.body, row.path,
+                 row.error),
+            )
+
+    def note_enrichment_checked(self, url: str, *, error: str | None = None) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE enrichment SET checked_at=?, error=? WHERE url=?", (time.time(), error, url))
+
+    def episodes_with_chapters_url(self, feed_id: int | None = None) -> list[tuple[int, str, str, float | None]]:
+        """(episode id, title, chapters URL, the file's duration) of episodes
+        that name a Podcasting 2.0 chapters file."""
+        sql = "SELECT id, title, chapters_url, file_duration FROM episodes WHERE chapters_url IS NOT NULL AND chapters_url != ''"
+        params: tuple = ()
+        if feed_id is not None:
+            sql += " AND feed_id=?"
+            params = (feed_id,)
+        return [tuple(r) for r in self.db.execute(sql, params)]
 
 
 def _dedupe_chapter_hits(hits: list[SearchHit]) -> list[SearchHit]:
