@@ -8,6 +8,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["__worker__"]:  # a worker process started by the window (services.worker)
+        from ibplayer.services import worker
+
+        return worker.main(argv[1:])
     from ibplayer.cli.main import apply_global_options, build_parser, run
 
     args = build_parser().parse_args(argv)

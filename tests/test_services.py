@@ -105,22 +105,22 @@ def test_every_mutation_emits_changes(core, httpserver):
     assert r.changes.feed_list and r.feed_id in r.changes.feeds and seen[-1] is r.changes
     eid = core.library.episodes()[0].id
     assert eid in core.set_played(eid, True).episodes and core.library.episode(eid).played
-    assert eid in core.set_position(eid, 12.5).episodes
+    assert eid in core.set_position(eid, 12.5).positions
     assert core.settings.set({"skip_back": 10}).settings == {"skip_back"}
     core.unsubscribe(str(r.feed_id))
     assert seen[-1].feeds_removed == {r.feed_id} and seen[-1].feed_list
 
 
 def test_bad_setting_values_fall_back_to_defaults_with_a_warning(core, caplog):
-    for key, raw in {"volume": "loud", "skip_back": "-1e400", "default_speed": "1e999", "max_downloads": "nan"}.items():
+    for key, raw in {"skip_forward": "loud", "skip_back": "-1e400", "default_speed": "1e999", "max_downloads": "nan"}.items():
         core.library.set_setting(key, raw)
     with caplog.at_level(logging.WARNING):
         values = core.settings.all()
-    assert values["volume"] == SETTINGS["volume"].default
+    assert values["skip_forward"] == SETTINGS["skip_forward"].default
     assert values["skip_back"] == SETTINGS["skip_back"].default
     assert values["default_speed"] == SETTINGS["default_speed"].default
     assert values["max_downloads"] == SETTINGS["max_downloads"].default
-    assert "volume" in caplog.text and "loud" in caplog.text
+    assert "skip_forward" in caplog.text and "loud" in caplog.text
     core.settings.set({"skip_back": "20"})
     assert Core(core.data_dir).settings.get("skip_back") == 20
 
@@ -129,5 +129,5 @@ def test_settings_refuse_bad_values_before_writing_any(core):
     import pytest
 
     with pytest.raises(ValueError):
-        core.settings.set({"skip_back": 10, "volume": "loud"})
+        core.settings.set({"skip_back": 10, "skip_forward": "loud"})
     assert core.settings.get("skip_back") == SETTINGS["skip_back"].default

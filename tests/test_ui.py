@@ -82,6 +82,8 @@ def make_window(qtbot, data_dir):
 def open_episode(qtbot, w, episode_id: int, chapters: int = 4) -> None:
     assert w.select_episode(episode_id)
     wait_until(qtbot, lambda: w.shown_episode is not None and w.shown_episode.id == episode_id)
+    # the pane's details and chapters are read in a worker, never on the GUI thread
+    wait_until(qtbot, lambda: w.pane.details_id == episode_id)
     assert w.chapters_model.rowCount() == chapters, [c.title for c in w.chapters_model.chapters()]
 
 
@@ -452,8 +454,12 @@ def test_episode_model_roles(qtbot):
     assert m.data(m.index(0, EpisodesModel.STATUS), DownloadRole) == 0.5
 
 
-def test_refresh_runs_in_the_helper_process(tmp_path):
-    # the protocol: pickled results back; the work's exceptions re-raised here
-    assert workers.run_helper("refresh", str(tmp_path / "lib")) == []
+def test_refresh_runs_in_a_worker_process(tmp_path):
+    # the protocol, through the real entry point (`ibplayer __worker__ …`, the
+    # same from source and in a bundle): pickled results back; the work's
+    # exceptions re-raised here
+    from ibplayer.services.worker import WorkerProcess
+
+    assert WorkerProcess("refresh", str(tmp_path / "lib")).run() == []
     with pytest.raises(KeyError):
-        workers.run_helper("no-such-command")
+        WorkerProcess("no-such-command").run()

@@ -787,3 +787,9 @@ def sources_disagree(a: list[Chapter], b: list[Chapter], tolerance: float = 5.0)
     sa = sorted(c.start for c in a)
     sb = sorted(c.start for c in b)
     return any(abs(x - y) > tolerance for x, y in zip(sa, sb))
+
+
+def any_disagree(sets: dict[str, list[Chapter]]) -> bool:
+    """Whether any two of an episode's chapter lists differ."""
+    lists = list(sets.values())
+    return any(sources_disagree(lists[i], lists[j]) for i in range(len(lists)) for j in range(i + 1, len(lists)))

@@ -807,6 +807,11 @@ class Library:
             source = chapters_mod.best_source(sets)
         return source, (sets.get(source, []) if source else [])
 
+    def chapter_source(self, episode_id: int) -> str | None:
+        """The user's chosen chapter source (None: automatic)."""
+        row = self.db.execute("SELECT chapter_source FROM episodes WHERE id=?", (episode_id,)).fetchone()
+        return row[0] if row else None
+
     def set_chapter_source(self, episode_id: int, source: str | None) -> None:
         with self.transaction():
             self.db.execute("UPDATE episodes SET chapter_source=? WHERE id=?", (source, episode_id))
@@ -832,11 +837,7 @@ class Library:
     def chapters_disagree(self, episode_id: int) -> bool:
         """Whether the episode's chapter sources differ (count, or starts more
         than a few seconds apart), so the app can offer a choice."""
-        sets = self.chapter_sets(episode_id)
-        lists = list(sets.values())
-        return any(
-            chapters_mod.sources_disagree(lists[i], lists[j]) for i in range(len(lists)) for j in range(i + 1, len(lists))
-        )
+        return chapters_mod.any_disagree(self.chapter_sets(episode_id))
 
     def chapters_with_topic(self, topic: str, limit: int = 200) -> list[SearchHit]:
         """Every chapter on a topic across the library (full-text match of the

@@ -17,7 +17,8 @@ class Changes:
     feed_list: bool = False  # feeds were added or removed
     feeds: set[int] = field(default_factory=set)  # a feed's data or its episode list changed
     feeds_removed: set[int] = field(default_factory=set)
-    episodes: set[int] = field(default_factory=set)  # an episode row changed (position, played, file…)
+    episodes: set[int] = field(default_factory=set)  # an episode row changed (played, file, metadata…)
+    positions: set[int] = field(default_factory=set)  # only the play position changed (saved while playing)
     chapters: set[int] = field(default_factory=set)  # an episode's chapter lists changed
     settings: set[str] = field(default_factory=set)
 

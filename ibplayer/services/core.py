@@ -113,7 +113,7 @@ class Core:
 
     def set_position(self, episode_id: int, seconds: float) -> Changes:
         self.library.set_position(episode_id, seconds)
-        return self.emit(Changes(episodes={episode_id}))
+        return self.emit(Changes(positions={episode_id}))
 
     def set_chapter_source(self, episode_id: int, source: str | None) -> Changes:
         self.library.set_chapter_source(episode_id, source)

@@ -57,7 +57,6 @@ SETTINGS: dict[str, Setting] = {
         Setting("skip_forward", int, 30, 1, 600, "seconds the forward button skips"),
         Setting("max_downloads", int, 2, 1, 8, "downloads at a time"),
         Setting("default_speed", float, 1.0, 0.5, 3.0, "playback speed"),
-        Setting("volume", int, 100, 0, 200, "playback volume (percent)"),
         Setting("download_dir", str, "", doc="downloads folder (empty: <data dir>/downloads)"),
         Setting("fetch_deadline", float, 60.0, 1, 3600, "seconds a whole feed or file fetch may take"),
         Setting("save_every", float, 5.0, 1, 60, "seconds between saves of the play position"),

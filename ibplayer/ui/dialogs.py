@@ -25,34 +25,19 @@ from PySide6.QtWidgets import (
 
 from .player import SPEEDS
 
-SHORTCUTS = [
-    ("Space", "Play / pause"),
-    ("←", "Skip back (15 s by default)"),
-    ("→", "Skip forward (30 s by default)"),
-    ("Ctrl+← or P", "Previous chapter"),
-    ("Ctrl+→ or N", "Next chapter"),
-    ("Ctrl+F", "Search chapters, episodes and guests"),
-    ("Ctrl+L", "Filter the episode list"),
-    ("M", "Mute / unmute"),
-    ("F5", "Refresh all feeds"),
-    ("Ctrl+D", "Show downloads"),
-    ("Ctrl+,", "Settings"),
-    ("Ctrl+Q", "Quit"),
-]
-
-DEFAULTS = {"skip_back": 15, "skip_forward": 30, "max_downloads": 2, "default_speed": 1.0}
-
 
 class ShortcutsDialog(QDialog):
-    def __init__(self, parent=None) -> None:
+    """Every shortcut, from the window's actions table (:mod:`.actions`)."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard Shortcuts")
-        table = QTableWidget(len(SHORTCUTS), 2, self)
+        table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Keys", "Action"])
         table.verticalHeader().hide()
         table.setEditTriggers(QTableWidget.NoEditTriggers)
         table.setSelectionMode(QTableWidget.NoSelection)
-        for r, (keys, what) in enumerate(SHORTCUTS):
+        for r, (keys, what) in enumerate(rows):
             table.setItem(r, 0, QTableWidgetItem(keys))
             table.setItem(r, 1, QTableWidgetItem(what))
         table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
@@ -63,7 +48,10 @@ class ShortcutsDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(table)
         lay.addWidget(buttons)
-        self.resize(460, 420)
+        # tall enough for every row (no scrolling to find one)
+        table.resizeRowsToContents()
+        rows_h = sum(table.rowHeight(r) for r in range(table.rowCount())) + table.horizontalHeader().height()
+        self.resize(480, min(900, rows_h + 90))
 
 
 class SettingsDialog(QDialog):

@@ -60,7 +60,7 @@ class Player(QObject):
     def __init__(self, backend, writer=None, parent=None) -> None:
         super().__init__(parent)
         self.backend = backend
-        self.writer = writer  # LibraryWriter (or None: nothing saved)
+        self.writer = writer  # CoreWriter (or None: nothing saved)
         self._listener = _Listener(self)
         self._listener.state.connect(self._on_state)
         self._listener.time.connect(self._on_time)
@@ -231,7 +231,7 @@ class Player(QObject):
         t = self._time
         ep.position = t
         eid = ep.id
-        self.writer.submit(lambda lib: lib.set_position(eid, t))
+        self.writer.submit(lambda core: core.set_position(eid, t))
         self.positionSaved.emit(eid, t, False)
 
     def mark_played(self) -> None:
@@ -243,7 +243,7 @@ class Player(QObject):
         ep.position = 0.0
         if self.writer is not None:
             eid = ep.id
-            self.writer.submit(lambda lib: lib.set_played(eid, True))
+            self.writer.submit(lambda core: core.set_played(eid, True))
         self.positionSaved.emit(ep.id, 0.0, True)
 
     def shutdown(self) -> None:

@@ -3,8 +3,10 @@
 * :func:`run_task` runs ``func`` on a QThreadPool thread; its result or its
   exception comes back to the GUI thread through a queued signal.
 * :func:`to_main` calls a function on the GUI thread from any thread.
-* :class:`LibraryWriter` serialises database writes on one worker thread that
-  owns its own :class:`~ibplayer.infra.store.Library` connection.
+* :class:`CoreWriter` serialises every write on one worker thread that owns
+  its own :class:`~ibplayer.services.core.Core`: writes go through the
+  services, and their `Changes` come back to the GUI thread.
+* :func:`in_process` runs a service operation in a worker process.
 
 Exceptions raised by callbacks on the GUI thread go to ``sys.excepthook`` (as
 any Qt slot's would), so tests see them.
@@ -13,7 +15,6 @@ any Qt slot's would), so tests see them.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import sys
 import threading
@@ -129,54 +130,48 @@ def wait_idle(timeout_ms: int = 10000) -> bool:
     return pool().waitForDone(timeout_ms)
 
 
-_helper_broken = False
+_worker_broken = False
+_workers: set = set()
+_workers_lock = threading.Lock()
 
 
-class HelperFailed(RuntimeError):
-    """The helper process could not run or answer (not an error of the work)."""
-
-
-def run_helper(*args: str) -> Any:
-    """Run ``python -m ibplayer.ui.procs ARGS`` and return its result (or
-    raise its exception).  Blocks (without the GIL): call from a worker."""
-    import pickle
-    import subprocess
-
-    import ibplayer
-
-    root = str(Path(ibplayer.__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    try:
-        p = subprocess.run([sys.executable, "-m", "ibplayer.ui.procs", *args], env=env,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=False)
-    except OSError as exc:
-        raise HelperFailed(str(exc)) from exc
-    try:
-        status, value = pickle.loads(p.stdout)  # our own child's output
-    except Exception as exc:  # noqa: BLE001
-        raise HelperFailed(f"helper process exited with {p.returncode}") from exc
-    if status == "error":
-        raise value
-    return value
-
-
-def in_helper(fallback: Callable[[], Any], *args: str) -> Callable[[], Any]:
-    """A :func:`run_task` job running ``procs`` command ``args`` in the helper
-    process; ``fallback()`` (the same work in this worker thread) where the
-    helper cannot run (a frozen bundle, a broken interpreter)."""
+def in_process(fallback: Callable[[], Any], *args: str) -> Callable[[], Any]:
+    """A :func:`run_task` job running worker command ``args`` in a separate
+    process (:mod:`ibplayer.services.worker`; from source and in a frozen
+    bundle alike); ``fallback()`` (the same work in this thread) only where
+    the process cannot start.  :func:`stop_processes` kills running ones."""
 
     def job():
-        global _helper_broken
-        if not _helper_broken and not getattr(sys, "frozen", False):
+        global _worker_broken
+        from ibplayer.services.worker import WorkerFailed, WorkerProcess
+
+        if not _worker_broken:
+            proc = WorkerProcess(*args)
+            with _workers_lock:
+                _workers.add(proc)
             try:
-                return run_helper(*args)
-            except HelperFailed as exc:
-                log.warning("helper process failed (%s); working in a thread instead", exc)
-                _helper_broken = True
+                return proc.run()
+            except WorkerFailed as exc:
+                if str(exc) == "cancelled":
+                    raise
+                log.warning("worker process failed (%s); working in a thread instead", exc)
+                _worker_broken = True
+            finally:
+                with _workers_lock:
+                    _workers.discard(proc)
         return fallback()
 
     return job
+
+
+def stop_processes() -> int:
+    """Kill every running worker process (on quit: none keeps writing to the
+    library after the window is gone; its transaction rolls back)."""
+    with _workers_lock:
+        procs = list(_workers)
+    for p in procs:
+        p.kill()
+    return len(procs)
 
 
 def library_task(data_dir: Path, fn: Callable[[Any], Any]) -> Callable[[], Any]:
@@ -194,13 +189,17 @@ def library_task(data_dir: Path, fn: Callable[[Any], Any]) -> Callable[[], Any]:
     return job
 
 
-def core_task(data_dir: Path, fn: Callable[[Any], Any]) -> Callable[[], Any]:
-    """Wrap ``fn(core)`` to run with a Core opened on the worker thread."""
+def core_task(data_dir: Path, fn: Callable[[Any], Any],
+              on_changes: Callable[[Any], None] | None = None) -> Callable[[], Any]:
+    """Wrap ``fn(core)`` to run with a Core opened on the worker thread; the
+    `Changes` it emits go to ``on_changes`` on the GUI thread."""
 
     def job():
         from ibplayer.services.core import Core
 
         core = Core(data_dir)
+        if on_changes is not None:
+            core.events.subscribe(lambda ch: to_main(on_changes, ch))
         try:
             return fn(core)
         finally:
@@ -209,50 +208,56 @@ def core_task(data_dir: Path, fn: Callable[[Any], Any]) -> Callable[[], Any]:
     return job
 
 
-class LibraryWriter:
-    """One thread, one connection, writes in submission order.
+class CoreWriter:
+    """One thread, one :class:`~ibplayer.services.core.Core`: every write the
+    window makes goes through the services here, in submission order.
 
-    ``submit(fn, callback=None)`` queues ``fn(library)``; ``callback(result)``
-    then runs on the GUI thread.  ``flush()`` waits until everything queued
-    so far is written (used on quit)."""
+    ``submit(fn, callback=None)`` queues ``fn(core)``; ``callback(result)``
+    then runs on the GUI thread.  Every `Changes` the services emit on this
+    thread goes to ``on_changes`` on the GUI thread.  ``flush()`` waits until
+    everything queued so far is written (used on quit)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, on_changes: Callable[[Any], None] | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.on_changes = on_changes
         self._q: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="ibplayer-db-writer", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        from ibplayer.infra.store import Library
+        from ibplayer.services.core import Core
 
-        lib = Library(self.data_dir)
+        core = Core(self.data_dir)
+        if self.on_changes is not None:
+            core.events.subscribe(lambda ch: to_main(self.on_changes, ch))
         try:
             while True:
                 item = self._q.get()
                 if item is None:
                     self._q.task_done()
                     return
-                fn, callback = item
+                fn, callback, error = item
                 try:
-                    result = fn(lib)
+                    result = fn(core)
                 except Exception as exc:  # noqa: BLE001
                     log.exception("database write failed")
-                    to_main(_unhandled, exc)
+                    to_main(error or _unhandled, exc)
                 else:
                     if callback is not None:
                         to_main(callback, result)
                 finally:
                     self._q.task_done()
         finally:
-            lib.close()
+            core.close()
 
-    def submit(self, fn: Callable[[Any], Any], callback: Callable[[Any], None] | None = None) -> None:
+    def submit(self, fn: Callable[[Any], Any], callback: Callable[[Any], None] | None = None,
+               error: Callable[[BaseException], None] | None = None) -> None:
         if self._thread.is_alive():
-            self._q.put((fn, callback))
+            self._q.put((fn, callback, error))
 
     def flush(self, timeout: float = 10.0) -> bool:
         done = threading.Event()
-        self.submit(lambda lib: done.set())
+        self.submit(lambda core: done.set())
         return done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:

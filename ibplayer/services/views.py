@@ -1,0 +1,46 @@
+"""Read-only views the front-ends show, each loaded in one call (off the GUI
+thread in the window): what the episode pane and the chapter sidebar need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ibplayer.domain import chapters as chapters_mod
+from ibplayer.domain.models import Chapter, Person
+from ibplayer.infra.store import EpisodeRow, Library
+
+
+@dataclass
+class ChapterView:
+    source: str | None  # the source shown
+    chapters: list[Chapter]
+    counts: dict[str, int]  # every source the episode has, with its chapter count
+    disagree: bool  # the sources differ (count, or starts apart): offer a choice
+
+
+@dataclass
+class EpisodeDetails:
+    episode: EpisodeRow
+    guests: list[Person] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    notes_html: str = ""
+    chapters: ChapterView | None = None
+
+
+def chapter_view(lib: Library, episode_id: int, source: str | None = None) -> ChapterView:
+    sets = lib.chapter_sets(episode_id)
+    if source is None:
+        source = lib.chapter_source(episode_id)
+    if source not in sets:
+        source = chapters_mod.best_source(sets)
+    return ChapterView(source, sets.get(source, []) if source else [], {s: len(c) for s, c in sets.items()},
+                       chapters_mod.any_disagree(sets))
+
+
+def episode_details(lib: Library, episode_id: int) -> EpisodeDetails | None:
+    """Everything the episode pane and the chapter sidebar show, in one read."""
+    ep = lib.episode(episode_id)
+    if ep is None:
+        return None
+    guests = ep.guests or lib.guests(ep.id)
+    return EpisodeDetails(ep, guests, lib.topics(ep.id), lib.notes_html(ep.id), chapter_view(lib, ep.id))

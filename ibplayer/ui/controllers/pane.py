@@ -1,0 +1,240 @@
+"""The episode pane: title and facts, Play / Download / Mark played, the guest
+card, topic chips and the show notes with clickable timestamps."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QObject, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget
+
+from ibplayer.services.views import episode_details
+
+from ..models import fmt_date, fmt_duration, fmt_time
+from ..widgets import SEEK_SCHEME, FlowLayout, NotesBrowser, linkify_timestamps, plain_to_html
+
+
+class EpisodePaneController(QObject):
+    def __init__(self, w) -> None:
+        super().__init__(w)
+        self.w = w
+        self._gen = 0
+        self.details_id: int | None = None  # the episode whose details the pane shows
+        st = w.style()
+        self.widget = centre = QWidget()
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(8, 8, 8, 0)
+        self.title_label = QLabel("Select an episode")
+        self.title_label.setTextFormat(Qt.PlainText)  # feed text is never markup
+        tf = QFont(w.font())
+        tf.setPointSizeF(tf.pointSizeF() * 1.35)
+        tf.setBold(True)
+        self.title_label.setFont(tf)
+        self.title_label.setWordWrap(True)
+        self.title_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.meta_label = QLabel()
+        self.meta_label.setTextFormat(Qt.PlainText)
+        self.meta_label.setWordWrap(True)
+        cl.addWidget(self.title_label)
+        cl.addWidget(self.meta_label)
+        actions = QHBoxLayout()
+        self.play_button = QPushButton(st.standardIcon(QStyle.SP_MediaPlay), "Play")
+        self.play_button.clicked.connect(self._play_clicked)
+        self.download_button = QPushButton(st.standardIcon(QStyle.SP_ArrowDown), "Download")
+        self.download_button.clicked.connect(lambda: w.downloads.button_clicked())
+        self.played_button = QPushButton("Mark played")
+        self.played_button.clicked.connect(self._toggle_played)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        # showing / hiding it and relabelling the button must not relayout the
+        # pane (re-wrapping the notes and chips: ~25 ms at each download start)
+        sp = self.progress.sizePolicy()
+        sp.setRetainSizeWhenHidden(True)
+        self.progress.setSizePolicy(sp)
+        self.progress.setMinimumWidth(40)  # the pane may still be narrow
+        self.progress.hide()
+        bfm = self.download_button.fontMetrics()
+        self.download_button.setFixedWidth(
+            max(bfm.horizontalAdvance(t) for t in ("Download", "Cancel download", "Delete download"))
+            + self.download_button.iconSize().width() + 24)
+        for b in (self.play_button, self.download_button, self.progress, self.played_button):
+            actions.addWidget(b)
+        actions.addStretch(1)
+        cl.addLayout(actions)
+        self.guest_card = QFrame()
+        self.guest_card.setFrameShape(QFrame.StyledPanel)
+        gl = QVBoxLayout(self.guest_card)
+        gl.setContentsMargins(8, 6, 8, 6)
+        self.guest_label = QLabel()
+        self.guest_label.setWordWrap(True)
+        self.guest_label.setTextFormat(Qt.RichText)
+        self.guest_label.linkActivated.connect(self._guest_link)
+        gl.addWidget(self.guest_label)
+        cl.addWidget(self.guest_card)
+        self.topics_box = QWidget()
+        # chips: rounded, tinted from the palette (light and dark themes);
+        # one style sheet for the box, not one per button
+        self.topics_box.setStyleSheet(
+            "QPushButton#chip { background: palette(alternate-base); color: palette(text);"
+            " border: 1px solid palette(mid); border-radius: 10px; padding: 2px 10px; }"
+            " QPushButton#chip:hover { background: palette(highlight); color: palette(highlighted-text);"
+            " border-color: palette(highlight); }"
+            " QPushButton#chip:pressed { background: palette(dark); }")
+        self.topics_layout = FlowLayout(self.topics_box)
+        self.topic_buttons: list[QPushButton] = []
+        cl.addWidget(self.topics_box)
+        self.notes = NotesBrowser()
+        self.notes.anchorClicked.connect(self._notes_link)
+        cl.addWidget(self.notes, 1)
+
+    # ------------------------------------------------------------ showing
+
+    def show_episode(self, ep) -> None:
+        """Show ``ep`` (an EpisodeRow, or None): its row's facts at once, the
+        rest (guests, topics, notes, chapters) read in a worker."""
+        w = self.w
+        self._gen += 1
+        gen = self._gen
+        pe = w.player.episode
+        if ep is not None and pe is not None and pe.id == ep.id:
+            ep = pe  # the playing episode's in-memory state is the freshest
+        w.shown_episode = ep
+        has = ep is not None
+        for b in (self.play_button, self.download_button, self.played_button):
+            b.setVisible(has)
+        self.guest_card.setVisible(False)
+        self.topics_box.setVisible(False)
+        if not has:
+            self.title_label.setText("Select an episode")
+            self.meta_label.setText("")
+            self.notes.setHtml("")
+            w.sidebar.show_chapters(None)
+            self.progress.hide()
+            self.details_id = None
+            return
+        w.ui_settings.setValue("last_episode", ep.id)
+        self.details_id = None
+        self.title_label.setText(ep.title)
+        self.update_meta()
+        self.update_play_button()
+        w.downloads.update_pane()
+        eid = ep.id
+
+        def shown(details):
+            if gen == self._gen and details is not None:
+                self._show_details(details)
+
+        w.read(lambda lib: episode_details(lib, eid), shown)
+
+    def reload(self) -> None:
+        """Read the shown episode again (its data changed)."""
+        ep = self.w.shown_episode
+        if ep is not None:
+            self._gen += 1
+            gen, eid = self._gen, ep.id
+
+            def shown(details):
+                if gen == self._gen and details is not None:
+                    self._refresh_row(details.episode)
+                    self._show_details(details)
+
+            self.w.read(lambda lib: episode_details(lib, eid), shown)
+
+    def _refresh_row(self, fresh) -> None:
+        w = self.w
+        shown = w.shown_episode
+        if shown is None or shown.id != fresh.id:
+            return
+        names = ["file", "duration", "title", "chapters_url", "chapter_source"]
+        if w.player.episode is not shown:  # the player's own object keeps its live position
+            names += ["played", "position"]
+        fields = {n: getattr(fresh, n) for n in names}
+        for n, v in fields.items():
+            setattr(shown, n, v)
+        w.episodes.model.update_episode(fresh.id, **fields)  # the list shows the same facts
+        self.title_label.setText(shown.title)
+        self.update_meta()
+        w.downloads.update_pane()
+
+    def _show_details(self, d) -> None:
+        ep = self.w.shown_episode
+        if ep is None or ep.id != d.episode.id:
+            return
+        if d.guests:
+            parts = []
+            for p in d.guests:
+                link = f'<a href="guest:{html.escape(p.name, quote=True)}"><b>{html.escape(p.name)}</b></a>'
+                if p.affiliations:
+                    link += " — " + html.escape(", ".join(p.affiliations))
+                parts.append(link)
+            self.guest_label.setText(("Guest: " if len(d.guests) == 1 else "Guests:<br>") + "<br>".join(parts))
+            self.guest_label.setToolTip("Click a guest to list every episode with them")
+        self.guest_card.setVisible(bool(d.guests))
+        for b in self.topic_buttons:
+            self.topics_layout.removeWidget(b)
+            b.deleteLater()
+        self.topic_buttons = []
+        for t in d.topics[:12]:
+            b = QPushButton(t)
+            b.setCursor(Qt.PointingHandCursor)
+            b.setToolTip(f"Every chapter about “{t}” in the library")
+            b.setObjectName("chip")
+            b.clicked.connect(lambda _=False, t=t: self.w.search.show_topic(t))
+            self.topics_layout.addWidget(b)
+            self.topic_buttons.append(b)
+        self.topics_box.setVisible(bool(d.topics))
+        notes = d.notes_html or (plain_to_html(ep.summary) if ep.summary else "")
+        self.notes.setHtml(linkify_timestamps(notes, ep.duration) if notes else "<p><i>No show notes.</i></p>")
+        self.w.sidebar.show_chapters(d.chapters)
+        self.details_id = ep.id
+
+    def update_meta(self) -> None:
+        ep = self.w.shown_episode
+        if ep is None:
+            return
+        bits = [ep.feed_title, fmt_date(ep.published)]
+        if ep.duration:
+            bits.append(fmt_duration(ep.duration))
+        if ep.played:
+            bits.append("played")
+        elif ep.position:
+            bits.append(f"stopped at {fmt_time(ep.position)}")
+        if ep.file:
+            bits.append("downloaded")
+        self.meta_label.setText(" · ".join(b for b in bits if b))
+        self.played_button.setText("Mark unplayed" if ep.played else "Mark played")
+
+    def update_play_button(self) -> None:
+        """"Pause" only on the episode that is playing."""
+        playing = self.w.shown_is_loaded() and self.w.player.state() == "playing"
+        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.setIcon(self.w.style().standardIcon(QStyle.SP_MediaPause if playing else QStyle.SP_MediaPlay))
+
+    def _play_clicked(self) -> None:
+        w = self.w
+        if w.shown_is_loaded():
+            w.player.toggle()
+        else:
+            w.play_episode(w.shown_episode)
+
+    def _toggle_played(self) -> None:
+        ep = self.w.shown_episode
+        if ep is not None:
+            self.w.set_played(ep, not ep.played)
+
+    def _guest_link(self, link: str) -> None:
+        if link.startswith("guest:"):
+            self.w.episodes.show_guest(html.unescape(link[6:]))
+
+    def _notes_link(self, url: QUrl) -> None:
+        scheme = url.scheme().lower()
+        if scheme == SEEK_SCHEME:
+            try:
+                t = float(url.path() or url.toString().split(":", 1)[1])
+            except (ValueError, IndexError):
+                return
+            self.w.play_at(t)
+        elif scheme in ("http", "https"):
+            QDesktopServices.openUrl(url)
+        # anything else (mailto:, javascript:, file:...) is ignored

@@ -1,0 +1,131 @@
+"""The player bar: what is playing (and its chapter), play / pause, skips,
+the slider with chapter ticks, elapsed and remaining time, speed, volume."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QStyle, QToolButton, QVBoxLayout
+
+from ..models import fmt_time
+from ..player import SPEEDS
+from ..widgets import ChapterSlider
+
+
+def _volume(raw) -> int:
+    try:
+        v = float(raw)
+    except (TypeError, ValueError):
+        return 100
+    return int(min(100, max(0, v))) if v == v else 100  # NaN -> default
+
+
+class PlayerBarController(QObject):
+    def __init__(self, w) -> None:
+        super().__init__(w)
+        self.w = w
+        st = w.style()
+        self.widget = bar = QFrame()
+        bar.setFrameShape(QFrame.StyledPanel)
+        bar.setAutoFillBackground(True)
+        pb = QVBoxLayout(bar)
+        pb.setContentsMargins(8, 4, 8, 6)
+        self.now_label = QLabel("Nothing playing")
+        self.now_label.setTextFormat(Qt.PlainText)
+        self.now_label.setMinimumWidth(100)
+        self.now_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        pb.addWidget(self.now_label)
+        row = QHBoxLayout()
+        self.back_button = QToolButton()
+        self.back_button.setIcon(st.standardIcon(QStyle.SP_MediaSeekBackward))
+        self.back_button.clicked.connect(w.skip_back)
+        self.play_button = QToolButton()
+        self.play_button.setIcon(st.standardIcon(QStyle.SP_MediaPlay))
+        self.play_button.setIconSize(QSize(28, 28))
+        self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.clicked.connect(w.toggle_play)
+        self.fwd_button = QToolButton()
+        self.fwd_button.setIcon(st.standardIcon(QStyle.SP_MediaSeekForward))
+        self.fwd_button.clicked.connect(w.skip_forward)
+        for b in (self.back_button, self.fwd_button):
+            b.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.update_skip_labels()
+        self.elapsed_label = QLabel("")
+        self.remaining_label = QLabel("")
+        for lab in (self.elapsed_label, self.remaining_label):
+            lab.setMinimumWidth(w.fontMetrics().horizontalAdvance("-0:00:00") + 6)
+            lab.setAlignment(Qt.AlignCenter)
+        self.slider = ChapterSlider()
+        self.slider.seekRequested.connect(lambda t: w.player.seek(t))
+        self.speed_combo = QComboBox()
+        for s in SPEEDS:
+            self.speed_combo.addItem(f"{s:g}×", s)
+        self.speed_combo.setToolTip("Playback speed (pitch kept)")
+        self.set_speed(float(w.prefs["default_speed"]))
+        self.speed_combo.currentIndexChanged.connect(lambda i: w.player.set_rate(self.speed_combo.itemData(i)))
+        self.mute_button = QToolButton(checkable=True, toolTip="Mute (M)")
+        self.mute_button.setIcon(st.standardIcon(QStyle.SP_MediaVolume))
+        self.mute_button.toggled.connect(self._mute_toggled)
+        self.volume_slider = QSlider(Qt.Horizontal)
+        self.volume_slider.setRange(0, 100)
+        self.volume_slider.setValue(_volume(w.ui_settings.value("volume", 100)))
+        self.volume_slider.setMaximumWidth(110)
+        self.volume_slider.setToolTip("Volume")
+        self.volume_slider.valueChanged.connect(w.player.set_volume)
+        w.player.set_volume(self.volume_slider.value())
+        for b in (self.back_button, self.play_button, self.fwd_button, self.elapsed_label):
+            row.addWidget(b)
+        row.addWidget(self.slider, 1)
+        for b in (self.remaining_label, self.speed_combo, self.mute_button, self.volume_slider):
+            row.addWidget(b)
+        pb.addLayout(row)
+        for b in (self.back_button, self.play_button, self.fwd_button, self.slider, self.speed_combo,
+                  self.mute_button, self.volume_slider):
+            b.setFocusPolicy(Qt.NoFocus)  # keys belong to the shortcuts
+
+    def set_speed(self, rate: float) -> None:
+        self.speed_combo.setCurrentIndex(min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - rate)))
+
+    def update_skip_labels(self) -> None:
+        b, f = int(self.w.prefs["skip_back"]), int(self.w.prefs["skip_forward"])
+        self.back_button.setText(f"{b}")
+        self.back_button.setToolTip(f"Back {b} s (←)")
+        self.fwd_button.setText(f"{f}")
+        self.fwd_button.setToolTip(f"Forward {f} s (→)")
+
+    def _mute_toggled(self, muted: bool) -> None:
+        self.w.player.set_mute(muted)
+        self.mute_button.setIcon(self.w.style().standardIcon(QStyle.SP_MediaVolumeMuted if muted
+                                                             else QStyle.SP_MediaVolume))
+
+    # ------------------------------------------------------------ player signals
+
+    def on_time(self, t: float) -> None:
+        length = self.w.player.length() or 0.0
+        self.slider.set_time(t)
+        self.elapsed_label.setText(fmt_time(t))
+        self.remaining_label.setText("-" + fmt_time(max(0.0, length - t)) if length else "")
+
+    def on_length(self, length: float) -> None:
+        self.slider.set_length(length)
+
+    def on_state(self, state: str) -> None:
+        icon = QStyle.SP_MediaPause if state == "playing" else QStyle.SP_MediaPlay
+        self.play_button.setIcon(self.w.style().standardIcon(icon))
+        self.update_now()
+
+    def update_now(self) -> None:
+        w = self.w
+        ep = w.player.episode
+        if ep is None:
+            self.now_label.setText("Nothing playing")
+            self.slider.set_ticks([])
+            w.setWindowTitle("ibplayer")
+            return
+        text = ep.title
+        ch = w.sidebar.current_title()
+        if ch:
+            text += f"  —  Chapter {w.player.chapter() + 1}: {ch}"
+        self.now_label.setText(text)
+        self.now_label.setToolTip(text)
+        self.slider.set_length(w.player.length())
+        w.setWindowTitle(f"{ep.title} — ibplayer")
