@@ -590,14 +590,23 @@ def main() -> int:
                 shutil.rmtree(d, ignore_errors=True)
             st, pl = res["stopped"], res["playing"]
             allc = st + pl
-            fails = sum(1 for x in allc if x != x)
+            missed_pl = sum(1 for x in pl if x != x)  # NaN: libVLC never got there within 5 s
+            missed_st = sum(1 for x in st if x != x)
+
+            def mx(xs):
+                xs = [x for x in xs if x == x]
+                return max(xs) if xs else float("nan")
+
             print(f"\n3. chapter click -> libVLC playing within 0.5 s of the chapter start "
                   f"(libVLC {res['libvlc']}, --aout=dummy; {res['chapters']} ID3 chapters, {res['source']!r}):")
-            print(f"   while playing (seek), {len(pl)} clicks: median {med(pl):.0f} ms, max {max(pl):.0f} ms  "
-                  f"target < 150 ms -> {ok(med(pl) < 150)}")
+            # a click that never lands is a miss, whatever the median of the others
+            print(f"   while playing (seek), {len(pl)} clicks: median {med(pl):.0f} ms, max {mx(pl):.0f} ms, "
+                  f"{missed_pl} missed  target < 150 ms, none missed -> {ok(med(pl) < 150 and not missed_pl)}")
             print(f"   from stopped (load+play+seek), {len(st)} clicks: median {med(st):.0f} ms, "
-                  f"max {max(st):.0f} ms  target < 150 ms -> {ok(med(st) < 150)}")
-            print(f"   all clicks: median {med(allc):.0f} ms; " + (f"{fails} never arrived" if fails else "every click arrived"))
+                  f"max {mx(st):.0f} ms, {missed_st} missed  target < 150 ms, none missed -> "
+                  f"{ok(med(st) < 150 and not missed_st)}")
+            print(f"   all clicks: median {med(allc):.0f} ms; "
+                  + (f"{missed_pl + missed_st} never arrived" if missed_pl + missed_st else "every click arrived"))
         print(f"\n(total bench time {time.perf_counter() - t_all:.0f} s)")
     finally:
         if srv is not None:

@@ -9,14 +9,21 @@
 * Linux: runs ``ldd`` on the bundled libvlc/libvlccore and every VLC plugin
   with the bundle's library folders on the search path, and fails on any
   "not found" (a plugin whose dependency was not collected);
+* runs the bundle's refresh worker (``<bundle>/ibplayer __worker__ refresh
+  DIR``, what the window starts for a refresh) on a library holding the
+  bundled default-feed snapshot and requires one refresh result back, so a
+  bundle refreshes in a separate process as the app from source does;
 * prints the bundle size (unpacked) and warns above the 150 MB aim.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +60,55 @@ def check_ldd(internal: Path) -> list[str]:
     return problems
 
 
+class _Any:
+    """Stands in for the app's classes when reading the worker's pickle (this
+    script runs without the app's dependencies)."""
+
+    def __init__(self, *a, **kw) -> None:
+        pass
+
+    def __setstate__(self, state) -> None:
+        if isinstance(state, tuple):  # slots dataclasses: (None, {slot: value})
+            state = {k: v for part in state if isinstance(part, dict) for k, v in part.items()}
+        self.__dict__.update(state or {})
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module.startswith("ibplayer"):
+            return _Any
+        return super().find_class(module, name)
+
+
+def check_worker(exe: Path, env: dict) -> str | None:
+    """The refresh worker inside the bundle answers; None when it does."""
+    with tempfile.TemporaryDirectory(prefix="ibplayer-bundle-") as d:
+        env = dict(env, IBPLAYER_DEFAULT_FEED_URL="http://127.0.0.1:9/feed")  # offline: the snapshot
+        r = subprocess.run([str(exe), "--data-dir", d, "subscribe"], capture_output=True, text=True, env=env,
+                           timeout=120)
+        if r.returncode != 0:
+            return f"the bundle's subscribe (snapshot) exited {r.returncode}: {r.stderr[-1000:]}"
+        print(f"+ {exe} __worker__ refresh {d}", flush=True)
+        # stdin stays open while it works: the worker exits when it closes
+        with tempfile.TemporaryFile() as err:
+            p = subprocess.Popen([str(exe), "__worker__", "refresh", d], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=err, env=env)
+            out = p.stdout.read()
+            p.wait(120)
+            p.stdin.close()
+            err.seek(0)
+            stderr = err.read().decode(errors="replace")
+        try:
+            status, value = _Unpickler(io.BytesIO(out)).load()
+        except Exception as exc:  # noqa: BLE001
+            return f"the bundle's refresh worker gave no result (exit {p.returncode}: {exc}): {stderr[-1000:]}"
+        if status != "ok" or len(value) != 1:
+            return f"the bundle's refresh worker answered {status}: {value!r}"
+        print(f"check_bundle: the refresh worker ran in its own process: {value[0].status} "
+              f"({getattr(value[0], 'error', '') or ''})")
+    return None
+
+
 def main(argv: list[str]) -> int:
     bundle = Path(argv[1] if len(argv) > 1 else ROOT / "dist" / "ibplayer").resolve()
     exe = bundle / ("ibplayer.exe" if os.name == "nt" else "ibplayer")
@@ -85,6 +141,10 @@ def main(argv: list[str]) -> int:
     if not plugins or not Path(plugins).resolve().is_relative_to(bundle):
         return fail(f"libVLC plugins are not the bundle's: {plugins}")
     print(f"check_bundle: libVLC loaded from inside the bundle: {real}")
+
+    problem = check_worker(exe, env)
+    if problem:
+        return fail(problem)
 
     if sys.platform.startswith("linux"):
         internal = bundle / "_internal"
