@@ -104,26 +104,37 @@ def parse_timestamp(s: str) -> float | None:
     return _seconds(m)
 
 
+def _sane(sec: float) -> float | None:
+    """``sec`` when it is a possible position in an episode (finite, >= 0,
+    at most ``MAX_SECONDS``), else None."""
+    return sec if 0 <= sec <= MAX_SECONDS else None  # NaN fails both comparisons
+
+
 def parse_npt(s: str) -> float | None:
-    """Podlove normal play time: ``37``, ``37.5``, ``7:48``, ``01:35:52.250`` -> seconds."""
+    """Podlove normal play time: ``37``, ``37.5``, ``7:48``, ``01:35:52.250`` -> seconds.
+
+    NaN, infinite, negative and absurd (> ``MAX_SECONDS``) times give None."""
     if isinstance(s, (int, float)) and not isinstance(s, bool):
-        return float(s) if s >= 0 else None
-    if not isinstance(s, str):
+        try:
+            return _sane(float(s))
+        except OverflowError:  # an int too large for a float
+            return None
+    if not isinstance(s, str) or len(s) > 40:
         return None
     m = _NPT_RE.fullmatch(s)
     if not m:
         return None
     h, mi, sec, plain = m.groups()
     if plain is not None:
-        return float(plain)
+        return _sane(float(plain))
     secs = float(sec)
     if h is not None:
         if int(mi) > 59 or secs >= 60:
             return None
-        return int(h) * 3600 + int(mi) * 60 + secs
+        return _sane(int(h) * 3600 + int(mi) * 60 + secs)
     if secs >= 60:
         return None
-    return int(mi) * 60 + secs
+    return _sane(int(mi) * 60 + secs)
 
 
 def _valid_matches(
@@ -324,6 +335,7 @@ _TITLE_LSTRIP = " \t" + "*•·▪▫◦‣⁃●○■□►▶➤→|—–-�
 _TITLE_RSTRIP_END = " \t;,"
 _TITLE_RSTRIP_MID = " \t;,*•·▪|—–-([{"
 
+MAX_SECONDS = 7 * 86400  # a chapter start or an audio duration beyond a week is not real
 MAX_TITLE = 250  # longer "titles" between two timestamps mean prose, not a timeline
 
 
@@ -676,8 +688,12 @@ def finalize(chapters: list[Chapter], duration: float | None) -> list[Chapter]:
     return out
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 def _opt_str(v: Any) -> str | None:
-    if v is None:
+    if v is None or not isinstance(v, (str, int, float)):
         return None
     s = str(v).strip()
     return s or None
@@ -705,20 +721,35 @@ def chapters_from_psc(entries: Iterable[dict]) -> list[Chapter]:
 
 
 def _num(v: Any) -> float | None:
+    """A time in seconds from a JSON number or numeric string; None when it is
+    missing, NaN, infinite, negative or absurd."""
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, (int, float)):
-        f = float(v)
+        try:
+            f = float(v)
+        except OverflowError:  # a 400-digit integer
+            return None
     elif isinstance(v, str):
+        if len(v) > 40:
+            return None
         try:
             f = float(v.strip())
         except ValueError:
             return parse_npt(v)
     else:
         return None
-    if f != f or f in (float("inf"), float("-inf")):
-        return None
-    return f
+    return _sane(f)
+
+
+def _json_str(v: Any) -> str:
+    """A title: strings as they are, numbers spelt out, anything else empty
+    (a hostile file may put a deeply nested structure there)."""
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)
+    return ""
 
 
 def chapters_from_json(data: bytes | str | dict, duration: float | None = None) -> list[Chapter]:
@@ -737,6 +768,10 @@ def chapters_from_json(data: bytes | str | dict, duration: float | None = None) 
             raise ValueError(
                 f"chapters JSON is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             ) from None
+        except RecursionError:
+            raise ValueError("chapters JSON is nested too deeply to read") from None
+        except ValueError as exc:  # e.g. an integer past the digit limit
+            raise ValueError(f"chapters JSON cannot be read: {_first_line(exc)}") from None
     if not isinstance(data, dict):
         raise ValueError(f"chapters JSON must be an object, got {type(data).__name__}")
     raw = data.get("chapters")
@@ -747,15 +782,14 @@ def chapters_from_json(data: bytes | str | dict, duration: float | None = None) 
         if not isinstance(item, dict):
             continue
         start = _num(item.get("startTime"))
-        if start is None or start < 0:
+        if start is None:
             continue
         end = _num(item.get("endTime"))
-        title = item.get("title")
         out.append(
             Chapter(
                 start=start,
                 end=end,
-                title="" if title is None else str(title).strip(),
+                title=_json_str(item.get("title")),
                 source="podcast-chapters",
                 url=_opt_str(item.get("url")),
                 image=_opt_str(item.get("img")),
