@@ -3,11 +3,13 @@ enrichment, and impossible times drop only the chapters that carry them."""
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 
 import pytest
 
-from ibplayer.domain.chapters import MAX_SECONDS, chapters_from_json, chapters_from_psc, parse_npt
+from ibplayer.domain.chapters import MAX_SECONDS, chapters_from_json, chapters_from_notes, chapters_from_psc, parse_npt
 
 
 def _spans(chs):
@@ -82,3 +84,23 @@ def test_psc_drops_impossible_and_missing_starts_but_keeps_the_rest():
     assert _spans(chs) == [(0, 150, "Opening"), (150, None, "Closing")]
     # a feed whose only chapter lacks a start yields no chapters, not an error
     assert chapters_from_psc([{"title": "lonely"}]) == []
+
+
+def test_huge_show_notes_are_capped_with_a_warning_and_stay_fast(caplog):
+    head = "<p>00:00 Hello</p><p>04:10 The main event</p><p>30:00 Goodbye</p>"
+    # megabytes of glued pseudo-times after a real list: the worst line shape
+    notes = head + "<p>" + "word00:01 " * 200_000 + "</p>"
+    t0 = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="ibplayer.domain.chapters"):
+        chs = chapters_from_notes(notes)
+    elapsed = time.perf_counter() - t0
+    assert _spans(chs) == [(0, 250, "Hello"), (250, 1800, "The main event"), (1800, None, "Goodbye")]
+    assert any("searched for chapters" in r.getMessage() for r in caplog.records)
+    assert elapsed < 0.5  # 0.05 s here; uncapped it took 1.1 s (18 s before glued times were bounded)
+
+
+def test_deeply_nested_html_notes_do_not_blow_up():
+    notes = "<div>" * 100_000 + "<p>00:00 Hello</p><p>04:10 Main</p>" + "</div>" * 100_000
+    t0 = time.perf_counter()
+    chapters_from_notes(notes)  # capped: the list may be cut off, but no error and no hang
+    assert time.perf_counter() - t0 < 2.0

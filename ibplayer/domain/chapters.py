@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +34,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from ibplayer.domain.models import SOURCE_PRIORITY, Chapter
+
+log = logging.getLogger(__name__)
 
 # Validating the whole list in one call is ~30% faster than Chapter(...) each.
 _CHAPTER_LIST = TypeAdapter(list[Chapter])
@@ -184,7 +187,9 @@ def _valid_matches(
             sec += int(frac) / (10 ** len(frac))
         if a and a - 1 == rejected and text[a - 1] in "+-":
             continue
-        if (b < n and text[b] in _CLOCK_HINT and _clock(text, b)) or (a and _date(text, max(0, a - _DATE_WINDOW), a)):
+        if (b < n and text[b] in _CLOCK_HINT and _clock(text, b)) or (
+            a and _date(text, max(0, a - _DATE_WINDOW), a)
+        ):
             rejected = b
             continue
         # Clock ranges: "10:30 - 10:45am" (am/pm only on the end) and
@@ -376,6 +381,11 @@ _TITLE_RSTRIP_MID = " \t;,*•·▪|([{" + DASHES
 # A two-digit time glued to the lower-case word before it.
 _GLUED_RE = re.compile(r"([a-z)\]])(\d\d:[0-5]\d(?::[0-5]\d)?)(?![\d:])")
 
+# Show notes longer than this are only searched for chapters in their first
+# MAX_NOTES characters (a real chapter list sits near the top; a hostile item
+# may carry megabytes).
+MAX_NOTES = 100_000
+MAX_GLUED = 300
 MAX_SECONDS = 7 * 86400  # a chapter start or an audio duration beyond a week is not real
 MAX_TITLE = 250  # longer "titles" between two timestamps mean prose, not a timeline
 
@@ -735,6 +745,9 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
         return []
     if duration is not None and duration <= 0:
         duration = None
+    if len(notes) > MAX_NOTES:
+        log.warning("show notes of %d characters: only the first %d are searched for chapters", len(notes), MAX_NOTES)
+        notes = notes[:MAX_NOTES]
     text = _html_to_text(notes)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -756,11 +769,12 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
         done = le
         line = _norm(text[ls:le])
         ms = _valid_matches(line, duration)
-        if _GLUED_RE.search(line):
+        if line.count(":") > len(ms) and _GLUED_RE.search(line):
             # "…first topic00:01:03 Second topic": some directory pages drop
-            # the space; put it back when the line then holds a timeline.
-            spaced = _GLUED_RE.sub(r"\1 \2", line)
-            sms = _valid_matches(spaced, duration)
+            # the space; put it back when the line then holds a timeline (of
+            # a sane length: a line of thousands of glued times is noise).
+            spaced, glued = _GLUED_RE.subn(r"\1 \2", line, count=MAX_GLUED + 1)
+            sms = _valid_matches(spaced, duration) if glued <= MAX_GLUED else []
             if len(sms) >= 2 and len(sms) > len(ms):
                 line, ms = spaced, sms
         if not ms:
