@@ -86,7 +86,6 @@ _KEY_DROP_RE = re.compile(r"[.\u2019'`\"]")
 _SPACES_RE = re.compile(r"\s+")
 
 
-@lru_cache(maxsize=4096)
 def person_key(name: str) -> str:
     """Normalised key for a person's name.
 
@@ -94,10 +93,20 @@ def person_key(name: str) -> str:
     apostrophes and collapses whitespace: "Jürgen  Schmidhuber" and
     "jurgen schmidhuber" share a key, as do "Shwartz-Ziv" and "Shwartz Ziv".
     """
-    s = _strip_diacritics(name.translate(_FOLD_EXTRA)).casefold()
+    if len(name) <= 200:
+        return _cached_key(name)
+    return _fold(name)
+
+
+def _fold(text: str) -> str:
+    s = _strip_diacritics(text.translate(_FOLD_EXTRA)).casefold()
     s = _DASHES_RE.sub(" ", s)
     s = _KEY_DROP_RE.sub("", s)
     return _SPACES_RE.sub(" ", s).strip()
+
+
+# Names recur in every episode of a feed (hosts, regular guests): cache their keys.
+_cached_key = lru_cache(maxsize=4096)(_fold)
 
 
 _PAREN_RE = re.compile(r"\([^()]*\)")
@@ -120,10 +129,16 @@ def same_person(a: str, b: str) -> bool:
     return bool(la) and la == lb
 
 
-@lru_cache(maxsize=4096)
 def _loose_key(s: str) -> str:
     """``person_key`` without a parenthesised nickname, initials and spaces."""
+    return _cached_loose(s) if len(s) <= 200 else _loose(s)
+
+
+def _loose(s: str) -> str:
     return "".join(w for w in person_key(_PAREN_RE.sub(" ", s)).split() if len(w) > 1)
+
+
+_cached_loose = lru_cache(maxsize=4096)(_loose)
 
 
 _TOKEN_OK_CHARS = frozenset("-'’.")
@@ -688,7 +703,7 @@ def _mentions(text: str, name: str) -> bool:
     if name in text:
         return True
     key = person_key(name)
-    tkey = person_key(text)
+    tkey = _fold(text[:5000])
     if key in tkey:
         return True
     last = key.split()[-1]
@@ -759,7 +774,7 @@ def extract_guests(
         m = _POSSESSIVE_RE.match(_strip_decoration(title))
         if m:
             name = _strip_honorific(m.group("name"))
-            if _is_name(name) and person_key(name) in person_key(description_text[:2000]):
+            if _is_name(name) and person_key(name) in _fold(description_text[:2000]):
                 people, strong = [Person(name=name, role="guest")], True
     if people and not strong and description_text:
         # Weak title shapes ("Name - Topic", "Name on Topic") must be confirmed
