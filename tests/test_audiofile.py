@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from mutagen.id3 import CHAP, ID3, TIT2
+from mutagen.mp4 import MP4
 from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 
@@ -147,3 +148,82 @@ def test_corrupt_chapter_frames_keep_duration(media, tmp_path):
     info = read_audio_info(ogg)
     assert info.chapters == [] and info.source is None
     assert info.duration == pytest.approx(6.0, abs=0.1)
+
+
+def test_absurd_duration_from_a_lying_header_is_unknown(media, tmp_path):
+    # an MP3 whose Info header claims 4 billion frames: mutagen reports ~10 years
+    bad = tmp_path / "liar.mp3"
+    data = bytearray(media["mp3"].read_bytes())
+    i = data.find(b"Info")
+    if i < 0:
+        i = data.find(b"Xing")
+    assert i > 0 and data[i + 7] & 1  # the frame-count field is present
+    data[i + 8 : i + 12] = b"\xff\xff\xff\xff"
+    bad.write_bytes(bytes(data))
+    info = read_audio_info(bad)
+    assert info.duration is None
+    assert info.chapters == []
+
+
+def test_absurd_chapter_starts_in_the_file_are_dropped(media, tmp_path):
+    mp3 = copy(media["mp3"], tmp_path)
+    # one CHAP claims to start 46 days in (its end is the 32-bit "unset" value)
+    write_id3_chapters(mp3, [(0.0, 3.0, "Real start"), (3.0, 6.0, "Real end"), (4_000_000.0, 4_000_001.0, "Bogus")])
+    info = read_audio_info(mp3)
+    assert [c.title for c in info.chapters] == ["Real start", "Real end"]
+    assert info.chapters[-1].end == 6.0
+
+
+def _m4a_with_chapter_track(tmp_path: Path, *movflags: str) -> Path:
+    """An M4A whose chapters live only in a QuickTime text track (no Nero chpl),
+    the layout Auphonic and GarageBand produce."""
+    meta = tmp_path / "chapters.txt"
+    meta.write_text(
+        ";FFMETADATA1\n"
+        + "".join(
+            f"[CHAPTER]\nTIMEBASE=1/1000\nSTART={int(s * 1000)}\nEND={int(e * 1000)}\ntitle={t}\n"
+            for s, e, t in CHAPTERS
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / f"qt{'-'.join(movflags)}.m4a"
+    ffmpeg(*SINE, "-i", str(meta), "-map", "0:a", "-map_chapters", "1", "-ac", "1", "-ar", "8000",
+           "-c:a", "aac", "-b:a", "16k", "-movflags", "+disable_chpl" + "".join(f"+{f}" for f in movflags),
+           str(out))
+    return out
+
+
+@pytest.mark.parametrize("movflags", [(), ("faststart",)])
+def test_m4a_quicktime_chapter_track(tmp_path, movflags):
+    path = _m4a_with_chapter_track(tmp_path, *movflags)
+    assert not MP4(path).chapters  # mutagen alone sees no chapters here
+    info = read_audio_info(path)
+    assert info.source == "mp4"
+    assert [(c.start, c.title) for c in info.chapters] == [(s, t) for s, _, t in CHAPTERS]
+    assert [c.end for c in info.chapters[:-1]] == [1.5, 4.25]
+    assert info.chapters[-1].end == pytest.approx(info.duration)
+    assert all(c.source == "mp4" for c in info.chapters)
+
+
+def test_damaged_quicktime_chapter_track_never_raises(tmp_path):
+    path = _m4a_with_chapter_track(tmp_path)
+    good = path.read_bytes()
+    moov = good.find(b"moov") - 4
+    assert moov > 0
+    text_stco = good.rfind(b"stco") + 12  # the chapter track's first chunk offset
+    cases = {
+        # a chapter box size that runs past its parent
+        "chap.m4a": good.replace(b"\x00\x00\x00\x0cchap", b"\x7f\xff\xff\xf0chap", 1),
+        # the text samples are said to lie past the end of the file
+        "stco.m4a": good[:text_stco] + b"\xff\xff\xff\x00" + good[text_stco + 4 :],
+        # the moov box claims to be enormous
+        "moov.m4a": good[:moov] + b"\xff\xff\xff\xf0" + good[moov + 4 :],
+    }
+    for name, data in cases.items():
+        assert data != good, name
+        bad = tmp_path / name
+        bad.write_bytes(data)
+        info = read_audio_info(bad)  # must not raise
+        assert all(c.title and c.start >= 0 for c in info.chapters), name
+        if name != "moov.m4a":  # the audio itself is intact
+            assert info.duration == pytest.approx(6.0, abs=0.3), name

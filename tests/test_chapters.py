@@ -14,7 +14,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ibplayer.domain.chapters import (
@@ -671,6 +671,9 @@ def test_notes_invariants_on_timestamp_fragments(text, duration):
 )
 def test_generated_lists_round_trip(seconds, sep, fmt, joiner):
     seconds = sorted(seconds)
+    # Read as h:mm, a list that starts at a clock hour with every time on a
+    # 5-minute grid is a day's agenda, which is deliberately not chapters.
+    assume(not (seconds[0] >= 360 and all(s // 60 <= 23 and s % 60 % 5 == 0 for s in seconds)))
 
     def fmt_t(s):
         h, r = divmod(s, 3600)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +34,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from ibplayer.domain.models import SOURCE_PRIORITY, Chapter
+
+log = logging.getLogger(__name__)
 
 # Validating the whole list in one call is ~30% faster than Chapter(...) each.
 _CHAPTER_LIST = TypeAdapter(list[Chapter])
@@ -74,11 +77,16 @@ _CLOCK_AFTER_RE = re.compile(
     r"|\+\d\d:?\d\d\b"
     r"|\s+(?:aspect|ratio|monitor|display|screen|odds)\b"
 )
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# A date right before a time makes it a date-time.  A bare year does not: in a
+# flattened timeline "… models in 2019 3:13 – Next" the year ends a title.
 _DATE_BEFORE_RE = re.compile(
-    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\b\d{4},?|"
+    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|"
+    r"(?:\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?|\b\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r")(?:,?\s+\d{4})?,?|"
     r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?)[T ,]*(?:at\s+)?$",
     re.I,
 )
+_DATE_WINDOW = 32
 
 
 def _seconds(m: re.Match[str]) -> float | None:
@@ -104,26 +112,37 @@ def parse_timestamp(s: str) -> float | None:
     return _seconds(m)
 
 
+def _sane(sec: float) -> float | None:
+    """``sec`` when it is a possible position in an episode (finite, >= 0,
+    at most ``MAX_SECONDS``), else None."""
+    return sec if 0 <= sec <= MAX_SECONDS else None  # NaN fails both comparisons
+
+
 def parse_npt(s: str) -> float | None:
-    """Podlove normal play time: ``37``, ``37.5``, ``7:48``, ``01:35:52.250`` -> seconds."""
+    """Podlove normal play time: ``37``, ``37.5``, ``7:48``, ``01:35:52.250`` -> seconds.
+
+    NaN, infinite, negative and absurd (> ``MAX_SECONDS``) times give None."""
     if isinstance(s, (int, float)) and not isinstance(s, bool):
-        return float(s) if s >= 0 else None
-    if not isinstance(s, str):
+        try:
+            return _sane(float(s))
+        except OverflowError:  # an int too large for a float
+            return None
+    if not isinstance(s, str) or len(s) > 40:
         return None
     m = _NPT_RE.fullmatch(s)
     if not m:
         return None
     h, mi, sec, plain = m.groups()
     if plain is not None:
-        return float(plain)
+        return _sane(float(plain))
     secs = float(sec)
     if h is not None:
         if int(mi) > 59 or secs >= 60:
             return None
-        return int(h) * 3600 + int(mi) * 60 + secs
+        return _sane(int(h) * 3600 + int(mi) * 60 + secs)
     if secs >= 60:
         return None
-    return int(mi) * 60 + secs
+    return _sane(int(mi) * 60 + secs)
 
 
 def _valid_matches(
@@ -168,7 +187,16 @@ def _valid_matches(
             sec += int(frac) / (10 ** len(frac))
         if a and a - 1 == rejected and text[a - 1] in "+-":
             continue
-        if (b < n and text[b] in _CLOCK_HINT and _clock(text, b)) or (a and _date(text, max(0, a - 20), a)):
+        if (b < n and text[b] in _CLOCK_HINT and _clock(text, b)) or (
+            a and _date(text, max(0, a - _DATE_WINDOW), a)
+        ):
+            rejected = b
+            continue
+        # Clock ranges: "10:30 - 10:45am" (am/pm only on the end) and
+        # "10:30am - 10:45" (only on the start) are both clock times.
+        if (b < n and text[b] in _RANGE_HINT and _RANGE_CLOCK_RE.match(text, b)) or (
+            0 <= rejected < a and a - rejected < 12 and _RANGE_GAP_RE.fullmatch(text, rejected, a)
+        ):
             rejected = b
             continue
         if duration is not None and sec > duration:
@@ -180,7 +208,7 @@ def _valid_matches(
 def _is_clock(text: str, start: int, end: int) -> bool:
     return bool(
         (end < len(text) and _CLOCK_AFTER_RE.match(text, end))
-        or (start and _DATE_BEFORE_RE.search(text, max(0, start - 20), start))
+        or (start and _DATE_BEFORE_RE.search(text, max(0, start - _DATE_WINDOW), start))
     )
 
 
@@ -219,18 +247,33 @@ _BLOCK_RE = re.compile(r"</?" + _BLOCK_NAMES + _TAG)
 _BLOCK_RE_I = re.compile(r"</?" + _BLOCK_NAMES + _TAG, re.I)
 _CELL_RE = re.compile(r"</?t[dh]\b" + _TAG, re.I)
 _ANYTAG_RE = re.compile(r"</?[A-Za-z!?]" + _TAG)
+# Markers left in the text for the chapter finder (removed by ``_norm``): a
+# heading starts after HEAD, link text sits between LINK and END_LINK.
+HEAD, LINK, END_LINK = "\x02", "\x03", "\x04"
+_MARKS = str.maketrans("", "", HEAD + LINK + END_LINK)
+_HEADING_RE = re.compile(r"<h[1-6]\b" + _TAG, re.I)
+_LINK_RE = re.compile(r"<a\b" + _TAG, re.I)
+_END_LINK_RE = re.compile(r"</a\s*>", re.I)
+_LINK_TEXT_RE = re.compile(LINK + "[^" + LINK + END_LINK + "]*" + END_LINK + "?")
 _ZW_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 _ZW_CHARS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
 
 
 def _html_to_text(notes: str) -> str:
-    """Block tags -> line breaks, table cells -> tabs, other tags dropped.
+    """Block tags -> line breaks, table cells -> tabs, other tags dropped;
+    headings and link text are marked (``HEAD``, ``LINK``…``END_LINK``).
     Entities are NOT decoded here (see ``_norm``)."""
     text = notes
     if _HTML_HINT_RE.search(text):
         low = text.lower()
         if "<!--" in low or "<script" in low or "<style" in low or "<template" in low or "<noscript" in low:
             text = _DROP_RE.sub(" ", text)
+        if "\x02" in text or "\x03" in text or "\x04" in text:
+            text = text.translate(_MARKS)
+        if "<h" in low:
+            text = _HEADING_RE.sub("\n" + HEAD, text)
+        if "<a" in low:
+            text = _END_LINK_RE.sub(END_LINK, _LINK_RE.sub(LINK, text))
         block = _BLOCK_RE_I if _UPPER_TAG_RE.search(text) else _BLOCK_RE
         if block.search(text):
             # Real HTML: raw line breaks are just spaces, block tags break lines.
@@ -252,6 +295,8 @@ def _html_to_text(notes: str) -> str:
 def _norm(line: str) -> str:
     """Decode entities, drop zero-width characters, collapse whitespace
     (cells stay tab-separated)."""
+    if HEAD in line or LINK in line or END_LINK in line:
+        line = line.translate(_MARKS)
     if "&" in line:
         line = html.unescape(line)
     if "\t" in line:
@@ -275,17 +320,26 @@ def _has_ts(text: str) -> bool:
 # Line analysis
 # --------------------------------------------------------------------------
 
-_BULLETS = "*•·▪▫◦‣⁃●○■□►▶➤→✓✔☐+>#~\\-–—"
+# Every dash-like character used as a separator: hyphen-minus, the Unicode
+# hyphens and dashes, minus, fullwidth and small hyphen-minus, two/three-em dash.
+DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\ufe63\ufe58\u2e3a\u2e3b"
+_D = "".join("\\" + c if c == "-" else c for c in DASHES)  # for a regex character class
+_BULLETS = "*•·▪▫◦‣⁃●○■□►▶➤→✓✔☐+>#~\\" + _D
 # Decoration that may precede a leading timestamp: bullets, "1." numbering, an
 # opening bracket, markdown emphasis.
-_LEAD_RE = re.compile(r"(?:[" + _BULLETS + r"]+\s*|\d{1,3}[.)]\s+)*[(\[{]?\s*[*_]*")
+_LEAD_RE = re.compile(r"(?:[" + _BULLETS + r"]+\s*|\d{1,3}[.)]\s+|\d{1,3}\s+(?=\d))*[(\[{]?\s*[*_]*")
 # Closing wrapper right after a timestamp.
 _CLOSE_RE = re.compile(r"[*_]*[)\]}]?[*_]*")
-_RANGE_RE = re.compile(r"\s*(?:[-–—~]|to)\s*[(\[{]?\s*")
-_AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*(\s*(?:[—–\-‐‑‒―:|•·]+|\.(?=\s))?)\s*")
+_RANGE_CLOCK_RE = re.compile(
+    r"\s*(?:[" + _D + r"~]|to|until|till)\s*\d{1,2}(?::[0-5]\d)?\s?(?:[ap]\.?m\b|[AP]\.?M\b)", re.I
+)
+_RANGE_GAP_RE = re.compile(r"\s*(?:[" + _D + r"~]|to|until|till)\s*", re.I)
+_RANGE_HINT = frozenset(" \u00a0~tuTU" + DASHES)
+_RANGE_RE = re.compile(r"\s*(?:[" + _D + r"~]|to)\s*[(\[{]?\s*")
+_AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*(\s*(?:[" + _D + r":|•·]+|\.(?=\s))?)\s*")
 # Decoration just before a mid-line timestamp ("Intro • (01:19)").
-_DECO_BEFORE_RE = re.compile(r"(?:(?<=\s)[•·*▪|\-–—]+\s*)?[(\[{]?[*_]*$")
-_DASH_AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*\s*[—–\-‐‑‒―]")
+_DECO_BEFORE_RE = re.compile(r"(?:(?<=\s)[•·*▪|" + _D + r"]+\s*)?[(\[{]?[*_]*$")
+_DASH_AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*\s*[" + _D + r"|•]")
 _PROSE_BEFORE_RE = re.compile(
     r"(?:\b(?:at|around|about|from|to|until|till|by|after|before|since|between|and|or|"
     r"approx|approximately|roughly|past|minutes?|min|mark|skip|jump|starting|"
@@ -299,8 +353,8 @@ _LABEL_BEFORE_RE = re.compile(
     re.I,
 )
 # Title-first: "Intro (00:00)", "Intro - 00:01:23", "Intro 0:00".
-_TRAIL_PRE_RE = re.compile(r"(.*?\S)\s*([-–—|:@]+)?\s*([(\[{])?\s*[*_]*$")
-_TRAIL_POST_RE = re.compile(r"[*_]*\s*([)\]}])?\s*[.;,]?\s*$")
+_TRAIL_PRE_RE = re.compile(r"(.*?\S)\s*([" + _D + r"|:@•·]+)?\s*([(\[{])?\s*[*_]*$")
+_TRAIL_POST_RE = re.compile(r"[*_]*\s*([)\]}])?\s*(?P<note>[(\[][^()\[\]]{1,24}[)\]])?\s*[.;,]?\s*$")
 
 # Section labels that end the last title of a flattened timeline ("Music:").
 _SECTION_TAIL_RE = re.compile(
@@ -320,10 +374,19 @@ _ABBREV = frozenset(
     "vs v dr mr mrs ms prof st jr sr eg ie e.g i.e etc no vol approx inc ltd co mt fig cf al "
     "feat ft ca u.s dept est govt jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
-_TITLE_LSTRIP = " \t" + "*•·▪▫◦‣⁃●○■□►▶➤→|—–-‐‑‒―:"
+_TITLE_LSTRIP = " \t" + "*•·▪▫◦‣⁃●○■□►▶➤→|:" + DASHES
 _TITLE_RSTRIP_END = " \t;,"
-_TITLE_RSTRIP_MID = " \t;,*•·▪|—–-([{"
+_TITLE_RSTRIP_MID = " \t;,*•·▪|([{" + DASHES
 
+# A two-digit time glued to the lower-case word before it.
+_GLUED_RE = re.compile(r"([a-z)\]])(\d\d:[0-5]\d(?::[0-5]\d)?)(?![\d:])")
+
+# Show notes longer than this are only searched for chapters in their first
+# MAX_NOTES characters (a real chapter list sits near the top; a hostile item
+# may carry megabytes).
+MAX_NOTES = 100_000
+MAX_GLUED = 300
+MAX_SECONDS = 7 * 86400  # a chapter start or an audio duration beyond a week is not real
 MAX_TITLE = 250  # longer "titles" between two timestamps mean prose, not a timeline
 
 
@@ -355,6 +418,32 @@ def _section_cut(title: str) -> str:
     return title
 
 
+# Boilerplate that ends the last title of a flattened timeline even without a
+# colon label: a URL or an all-purpose phrase always; a lone word ("Links",
+# "Sponsors") only after a lower-case word or before a URL / the end, so that
+# Title Case titles ("How Links Rot") keep it.
+_BOILER_RE = re.compile(
+    r"(?<=\s)(?:(?P<url>https?://|www\.)"
+    r"|(?=[A-Z])(?P<phrase>(?i:learn more|sponsored by|brought to you by|follow (?:us|me|the show|along)|"
+    r"support (?:us|the show|this show)|find us|connect with (?:us|me)|get in touch|contact us|"
+    r"subscribe (?:to|wherever|on|for)|check out our|this episode is sponsored))\b"
+    r"|(?=[A-Z])(?P<word>(?i:disclaimer|sponsors?|links|resources|credits|subscribe|visit|"
+    r"transcripts?|newsletter|references))\b)"
+)
+_URL_NEXT_RE = re.compile(r"\s*(?:https?://|www\.|$)")
+
+
+def _boilerplate_cut(title: str) -> str:
+    for m in _BOILER_RE.finditer(title, 1):
+        if m.group("word"):
+            before = title[: m.start()].rstrip()
+            prev = before[before.rfind(" ") + 1 :]
+            if not (prev[:1].islower() or prev[-1:] in ".!?)" or _URL_NEXT_RE.match(title, m.end())):
+                continue
+        return title[: m.start()]
+    return title
+
+
 def _cut_last(title: str, flattened: bool) -> str:
     """Where does the last title of a line end?  Always at a ``----`` rule; in a
     flattened timeline (or for an over-long title) also at a section label or a
@@ -366,6 +455,7 @@ def _cut_last(title: str, flattened: bool) -> str:
     if flattened or len(title) > MAX_TITLE:
         if ":" in title:
             title = _section_cut(title)
+        title = _boilerplate_cut(title)
         title = _sentence_cut(title)
     if len(title) > MAX_TITLE:
         cut = title.rfind(" ", 0, MAX_TITLE)
@@ -436,6 +526,23 @@ def _table_row(cells: list[str], ln: int) -> _Entry | None:
         return None
     t = _clean_title(title)
     return _Entry(start, None, t, ln) if t else None
+
+
+_TRAIL_LEN_RE = re.compile(r"[*_]*[)\]}]?[*_]*\s*$")
+_OPEN_BEFORE_RE = re.compile(r"[(\[{]\s*$")
+
+
+def _trailing_length(line: str, ms: list[tuple[int, int, float]], k: int) -> int:
+    """Where a trailing length ends the last title ("3  05:13  Meet the guest
+    00:45": the last time is the row's length, not part of its title), else -1."""
+    a, b, _ = ms[-1]
+    if len(ms) - 1 <= k or not _TRAIL_LEN_RE.match(line, b) or _TRAIL_LEN_RE.match(line, b).end() != len(line):
+        return -1
+    pre = line[max(0, a - 16) : a]
+    if _PROSE_BEFORE_RE.search(pre):
+        return -1
+    om = _OPEN_BEFORE_RE.search(line, 0, a)
+    return om.start() if om else a
 
 
 def _line_entries(line: str, ln: int, ms: list[tuple[int, int, float]]) -> list[_Entry]:
@@ -515,6 +622,7 @@ def _line_entries(line: str, ln: int, ms: list[tuple[int, int, float]]) -> list[
                 cands = []
     if cands:
         flattened = len(cands) >= 2 or not cands[0][5]
+        trail = _trailing_length(line, ms, cands[-1][0])
         for i, (k, ts, _deco, end, _sep, is_lead) in enumerate(cands):
             start = ms[k][2]
             if i + 1 < len(cands):
@@ -527,7 +635,7 @@ def _line_entries(line: str, ln: int, ms: list[tuple[int, int, float]]) -> list[
                     return entries
                 title = _clean_title(raw, mid=True)
             else:
-                raw = line[ts:]
+                raw = line[ts:trail] if trail > ts else line[ts:]
                 if not raw.strip():
                     if is_lead and len(cands) == 1:
                         entries.append(_Entry(start, end, "", ln, pending=True))
@@ -555,8 +663,76 @@ def _line_entries(line: str, ln: int, ms: list[tuple[int, int, float]]) -> list[
                     and not _PROSE_BEFORE_RE.search(title[-16:])
                     and (sep or opener or len(title) <= 80)
                 ):
-                    return [_Entry(sec, None, title, ln)]
+                    note = post.group("note")
+                    return [_Entry(sec, None, f"{title} {note}" if note else title, ln)]
     return []
+
+
+def _next_line(text: str, j: int) -> tuple[int, int, str] | None:
+    """(start, end, raw text) of the first non-empty line at or after ``j``."""
+    size = len(text)
+    while j < size:
+        k = text.find("\n", j)
+        if k < 0:
+            k = size
+        raw = text[j:k]
+        if _norm(raw):
+            return j, k, raw
+        j = k + 1
+    return None
+
+
+def _prev_line(text: str, ls: int) -> tuple[int, int, str] | None:
+    """(start, end, raw text) of the last non-empty line before offset ``ls``."""
+    k = ls - 1
+    while k > 0:
+        j = text.rfind("\n", 0, k) + 1
+        raw = text[j:k]
+        if _norm(raw):
+            return j, k, raw
+        k = j - 1
+    return None
+
+
+def _words_between(text: str, a: int, b: int) -> int:
+    """Words of other text between two entries; link text does not count (a
+    long paragraph of links under a chapter does not end the list)."""
+    gap = text[a:b]
+    if LINK in gap:
+        gap = _LINK_TEXT_RE.sub(" ", gap)
+    return len(gap.split())
+
+
+_AGENDA_WORD_RE = re.compile(
+    r"\b(?:doors|lunch|breakfast|dinner|registration|check-in|coffee|break|keynote|networking|"
+    r"reception|arrivals?|drinks|tickets|venue|sessions?|workshops?)\b",
+    re.I,
+)
+_AGENDA_CONTEXT_RE = re.compile(
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b" + _MONTH + r"\s+\d{1,2}\b|\b\d{1,2}(?:st|nd|rd|th)?\s+"
+    + _MONTH + r"|\d{4}-\d\d-\d\d|\b(?:venue|location|schedule|agenda|programme|program|doors)\b",
+    re.I,
+)
+
+
+def _looks_like_agenda(run: list[_Entry], text: str) -> bool:
+    """A schedule of clock times, not chapters.  A chapter list starts near
+    0:00; an agenda starts at a clock hour, and read as h:mm every time is a
+    clock time on a 5-minute grid.  Prefer missing an agenda to inventing
+    chapters."""
+    first = run[0].start
+    if first < 60:
+        return False
+    for e in run:
+        hour, minute = divmod(e.start, 60)
+        if e.start != int(e.start) or hour > 23 or minute % 5:
+            return False
+    if first >= 360:
+        return True
+    # An early clock hour ("1:00 Lunch"): only with agenda words and a date,
+    # weekday or venue just before the list.
+    words = any(_AGENDA_WORD_RE.search(e.title) for e in run)
+    return words and bool(_AGENDA_CONTEXT_RE.search(text, max(0, run[0].line - 300), run[0].line + 1))
 
 
 def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapter]:
@@ -569,10 +745,14 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
         return []
     if duration is not None and duration <= 0:
         duration = None
+    if len(notes) > MAX_NOTES:
+        log.warning("show notes of %d characters: only the first %d are searched for chapters", len(notes), MAX_NOTES)
+        notes = notes[:MAX_NOTES]
     text = _html_to_text(notes)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     size = len(text)
+    heads = HEAD in text
 
     # Only lines holding a timestamp (and the title line after a lone
     # timestamp) are decoded and analysed: find them from the ":dd" hits.
@@ -589,6 +769,14 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
         done = le
         line = _norm(text[ls:le])
         ms = _valid_matches(line, duration)
+        if line.count(":") > len(ms) and _GLUED_RE.search(line):
+            # "…first topic00:01:03 Second topic": some directory pages drop
+            # the space; put it back when the line then holds a timeline (of
+            # a sane length: a line of thousands of glued times is noise).
+            spaced, glued = _GLUED_RE.subn(r"\1 \2", line, count=MAX_GLUED + 1)
+            sms = _valid_matches(spaced, duration) if glued <= MAX_GLUED else []
+            if len(sms) >= 2 and len(sms) > len(ms):
+                line, ms = spaced, sms
         if not ms:
             continue
         for e in _line_entries(line, ls, ms):
@@ -596,22 +784,25 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
             if not e.pending:
                 entries.append(e)
                 continue
-            # a timestamp alone on its line: the title is the next non-empty line
-            j = le + 1
-            while j < size:
-                k = text.find("\n", j)
-                if k < 0:
-                    k = size
-                nxt = _norm(text[j:k])
-                if nxt:
-                    if not (":" in nxt and _has_ts(nxt) and _line_entries(nxt, j, _valid_matches(nxt, duration))):
-                        title = _clean_title(_cut_last(nxt, False))
-                        if title:
-                            e.title = title
-                            e.stop = done = k
-                            entries.append(e)
-                    break
-                j = k + 1
+            # A timestamp alone on its line: the title is the next non-empty
+            # line, or the heading just above when the next line is not a
+            # heading (Podlove / Open Shownotes: heading, time, links).
+            use = nxt = _next_line(text, le + 1)
+            if heads and not (nxt and nxt[2].lstrip().startswith(HEAD)):
+                prv = _prev_line(text, ls)
+                if prv and prv[2].lstrip().startswith(HEAD) and prv[0] >= (entries[-1].stop if entries else -1):
+                    use = prv
+            if use is None:
+                continue
+            j, k, raw = use
+            cand = _norm(raw)
+            if not (":" in cand and _has_ts(cand) and _line_entries(cand, j, _valid_matches(cand, duration))):
+                title = _clean_title(_cut_last(cand, False))
+                if title:
+                    e.title = title
+                    if use is nxt:
+                        e.stop = done = k
+                    entries.append(e)
 
     if duration is not None:
         entries = [e for e in entries if e.start < duration]
@@ -625,16 +816,14 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
     for e in entries:
         if run:
             prev = run[-1]
-            if e.start <= prev.start or (
-                e.line - prev.stop > 600 and len(text[prev.stop : e.line].split()) > 120
-            ):
+            if e.start <= prev.start or (e.line - prev.stop > 600 and _words_between(text, prev.stop, e.line) > 120):
                 if len(run) > len(best):
                     best = run
                 run = []
         run.append(e)
     if len(run) > len(best):
         best = run
-    if len(best) < 2:
+    if len(best) < 2 or _looks_like_agenda(best, text):
         return []
 
     rows = []
@@ -676,8 +865,12 @@ def finalize(chapters: list[Chapter], duration: float | None) -> list[Chapter]:
     return out
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 def _opt_str(v: Any) -> str | None:
-    if v is None:
+    if v is None or not isinstance(v, (str, int, float)):
         return None
     s = str(v).strip()
     return s or None
@@ -705,20 +898,35 @@ def chapters_from_psc(entries: Iterable[dict]) -> list[Chapter]:
 
 
 def _num(v: Any) -> float | None:
+    """A time in seconds from a JSON number or numeric string; None when it is
+    missing, NaN, infinite, negative or absurd."""
     if isinstance(v, bool) or v is None:
         return None
     if isinstance(v, (int, float)):
-        f = float(v)
+        try:
+            f = float(v)
+        except OverflowError:  # a 400-digit integer
+            return None
     elif isinstance(v, str):
+        if len(v) > 40:
+            return None
         try:
             f = float(v.strip())
         except ValueError:
             return parse_npt(v)
     else:
         return None
-    if f != f or f in (float("inf"), float("-inf")):
-        return None
-    return f
+    return _sane(f)
+
+
+def _json_str(v: Any) -> str:
+    """A title: strings as they are, numbers spelt out, anything else empty
+    (a hostile file may put a deeply nested structure there)."""
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)
+    return ""
 
 
 def chapters_from_json(data: bytes | str | dict, duration: float | None = None) -> list[Chapter]:
@@ -737,6 +945,10 @@ def chapters_from_json(data: bytes | str | dict, duration: float | None = None) 
             raise ValueError(
                 f"chapters JSON is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             ) from None
+        except RecursionError:
+            raise ValueError("chapters JSON is nested too deeply to read") from None
+        except ValueError as exc:  # e.g. an integer past the digit limit
+            raise ValueError(f"chapters JSON cannot be read: {_first_line(exc)}") from None
     if not isinstance(data, dict):
         raise ValueError(f"chapters JSON must be an object, got {type(data).__name__}")
     raw = data.get("chapters")
@@ -747,15 +959,14 @@ def chapters_from_json(data: bytes | str | dict, duration: float | None = None) 
         if not isinstance(item, dict):
             continue
         start = _num(item.get("startTime"))
-        if start is None or start < 0:
+        if start is None:
             continue
         end = _num(item.get("endTime"))
-        title = item.get("title")
         out.append(
             Chapter(
                 start=start,
                 end=end,
-                title="" if title is None else str(title).strip(),
+                title=_json_str(item.get("title")),
                 source="podcast-chapters",
                 url=_opt_str(item.get("url")),
                 image=_opt_str(item.get("img")),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from ibplayer.domain.models import Person
 
@@ -25,7 +26,13 @@ __all__ = [
     "extract_guests",
     "same_person",
     "person_key",
+    "contributor_persons",
+    "MAX_PERSONS",
 ]
+
+# At most this many people are read per episode (or per show for hosts): a
+# hostile feed may list 20,000 <podcast:person> tags on one item.
+MAX_PERSONS = 100
 
 # ---------------------------------------------------------------------------
 # Names
@@ -62,6 +69,7 @@ _NOT_NAME_WORDS = frozenset(
     labs lab university institute company corp group
     information bottleneck
     fire ice
+    today tonight hello hi welcome i'm i’m we're we’re you're you’re
     """.split()
 )
 
@@ -85,10 +93,20 @@ def person_key(name: str) -> str:
     apostrophes and collapses whitespace: "Jürgen  Schmidhuber" and
     "jurgen schmidhuber" share a key, as do "Shwartz-Ziv" and "Shwartz Ziv".
     """
-    s = _strip_diacritics(name.translate(_FOLD_EXTRA)).casefold()
+    if len(name) <= 200:
+        return _cached_key(name)
+    return _fold(name)
+
+
+def _fold(text: str) -> str:
+    s = _strip_diacritics(text.translate(_FOLD_EXTRA)).casefold()
     s = _DASHES_RE.sub(" ", s)
     s = _KEY_DROP_RE.sub("", s)
     return _SPACES_RE.sub(" ", s).strip()
+
+
+# Names recur in every episode of a feed (hosts, regular guests): cache their keys.
+_cached_key = lru_cache(maxsize=4096)(_fold)
 
 
 _PAREN_RE = re.compile(r"\([^()]*\)")
@@ -107,13 +125,20 @@ def same_person(a: str, b: str) -> bool:
         return False
     if ka == kb:
         return True
-
-    def loose(s: str) -> str:
-        words = [w for w in person_key(_PAREN_RE.sub(" ", s)).split() if len(w) > 1]
-        return "".join(words)
-
-    la, lb = loose(a), loose(b)
+    la, lb = _loose_key(a), _loose_key(b)
     return bool(la) and la == lb
+
+
+def _loose_key(s: str) -> str:
+    """``person_key`` without a parenthesised nickname, initials and spaces."""
+    return _cached_loose(s) if len(s) <= 200 else _loose(s)
+
+
+def _loose(s: str) -> str:
+    return "".join(w for w in person_key(_PAREN_RE.sub(" ", s)).split() if len(w) > 1)
+
+
+_cached_loose = lru_cache(maxsize=4096)(_loose)
 
 
 _TOKEN_OK_CHARS = frozenset("-'’.")
@@ -127,6 +152,8 @@ def _is_cap_word(tok: str) -> bool:
         return False  # "AI", "NYU", "MIT"
     if tok.endswith(".") or tok.endswith("-"):
         return False
+    if tok[-2:] in ("'m", "’m", "'s", "’s") or tok[-3:] in ("'re", "’re", "'ve", "’ve", "'ll", "’ll"):
+        return False  # "I'm", "We're": not a name
     for c in tok:
         if not (c.isalpha() or c in _TOKEN_OK_CHARS):
             return False
@@ -136,6 +163,16 @@ def _is_cap_word(tok: str) -> bool:
             if not part or not part[0].isupper():
                 return False
     return True
+
+
+_HONORIFIC = r"(?:Dr|Prof|Professor|Mr|Mrs|Ms|Mx|Sir|Dame|Rev|Fr|Hon|Sen|Rep|Gen|Capt|Col|Lt)\.?"
+_HONORIFIC_RE = re.compile(r"^\s*(?:" + _HONORIFIC + r"\s+)+")
+_HONORIFIC_ANY_RE = re.compile(r"(?:^|[,&(]|\band)\s*" + _HONORIFIC + r"\s+(?=[A-Z])")
+
+
+def _strip_honorific(name: str) -> str:
+    """ "Dr. Hana Ito" -> "Hana Ito" (stored names carry no honorific)."""
+    return _HONORIFIC_RE.sub("", name, count=1) if name[:1] in "DPMSRFHGCL " else name
 
 
 def _is_initial(tok: str) -> bool:
@@ -188,8 +225,8 @@ _EPNUM_SUFFIX_RE = re.compile(
 # Trailing / leading decoration that is neither topic nor guest.
 _DECOR_RE = re.compile(
     r"""\s*(?:[\-\u2013\u2014|:,]\s*)?
-        [\[(]\s*(?:part|pt\.?)\s*\d+(?:\s*of\s*\d+)?\s*[\])]\s*$
-      | \s*[\-\u2013\u2014|:,]\s*(?:part|pt\.?)\s*\d+(?:\s*of\s*\d+)?\s*$
+        [\[(]\s*(?:part|pt\.?)\s*(?:\d+|[IVX]+\b)(?:\s*of\s*\d+)?\s*[\])]\s*$
+      | \s*[\-\u2013\u2014|:,]\s*(?:part|pt\.?)\s*(?:\d+|[IVX]+\b)(?:\s*of\s*\d+)?\s*$
       | \s*[\[(]\s*(?:rerun|repost|replay|encore|bonus|live|video|audio|re-?release|best\ of[^)\]]*)\s*[\])]\s*$
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -200,7 +237,7 @@ _DECOR_PREFIX_RE = re.compile(
 )
 _PART_ONLY_RE = re.compile(r"^\s*(?:part|pt\.?)\s*\d+\s*[:.\-\u2013\u2014]?\s*", re.IGNORECASE)
 _AFFIL_NOT_RE = re.compile(
-    r"^(?:part|pt\.?)\s*\d+|^\d+$|^(?:rerun|repost|replay|encore|bonus|live|video|audio)$",
+    r"^(?:part|pt\.?)\s*(?:\d+|[IVX]+\b)|^\d+$|^(?:rerun|repost|replay|encore|bonus|live|video|audio)$",
     re.IGNORECASE,
 )
 
@@ -222,9 +259,21 @@ def episode_number(title: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+# "2.22: Title", "3.4 Title": season.episode numbering before the title.
+_DOTTED_NUM_RE = re.compile(r"^\s*\d{1,4}(?:\.\d{1,4})+\s*(?:[:|\-\u2013\u2014]\s*|\s+)(?=\S)")
+# "(Part I, with A)" / "(with A and B)": the guest clause inside brackets.
+_PAREN_WITH_RE = re.compile(
+    r"\s*[\[(]\s*(?:(?:part|pt\.?)\s*(?:\d+|[IVX]+)\s*[,;:\-\u2013\u2014]\s*)?(with\s+[^()\[\]]+?)\s*[\])]\s*$",
+    re.IGNORECASE,
+)
+
+
 def _strip_decoration(title: str) -> str:
     s = title.strip()
+    s = _DOTTED_NUM_RE.sub("", s, count=1)
     s = _EPNUM_PREFIX_RE.sub("", s, count=1)
+    if "with" in s.lower() and s[-1:] in ")]":
+        s = _PAREN_WITH_RE.sub(r" \1", s, count=1)
     s = _DECOR_PREFIX_RE.sub("", s, count=1)
     prev = None
     while prev != s:
@@ -262,10 +311,48 @@ def _split_top_level(s: str) -> list[str] | None:
     return [p.strip() for p in parts]
 
 
+_ROLE_WORDS = frozenset(
+    """
+    ceo cto cfo coo cso cmo cpo cio vp svp evp founder co-founder cofounder founders co-founders
+    president vice director professor prof assistant associate senior junior principal staff lead
+    head chief manager partner managing general chair chairman chairwoman researcher research
+    scientist engineer author writer editor journalist host co-host student postdoc fellow phd md
+    candidate founding member advisor adviser investor owner executive officer analyst consultant
+    designer developer lecturer former ex emeritus visiting technical product and & the a an
+    """.split()
+)
+# A role that is held in an organisation ("CEO of Acme"); "Professor of
+# Physics" names a field, so "of" only counts after these.
+_ORG_ROLE_WORDS = frozenset(
+    "ceo cto cfo coo cso cmo cpo cio vp svp evp founder co-founder cofounder president director "
+    "head chief chair chairman chairwoman partner owner lead executive officer member".split()
+)
+_ROLE_AT_RE = re.compile(r"^(?P<role>.+?)\s+(?P<prep>at|of|@)\s+(?P<org>\S.*)$", re.IGNORECASE)
+
+
+def _is_role(words: list[str]) -> bool:
+    return bool(words) and all(w.casefold().strip(".,") in _ROLE_WORDS for w in words)
+
+
 def _affiliations(inner: str) -> list[str]:
+    """Organisations in "(Org A / Org B)"; roles are not organisations:
+    "(co-founder, CEO)" gives none, "(CEO of Acme)" and "(researcher at
+    Acme)" give Acme."""
     out = []
     for a in _AFFIL_SPLIT_RE.split(inner.strip()):
         a = a.strip(" .")
+        if not a:
+            continue
+        words = a.split()
+        if _is_role(words):
+            continue
+        m = _ROLE_AT_RE.match(a)
+        if m:
+            role = m.group("role").split()
+            if _is_role(role) and (
+                m.group("prep").lower() != "of" or any(w.casefold() in _ORG_ROLE_WORDS for w in role)
+            ):
+                a = m.group("org").strip(" .")
         if a and a not in out:
             out.append(a)
     return out
@@ -287,7 +374,7 @@ def _parse_people(s: str) -> list[Person] | None:
         m = _ONE_PERSON_RE.match(part)
         if m is None:
             return None
-        name = m.group("name").strip()
+        name = _strip_honorific(m.group("name").strip())
         if not _is_name(name):
             return None
         aff = m.group("aff")
@@ -352,7 +439,7 @@ def _analyse_title(title: str) -> tuple[list[Person], bool, str]:
         tail = s[m.end():]
         people = _parse_people(tail)
         if people is not None:
-            strong = any(p.affiliations for p in people)
+            strong = any(p.affiliations for p in people) or bool(_HONORIFIC_ANY_RE.search(tail))
             return people, strong, s[: m.start()]
 
     # 3. "A (X) - Topic" / "Jürgen Schmidhuber - Part 2: Topic".
@@ -366,8 +453,13 @@ def _analyse_title(title: str) -> tuple[list[Person], bool, str]:
     if ":" in s:
         head, _, rest = s.partition(":")
         people = _parse_people(head)
-        if people is not None and any(p.affiliations for p in people):
+        if people is not None and (any(p.affiliations for p in people) or _HONORIFIC_ANY_RE.search(head)):
             return people, True, rest.strip()
+    # "Prof. A (X / Y)" alone: a title that is only a person.
+    if _HONORIFIC_ANY_RE.match(s):
+        people = _parse_people(s)
+        if people is not None:
+            return people, True, ""
 
     # 4. "Topic: A on Topic" / "A on Topic".
     for m in _ON_RE.finditer(s):
@@ -405,12 +497,14 @@ _DESC_INTRO_RE = re.compile(
            sit|sat|conversation|interview(?:ed)?|joined|joins|catch(?:es)?\ up|caught\ up)
            \s+(?:with|by)\s+
       | \b(?:we|I)\s+(?:host(?:ed)?|welcome[ds]?|interview(?:ed)?|have|had)\s+
-      | \bour\s+guest(?:\s+(?:is|today|this\ week))?\s*:?\s+
+      | \b(?:[Oo]ur|[Mm]y)\s+guests?(?:\s+(?:today|tonight|this\ week|on\ this\ episode))?(?:\s+(?:is|are))?\s*:?\s+
       | \bguest[:\s]\s*
-    )(?P<name>{_NAME_RUN})""",
+    )(?:{_HONORIFIC}\s+)?(?P<name>{_NAME_RUN})""",
     re.VERBOSE,
 )
-_DESC_LEAD_RE = re.compile(rf"^\s*(?P<name>{_NAME_RUN})")
+_DESC_LEAD_RE = re.compile(rf"^\s*(?:{_HONORIFIC}\s+)?(?P<name>{_NAME_RUN})")
+# "Priya Nair of Loop Systems", "… from Loop Systems": right after the name.
+_OF_ORG_RE = re.compile(r"\s+(?:of|from)\s+(?:the\s+)?(?P<org>[A-Z0-9][\w&.'’\-]*(?:\s+(?:(?:of|for|&)\s+)?[A-Z0-9][\w&.'’\-]*)*)")
 _LEAD_FOLLOW_RE = re.compile(
     r"\s*,|\s+(?:is|was|has|helped|joins|joined|returns|leads|runs|founded|co-founded)\b"
 )
@@ -474,9 +568,10 @@ def guests_from_description(text: str) -> list[Person]:
     m = _DESC_LEAD_RE.match(head)
     if m:
         name = _trim_name_run(m.group("name"))
+        at = m.start("name")
         # A text that opens with a name must go on to describe them.
-        if name and head.startswith(name) and _LEAD_FOLLOW_RE.match(head, len(name)):
-            candidates.append((0, name))
+        if name and head.startswith(name, at) and _LEAD_FOLLOW_RE.match(head, at + len(name)):
+            candidates.append((at, name))
     for m in _DESC_INTRO_RE.finditer(head):
         name = _trim_name_run(m.group("name"))
         if name:
@@ -490,6 +585,11 @@ def guests_from_description(text: str) -> list[Person]:
     # The appositive / predicate clause describing the guest.
     clause = rest[: end.start()] if end and end.start() > 0 else rest[:200]
     affs = _orgs_in(clause)
+    om = _OF_ORG_RE.match(rest)
+    if om:
+        org = om.group("org").strip(" .,'’")
+        if org and org.split()[0] not in _ORG_STOP and org not in affs:
+            affs.insert(0, org)
     return [Person(name=name, affiliations=affs, role="guest")]
 
 
@@ -502,6 +602,31 @@ _GUEST_ROLES = frozenset({"guest"})
 _AUTHOR_SPLIT_RE = re.compile(r"\s*(?:,|;|&|\+|\band\b|\bwith\b)\s*", re.IGNORECASE)
 _HOSTED_BY_RE = re.compile(r"\b(?:hosted|presented|co-?hosted)\s+by\s+", re.IGNORECASE)
 _NAME_SCAN_RE = re.compile(r"[^\s,;&]+|,|;|&")
+
+
+def contributor_persons(item: Iterable[dict], channel: Iterable[dict] = ()) -> list[dict]:
+    """Podlove ``<atom:contributor>`` entries (as feedparser gives them:
+    ``name``, ``href``, maybe ``img``) as ``<podcast:person>``-style dicts.
+
+    The channel's contributors are the show's team: on an item they are
+    hosts; everyone else on the item is a guest.  ``href``/``uri`` and
+    ``img``/``image`` are kept for the guest card."""
+    team = [(c.get("name") or "").strip() for c in list(channel or ())[:MAX_PERSONS]]
+    team = [t for t in team if t]
+    out: list[dict] = []
+    for c in list(item or ())[:MAX_PERSONS]:
+        name = (c.get("name") or "").strip()
+        if not name:
+            continue
+        d = {"name": name, "role": "host" if any(same_person(name, t) for t in team) else "guest"}
+        href = c.get("href") or c.get("uri")
+        img = c.get("img") or c.get("image")
+        if href:
+            d["href"] = str(href)
+        if img:
+            d["img"] = str(img)
+        out.append(d)
+    return out
 
 
 def _role_of(p: dict) -> str:
@@ -554,7 +679,9 @@ def hosts_from(author: str | None, persons: Iterable[dict], notes_text: str) -> 
     not person names (a network, the show title) are ignored.
     """
     out: list[Person] = []
-    for p in persons or ():
+    for p in _capped(persons):
+        if len(out) >= MAX_PERSONS:
+            break
         name = (p.get("name") or "").strip()
         if name and _role_of(p) in _HOST_ROLES:
             _add_person(out, Person(name=name, role="host", href=p.get("href") or None,
@@ -576,11 +703,25 @@ def _mentions(text: str, name: str) -> bool:
     if name in text:
         return True
     key = person_key(name)
-    tkey = person_key(text)
+    tkey = _fold(text[:5000])
     if key in tkey:
         return True
     last = key.split()[-1]
     return len(last) > 2 and re.search(rf"\b{re.escape(last)}\b", tkey) is not None
+
+
+_POSSESSIVE_RE = re.compile(r"^(?P<name>[^'’:|()\-\u2013\u2014]{3,60}?)['’]s\s+\S")
+
+
+def _capped(persons: Iterable[dict] | None) -> list[dict]:
+    """At most 20 × MAX_PERSONS person dicts are looked at (linear, bounded)."""
+    out = []
+    for p in persons or ():
+        if len(out) >= 20 * MAX_PERSONS:
+            break
+        if isinstance(p, dict):
+            out.append(p)
+    return out
 
 
 def extract_guests(
@@ -596,13 +737,25 @@ def extract_guests(
     2. the title;
     3. the opening of the description.
     """
-    host_names = [h.name for h in hosts or ()]
+    persons = _capped(persons)
+    # Hosts of the show, and people tagged as hosts on this item, are never
+    # guests.  Matching is by cached keys (no per-pair work per episode).
+    host_keys: set[str] = set()
+    for name in [h.name for h in hosts or ()] + [
+        (p.get("name") or "") for p in persons if _role_of(p) in _HOST_ROLES
+    ]:
+        if name.strip():
+            host_keys.add(person_key(name))
+            host_keys.add(_loose_key(name))
+    host_keys.discard("")
 
     def is_host(name: str) -> bool:
-        return any(same_person(name, h) for h in host_names)
+        return person_key(name) in host_keys or _loose_key(name) in host_keys
 
     out: list[Person] = []
-    for p in persons or ():
+    for p in persons:
+        if len(out) >= MAX_PERSONS:
+            break
         name = (p.get("name") or "").strip()
         if name and _role_of(p) in _GUEST_ROLES and not is_host(name):
             _add_person(out, Person(name=name, role="guest", href=p.get("href") or None,
@@ -616,6 +769,13 @@ def extract_guests(
         return out
 
     people, strong, _ = _analyse_title(title)
+    if not people and description_text:
+        # "Jane Doe's Quest to Build…": a guest only when the notes name them.
+        m = _POSSESSIVE_RE.match(_strip_decoration(title))
+        if m:
+            name = _strip_honorific(m.group("name"))
+            if _is_name(name) and person_key(name) in _fold(description_text[:2000]):
+                people, strong = [Person(name=name, role="guest")], True
     if people and not strong and description_text:
         # Weak title shapes ("Name - Topic", "Name on Topic") must be confirmed
         # by the notes, which keeps Title Case topic phrases out.

@@ -4,6 +4,9 @@ Supported chapter formats:
 
 * ID3v2 ``CHAP``/``CTOC`` frames (MP3, also any ID3-tagged file) → "id3"
 * Nero ``chpl`` chapters in MP4/M4A/M4B → "mp4"
+* QuickTime chapter tracks in MP4/M4A/M4B (a text track named by the audio
+  track's ``tref/chap``, what Auphonic, GarageBand and ffmpeg write) → "mp4".
+  mutagen does not read them, so :func:`mp4_chapter_track` walks the boxes.
 * ``CHAPTERnnn`` / ``CHAPTERnnnNAME`` / ``CHAPTERnnnURL`` comments in Ogg
   Vorbis, Opus, FLAC → "vorbis"
 
@@ -15,17 +18,20 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 from dataclasses import dataclass, field
 from os import PathLike
 
 import mutagen
 from mutagen.id3 import CHAP, CTOC, ID3, TIT2, CTOCFlags, ID3NoHeaderError
+from mutagen.mp4 import MP4
 
+from ibplayer.domain.chapters import MAX_SECONDS
 from ibplayer.domain.models import Chapter
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AudioInfo", "read_audio_info", "write_id3_chapters"]
+__all__ = ["AudioInfo", "read_audio_info", "write_id3_chapters", "mp4_chapter_track"]
 
 
 @dataclass
@@ -49,8 +55,11 @@ def read_audio_info(path: str | PathLike) -> AudioInfo:
     duration = None
     try:
         length = getattr(f.info, "length", None)
-        if length and length > 0:
-            duration = float(length)
+        if length:
+            duration = _sane(float(length))
+            if duration is None or duration == 0:
+                duration = None
+                log.warning("ignoring the impossible duration %r of %s", length, path)
     except Exception as e:  # pragma: no cover - defensive
         log.warning("no duration for %s: %s", path, e)
 
@@ -60,13 +69,16 @@ def read_audio_info(path: str | PathLike) -> AudioInfo:
         tags = f.tags
         if isinstance(tags, ID3):
             chapters, source = _id3_chapters(tags), "id3"
-        elif getattr(f, "chapters", None):  # mutagen.mp4.MP4
+        elif getattr(f, "chapters", None):  # mutagen.mp4.MP4, Nero chpl
             chapters, source = _mp4_chapters(f.chapters), "mp4"
+        elif isinstance(f, MP4):
+            chapters, source = mp4_chapter_track(path), "mp4"
         elif tags is not None and hasattr(tags, "keys") and _is_vcomment(tags):
             chapters, source = _vorbis_chapters(tags), "vorbis"
     except Exception as e:
         log.warning("cannot read chapters of %s: %s", path, e)
         chapters = []
+    chapters = _sane_chapters(chapters)
     if not chapters:
         return AudioInfo(duration, [], None)
     _fill_ends(chapters, duration)
@@ -74,6 +86,27 @@ def read_audio_info(path: str | PathLike) -> AudioInfo:
 
 
 # --------------------------------------------------------------------------
+
+
+def _sane(sec: float | None) -> float | None:
+    """A finite position in an episode, 0 <= sec <= MAX_SECONDS, else None."""
+    if sec is None:
+        return None
+    return sec if 0 <= sec <= MAX_SECONDS else None  # NaN fails both
+
+
+def _sane_chapters(chapters: list[Chapter]) -> list[Chapter]:
+    """Drop chapters whose start is impossible (non-finite, absurd); impossible
+    ends become unknown.  (Starts past the duration are the caller's call:
+    mutagen's estimate of a VBR file's length can be short.)"""
+    out = []
+    for ch in chapters:
+        if _sane(ch.start) is None:
+            continue
+        if ch.end is not None and _sane(ch.end) is None:
+            ch.end = None
+        out.append(ch)
+    return out
 
 
 def _fill_ends(chapters: list[Chapter], duration: float | None) -> None:
@@ -219,3 +252,208 @@ def write_id3_chapters(path: str | PathLike, chapters: list[tuple[float, float, 
         sub_frames=[TIT2(encoding=3, text=["Chapters"])],
     ))
     tags.save(path)
+
+
+# --------------------------------------------------------------------------
+# QuickTime chapter tracks (MP4/M4A/M4B)
+# --------------------------------------------------------------------------
+
+_MAX_MOOV = 64 * 1024 * 1024  # a real moov is KBs to a few MBs
+_MAX_TEXT_SAMPLES = 5000
+_MAX_SAMPLE = 64 * 1024
+_BOX_CONTAINERS = frozenset((b"moov", b"trak", b"mdia", b"minf", b"stbl", b"tref", b"edts"))
+
+
+def _boxes(buf: bytes, start: int, end: int):
+    """(type, payload_start, payload_end) of the boxes in ``buf[start:end]``;
+    stops at the first box whose size does not fit."""
+    off = start
+    while off + 8 <= end:
+        size, typ = struct.unpack_from(">I4s", buf, off)
+        hdr = 8
+        if size == 1:
+            if off + 16 > end:
+                return
+            size = struct.unpack_from(">Q", buf, off + 8)[0]
+            hdr = 16
+        elif size == 0:
+            size = end - off
+        if size < hdr or off + size > end:
+            return
+        yield typ, off + hdr, off + size
+        off += size
+
+
+def _child(buf: bytes, box: tuple[int, int] | None, *path: bytes) -> tuple[int, int] | None:
+    """Payload span of the first box at ``path`` below ``box``."""
+    for name in path:
+        if box is None:
+            return None
+        box = next(((a, b) for t, a, b in _boxes(buf, box[0], box[1]) if t == name), None)
+    return box
+
+
+def _read_moov(fh) -> bytes | None:
+    """The bytes of the top-level ``moov`` box (seeking past ``mdat``)."""
+    fh.seek(0, 2)
+    size_total = fh.tell()
+    off = 0
+    while off + 8 <= size_total:
+        fh.seek(off)
+        head = fh.read(16)
+        if len(head) < 8:
+            return None
+        size, typ = struct.unpack_from(">I4s", head)
+        hdr = 8
+        if size == 1:
+            if len(head) < 16:
+                return None
+            size = struct.unpack_from(">Q", head, 8)[0]
+            hdr = 16
+        elif size == 0:
+            size = size_total - off
+        if size < hdr:
+            return None
+        if typ == b"moov":
+            if size > _MAX_MOOV or off + size > size_total:
+                return None
+            fh.seek(off)
+            return fh.read(size)
+        off += size
+    return None
+
+
+def _u32s(buf: bytes, span: tuple[int, int] | None, skip: int, per: int) -> list[tuple[int, ...]]:
+    """Entries of a full box table: version/flags (4), count (4), entries of
+    ``per`` uint32 each (``skip`` extra header bytes before the count)."""
+    if span is None:
+        return []
+    a, b = span
+    a += 4 + skip
+    if a + 4 > b:
+        return []
+    (count,) = struct.unpack_from(">I", buf, a)
+    a += 4
+    count = min(count, (b - a) // (4 * per))
+    fmt = ">" + "I" * per
+    return [struct.unpack_from(fmt, buf, a + i * 4 * per) for i in range(count)]
+
+
+def _sample_text(raw: bytes) -> tuple[str, str | None]:
+    """A QuickTime text sample: a 16-bit length, the text (UTF-8, or UTF-16
+    with a byte-order mark), then optional modifier boxes (``href``: a link)."""
+    if len(raw) < 2:
+        return "", None
+    (n,) = struct.unpack_from(">H", raw)
+    body = raw[2 : 2 + n]
+    if body[:2] in (b"\xfe\xff", b"\xff\xfe"):
+        text = body.decode("utf-16", "replace")
+    else:
+        text = body.decode("utf-8", "replace")
+    url = None
+    for typ, a, b in _boxes(raw, 2 + n, len(raw)):
+        if typ == b"href" and a + 5 <= b:
+            ln = raw[a + 4]
+            url = raw[a + 5 : min(b, a + 5 + ln)].decode("utf-8", "replace").strip() or None
+    return " ".join(text.replace("\x00", " ").split()), url
+
+
+def mp4_chapter_track(path: str | PathLike) -> list[Chapter]:
+    """Chapters from a QuickTime chapter track: the text track that another
+    track names in its ``tref/chap`` box.  [] when there is none; bounded
+    work on hostile files (moov size, sample count and size are capped)."""
+    with open(path, "rb") as fh:
+        moov = _read_moov(fh)
+        if moov is None:
+            return []
+        root = (8, len(moov))
+        traks: dict[int, tuple[int, int]] = {}
+        chap_ids: list[int] = []
+        for typ, a, b in _boxes(moov, *root):
+            if typ != b"trak":
+                continue
+            tkhd = _child(moov, (a, b), b"tkhd")
+            if tkhd is None or tkhd[0] + 24 > tkhd[1]:
+                continue
+            version = moov[tkhd[0]]
+            (tid,) = struct.unpack_from(">I", moov, tkhd[0] + (20 if version == 1 else 12))
+            traks[tid] = (a, b)
+            chap = _child(moov, (a, b), b"tref", b"chap")
+            if chap is not None:
+                for i in range(chap[0], chap[1] - 3, 4):
+                    (ref,) = struct.unpack_from(">I", moov, i)
+                    if ref not in chap_ids:
+                        chap_ids.append(ref)
+        for tid in chap_ids:
+            trak = traks.get(tid)
+            if trak is not None:
+                chs = _text_track_chapters(fh, moov, trak)
+                if chs:
+                    return chs
+    return []
+
+
+def _text_track_chapters(fh, moov: bytes, trak: tuple[int, int]) -> list[Chapter]:
+    mdhd = _child(moov, trak, b"mdia", b"mdhd")
+    if mdhd is None or mdhd[0] + 24 > mdhd[1]:
+        return []
+    version = moov[mdhd[0]]
+    (timescale,) = struct.unpack_from(">I", moov, mdhd[0] + (20 if version == 1 else 12))
+    if not timescale:
+        return []
+    stbl = _child(moov, trak, b"mdia", b"minf", b"stbl")
+    if stbl is None:
+        return []
+    # sample start times
+    times: list[int] = []
+    t = 0
+    for count, delta in _u32s(moov, _child(moov, stbl, b"stts"), 0, 2):
+        for _ in range(min(count, _MAX_TEXT_SAMPLES - len(times))):
+            times.append(t)
+            t += delta
+    if not times:
+        return []
+    # sample sizes
+    stsz = _child(moov, stbl, b"stsz")
+    if stsz is None or stsz[0] + 12 > stsz[1]:
+        return []
+    fixed, count = struct.unpack_from(">II", moov, stsz[0] + 4)
+    n = min(len(times), count)
+    if fixed:
+        sizes = [fixed] * n
+    else:
+        a = stsz[0] + 12
+        n = min(n, (stsz[1] - a) // 4)
+        sizes = list(struct.unpack_from(f">{n}I", moov, a))
+    # chunk offsets and the samples in each chunk
+    co = _child(moov, stbl, b"stco")
+    if co is not None:
+        offsets = [o for (o,) in _u32s(moov, co, 0, 1)]
+    else:
+        co64 = _child(moov, stbl, b"co64")
+        offsets = [(hi << 32) | lo for hi, lo in _u32s(moov, co64, 0, 2)]
+    stsc = _u32s(moov, _child(moov, stbl, b"stsc"), 0, 3)
+    if not offsets or not stsc:
+        return []
+    positions: list[int] = []
+    for i, (first, per_chunk, _desc) in enumerate(stsc):
+        last = stsc[i + 1][0] - 1 if i + 1 < len(stsc) else len(offsets)
+        for chunk in range(max(first, 1), min(last, len(offsets)) + 1):
+            pos = offsets[chunk - 1]
+            for _ in range(per_chunk):
+                if len(positions) >= n:
+                    break
+                positions.append(pos)
+                pos += sizes[len(positions) - 1]
+            if len(positions) >= n:
+                break
+        if len(positions) >= n:
+            break
+    out: list[Chapter] = []
+    for k, pos in enumerate(positions):
+        fh.seek(pos)
+        title, url = _sample_text(fh.read(min(sizes[k], _MAX_SAMPLE)))
+        start = times[k] / timescale
+        out.append(Chapter(start=start, title=title or f"Chapter {k + 1}", source="mp4", url=url))
+    out.sort(key=lambda c: c.start)
+    return out
