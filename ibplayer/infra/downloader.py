@@ -815,6 +815,8 @@ class DownloadQueue:
         self._jobs: dict[str, _Job] = {}
         self._pending: deque[str] = deque()
         self._threads: dict[str, threading.Thread] = {}
+        # workers that have stopped but are still running their job's callback
+        self._reporting: set[threading.Thread] = set()
         self._closed = False
 
     # -- public API -------------------------------------------------------
@@ -898,10 +900,13 @@ class DownloadQueue:
             return job.state if job else None
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until nothing is queued or running; False on timeout."""
+        """Block until nothing is queued or running and every finished job's
+        callback (``on_done``, ``on_error``...) has returned; False on timeout.
+        (Called from inside a callback, that callback itself is not waited for.)"""
         end = None if timeout is None else time.monotonic() + timeout
+        me = threading.current_thread()
         with self._lock:
-            while self._pending or self._threads:
+            while self._pending or self._threads or (self._reporting - {me}):
                 left = None if end is None else end - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -909,7 +914,9 @@ class DownloadQueue:
             return True
 
     def shutdown(self, timeout: float | None = 10) -> None:
-        """Pause running jobs (their .part files are kept), drop queued ones."""
+        """Pause running jobs (their .part files are kept), drop queued ones.
+        Returns once the running jobs have stopped and their callbacks have
+        returned (or after ``timeout`` seconds)."""
         with self._lock:
             self._closed = True
             for job_id in list(self._pending):
@@ -919,9 +926,7 @@ class DownloadQueue:
                 if job.state == "running":
                     job.resume_requested = False
                     job.pause.set()
-            threads = list(self._threads.values())
-        for t in threads:
-            t.join(timeout)
+        self.wait(timeout)
         if self._own_client:
             self._client.close()
 
@@ -967,8 +972,10 @@ class DownloadQueue:
         except Exception as e:  # never let a worker die silently
             log.exception("download %s crashed", job.job_id)
             outcome = ("error", f"unexpected error: {e}")
+        me = threading.current_thread()
         with self._lock:
             del self._threads[job.job_id]
+            self._reporting.add(me)
             job.state = outcome[0]
             if outcome[0] == "paused" and job.resume_requested and not self._closed:
                 job.state = "queued"
@@ -976,12 +983,17 @@ class DownloadQueue:
                 outcome = ("requeued",)
             self._pump()
             self._lock.notify_all()
-        kind = outcome[0]
-        if kind == "done":
-            self._call(self.on_done, job.job_id, outcome[1])
-        elif kind == "error":
-            self._call(self.on_error, job.job_id, outcome[1])
-        elif kind == "paused":
-            self._call(self.on_paused, job.job_id)
-        elif kind == "cancelled":
-            self._call(self.on_cancelled, job.job_id)
+        try:
+            kind = outcome[0]
+            if kind == "done":
+                self._call(self.on_done, job.job_id, outcome[1])
+            elif kind == "error":
+                self._call(self.on_error, job.job_id, outcome[1])
+            elif kind == "paused":
+                self._call(self.on_paused, job.job_id)
+            elif kind == "cancelled":
+                self._call(self.on_cancelled, job.job_id)
+        finally:
+            with self._lock:
+                self._reporting.discard(me)
+                self._lock.notify_all()
