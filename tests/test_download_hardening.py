@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import shutil
+import subprocess
 import threading
 import time
 import zlib
@@ -223,3 +225,51 @@ def test_gzip_encoded_enclosure_is_stored_decoded(file_server, tmp_path):
     dest = tmp_path / "gz.mp3"
     download_file(url, dest, expected_length=len(data), **FAST)
     assert sha(dest.read_bytes()) == sha(data)
+
+
+# --------------------------------------------------------------------------
+# a full disk (a real, small tmpfs)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 4 MB tmpfs mounted for the test (CI runs as root; so does this machine)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, f"cannot mount a small tmpfs (needs root): {r.stderr.strip()}"
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_disk_full_keeps_the_part_and_resumes_after_space_is_freed(file_server, small_fs):
+    data = payload(5_000_000)
+    # no Content-Length: the disk fills up in the middle of the body
+    url = file_server.add("/big.mp3", data, no_length=True)
+    dest = small_fs / "big.mp3"
+    with pytest.raises(DownloadError) as ei:
+        download_file(url, dest, **FAST)
+    msg = str(ei.value)
+    assert msg.startswith("the disk is full") and "\n" not in msg and "Errno" not in msg
+    part, sidecar = part_paths(dest)
+    kept = part.stat().st_size
+    assert 3_000_000 < kept < len(data) and sidecar.exists()  # kept for the resume
+
+    # more room, but less than the whole file: enough for what is left
+    subprocess.run(["mount", "-o", "remount,size=6m", str(small_fs)], check=True)
+    assert shutil.disk_usage(small_fs).free < len(data)
+    download_file(url, dest, **FAST)
+    assert sha(dest.read_bytes()) == sha(data)
+    last = file_server.requests_for("/big.mp3")[-1]
+    assert last.range == f"bytes={kept}-" and last.status == 206
+    assert sorted(p.name for p in small_fs.iterdir()) == ["big.mp3"]
+
+
+def test_no_room_for_the_announced_length_fails_before_writing(file_server, small_fs):
+    url = file_server.add("/fat.mp3", payload(5_000_000))
+    with pytest.raises(DownloadError, match=r"^not enough disk space: need 5\.0 MB"):
+        download_file(url, small_fs / "fat.mp3", **FAST)
+    assert list(small_fs.iterdir()) == []

@@ -345,11 +345,15 @@ def _load_sidecar(sidecar: Path, url: str) -> dict | None:
 
 def _save_sidecar(sidecar: Path, data: dict) -> None:
     tmp = sidecar.with_name(sidecar.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, sidecar)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, sidecar)
+    except OSError:
+        _unlink(tmp)  # e.g. a full disk: leave no debris
+        raise
 
 
 def _validator(resp: httpx.Response) -> dict:
@@ -548,6 +552,18 @@ def _open_part(part: Path) -> int:
             return fd
         os.close(fd)
     raise DownloadError("already being downloaded (by another ibplayer window or command)")
+
+
+def _discard_partial(dest: Path) -> None:
+    """Remove ``dest``'s .part and sidecar, unless another download holds them."""
+    part, sidecar = part_paths(dest)
+    if not part.exists():
+        _unlink(sidecar)
+        return
+    try:
+        _Part(part, sidecar).close(remove=True)
+    except (DownloadError, OSError) as e:
+        log.info("keeping %s: %s", part.name, e)
 
 
 def _write_all(fd: int, data) -> None:
@@ -1198,7 +1214,7 @@ class DownloadQueue:
                 if job.state == "queued":
                     self._pending.remove(job_id)
                 job.state = "cancelled"
-                _unlink(*part_paths(job.dest))
+                _discard_partial(job.dest)
                 notify = True
                 self._lock.notify_all()
         if notify:

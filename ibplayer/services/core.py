@@ -267,6 +267,12 @@ class Core:
         when its download started) is kept, so a killed download resumes into
         the same ``.part``.  ``reserve`` stores the chosen name."""
         ep = self._episode_row(episode)
+        if reserve:  # choose and store in one write transaction: no other process picks the same name
+            with self.library.transaction():
+                return self._download_path(ep, reserve)
+        return self._download_path(ep, reserve)
+
+    def _download_path(self, ep: EpisodeRow, reserve: bool) -> Path:
         reserved, _file, _size, _auto = self.library.download_state(ep.id)
         if reserved and _inside(Path(reserved), self.downloads_dir):
             return Path(reserved)
