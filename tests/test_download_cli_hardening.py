@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 import subprocess
 import sys
 import time
@@ -93,3 +94,35 @@ def test_same_title_episodes_never_get_the_same_file_name_across_processes(file_
         stored = [core.library.download_state(i)[0] for i in ids]
     assert len(stored) == len(set(stored)) == 36  # every episode its own file name
     assert sorted(stored) == sorted(paths)
+
+
+def test_ctrl_c_against_a_stalled_server_stops_at_once_and_keeps_the_part(file_server, data_dir):
+    srv = file_server
+    srv.add("/audio/ep1.mp3", SAMPLE, rate=1_000, piece=64_000)  # 64 KB, then a long stall
+    ids = subscribe(srv, data_dir, item(srv, 1))
+    eid = ids["Episode 1: Talk number 1"]
+    part = feed_folder(data_dir) / "Episode 1 - Talk number 1.mp3.part"
+    cmd = [sys.executable, "-m", "ibplayer", "--data-dir", str(data_dir), "download", eid]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not (part.exists() and part.stat().st_size >= 64_000):
+            assert time.monotonic() < deadline, "the download never got going"
+            time.sleep(0.02)
+        time.sleep(0.3)  # blocked on the stalled socket now
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "partial downloads are kept" in err
+    assert took < 2.5  # not the read timeout, nor the queue's 5 s shutdown wait
+    assert part.stat().st_size == 64_000
+    srv.route("/audio/ep1.mp3").rate = None
+    r = run_cli("download", eid, data_dir=data_dir)
+    assert r.returncode == 0, r.stderr
+    assert sha((feed_folder(data_dir) / "Episode 1 - Talk number 1.mp3").read_bytes()) == sha(SAMPLE)
+    assert srv.requests_for("/audio/ep1.mp3")[-1].range == "bytes=64000-"

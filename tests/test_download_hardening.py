@@ -273,3 +273,36 @@ def test_no_room_for_the_announced_length_fails_before_writing(file_server, smal
     with pytest.raises(DownloadError, match=r"^not enough disk space: need 5\.0 MB"):
         download_file(url, small_fs / "fat.mp3", **FAST)
     assert list(small_fs.iterdir()) == []
+
+
+# --------------------------------------------------------------------------
+# cancel and pause against a stalled server
+
+
+@pytest.mark.parametrize("action", ["cancel", "pause"])
+def test_cancel_and_pause_are_prompt_when_the_server_stalls(file_server, tmp_path, action):
+    # 64 KB, then nothing for ~60 s (far beyond the test): a fully stalled server
+    url = file_server.add("/stall.mp3", payload(128_000), rate=1_000, piece=64_000)
+    got_bytes = threading.Event()
+    stopped: list[float] = []
+    q = DownloadQueue(
+        on_progress=lambda j, p: p.bytes_done and got_bytes.set(),
+        on_cancelled=lambda j: stopped.append(time.monotonic()),
+        on_paused=lambda j: stopped.append(time.monotonic()),
+        timeout=30, backoff=0.01,
+    )
+    try:
+        q.add("s", url, tmp_path / "stall.mp3")
+        assert got_bytes.wait(10)
+        time.sleep(0.2)  # the worker is now blocked reading from the socket
+        t0 = time.monotonic()
+        getattr(q, action)("s")
+        assert wait_for(lambda: stopped, timeout=5)
+        assert stopped[0] - t0 < 1.0  # not the 30 s read timeout
+    finally:
+        q.shutdown(timeout=5)
+    part = part_paths(tmp_path / "stall.mp3")[0]
+    if action == "cancel":
+        assert list(tmp_path.iterdir()) == []
+    else:
+        assert part.stat().st_size == 64_000
