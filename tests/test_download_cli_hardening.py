@@ -126,3 +126,17 @@ def test_ctrl_c_against_a_stalled_server_stops_at_once_and_keeps_the_part(file_s
     assert r.returncode == 0, r.stderr
     assert sha((feed_folder(data_dir) / "Episode 1 - Talk number 1.mp3").read_bytes()) == sha(SAMPLE)
     assert srv.requests_for("/audio/ep1.mp3")[-1].range == "bytes=64000-"
+
+
+def test_html_error_page_is_not_saved_as_the_episode(file_server, data_dir):
+    srv = file_server
+    srv.add("/audio/ep1.mp3", b"<html><body>Rate limited. Try later.</body></html>",
+            content_type="text/html")
+    ids = subscribe(srv, data_dir, item(srv, 1, length=20_000_000))
+    eid = ids["Episode 1: Talk number 1"]
+    r = run_cli("download", eid, data_dir=data_dir)
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if line.startswith("ibplayer: error:")]
+    assert len(errors) == 1 and "web page" in errors[0] and eid in errors[0]
+    assert exported(data_dir, eid)["downloaded"] is False
+    assert not feed_folder(data_dir).exists() or list(feed_folder(data_dir).iterdir()) == []
