@@ -15,6 +15,7 @@ or import the fixture into a test module directly.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import hashlib
 import re
@@ -49,6 +50,12 @@ class Route:
     piece: int = 4096  # write size when rate-limited
     delay_headers: float = 0.0  # stall before sending the status line
     no_length: bool = False  # no Content-Length; close to end the body
+    # download misbehaviours (issue 12)
+    tail_on_range: bool = False  # answer a Range request with 200 and only the tail
+    no_last_modified: bool = False  # no Last-Modified header (with etag="": no validator at all)
+    bare_206: bool = False  # 206 answers carry no ETag and no Last-Modified
+    content_encoding: str | None = None  # send data as is, labelled with this Content-Encoding
+    repr_digest: bool = False  # send Repr-Digest (sha-256 of the whole current data)
     hits: int = 0
 
 
@@ -150,6 +157,12 @@ class _Handler(BaseHTTPRequestHandler):
                   "ETag": etag, "Last-Modified": lm}
         if not route.etag and route.etag is not None:  # etag="" → no ETag header
             del common["ETag"]
+        if route.no_last_modified:
+            del common["Last-Modified"]
+        if route.content_encoding:
+            common["Content-Encoding"] = route.content_encoding
+        if route.repr_digest:
+            common["Repr-Digest"] = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
 
         start, code = 0, 200
         rng = entry.range
@@ -162,10 +175,16 @@ class _Handler(BaseHTTPRequestHandler):
                                               "Content-Length": "0"})
                     return
                 start, code = int(m.group(1)), 206
+        if route.tail_on_range and m:  # broken: the tail, labelled as the whole file
+            start = int(m.group(1))
+            code = 200
         body = data[start:]
         headers = dict(common)
         if code == 206:
             headers["Content-Range"] = f"bytes {start}-{total - 1}/{total}"
+            if route.bare_206:
+                headers.pop("ETag", None)
+                headers.pop("Last-Modified", None)
 
         cut = None
         if route.cut_after is not None and (route.cut_times is None or hit <= route.cut_times):

@@ -23,6 +23,10 @@ Guarantees of :func:`download_file`:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import errno
+import hashlib
 import json
 import logging
 import os
@@ -30,11 +34,13 @@ import posixpath
 import random
 import re
 import shutil
+import socket
 import threading
 import time
 import unicodedata
+import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -49,13 +55,23 @@ USER_AGENT = f"ibplayer/{__version__} (+https://github.com/ibplayer/ibplayer)"
 
 PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"
-CHUNK_SIZE = 256 * 1024  # file write buffer; socket reads are up to 64 KiB
+READ_SIZE = 1 << 20  # socket reads for a body (httpcore reads 64 KiB by default)
 PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress reports a second
 # Every this many bytes, ask the kernel to start writing the file out (and drop
 # it from the page cache): the final fsync then has little left to do, and a
 # 1.5 h episode doesn't evict everything else from the cache.
 WRITEBACK_EVERY = 8 * 1024 * 1024
 _fadvise = getattr(os, "posix_fadvise", None)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+try:
+    import msvcrt
+except ImportError:
+    msvcrt = None
+_WIN_LOCK_AT = 1 << 62  # the byte locked on Windows: far past any real file
 
 __all__ = [
     "USER_AGENT",
@@ -329,11 +345,15 @@ def _load_sidecar(sidecar: Path, url: str) -> dict | None:
 
 def _save_sidecar(sidecar: Path, data: dict) -> None:
     tmp = sidecar.with_name(sidecar.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, sidecar)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, sidecar)
+    except OSError:
+        _unlink(tmp)  # e.g. a full disk: leave no debris
+        raise
 
 
 def _validator(resp: httpx.Response) -> dict:
@@ -432,6 +452,215 @@ def _check_space(directory: Path, remaining: int, min_free_bytes: int) -> None:
         raise DownloadError(f"not enough disk space: need {_mb(need)} MB, {_mb(free)} MB free")
 
 
+# A feed's enclosure length above this is a feed error, not a size to check against.
+MAX_PLAUSIBLE_LENGTH = 20 * 10**9
+# A body under this fraction of the stated length is not the episode (an error page,
+# a "quota exceeded" note...).
+MIN_FRACTION_OF_STATED = 0.1
+# Decoding a compressed body: at most this much output per step, and a running cap.
+DECODE_PIECE = 1 << 20
+MAX_EXPANSION = 20  # decoded bytes per received byte (audio barely compresses)
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_DIGEST_ALGOS = {"sha-256": "sha256", "sha-512": "sha512"}
+
+
+def _plausible(stated: int) -> bool:
+    return 0 < stated <= MAX_PLAUSIBLE_LENGTH
+
+
+def _close_to(size: int, stated: int) -> bool:
+    """Within a small margin of the stated length (1 %, at least 16 KiB)."""
+    return abs(size - stated) <= max(16 * 1024, stated // 100)
+
+
+def _repr_digest(resp: httpx.Response) -> list[str] | None:
+    """[hashlib name, hex] of the whole representation, from ``Repr-Digest``
+    (RFC 9530) or ``Digest`` (RFC 3230), when the server sends one."""
+    for header, colons in (("repr-digest", True), ("digest", False)):
+        for item in (resp.headers.get(header) or "").split(","):
+            name, _, value = item.strip().partition("=")
+            algo = _DIGEST_ALGOS.get(name.strip().lower())
+            value = value.strip()
+            if not algo:
+                continue
+            if colons:
+                if not (len(value) > 2 and value[0] == value[-1] == ":"):
+                    continue
+                value = value[1:-1]
+            try:
+                return [algo, base64.b64decode(value, validate=True).hex()]
+            except (ValueError, binascii.Error):
+                continue
+    return None
+
+
+def _encodings(resp: httpx.Response) -> list[str]:
+    raw = resp.headers.get("content-encoding", "")
+    return [e.strip().lower() for e in raw.split(",") if e.strip().lower() not in ("", "identity")]
+
+
+def _inflate(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
+    """Decode one content coding, never more than DECODE_PIECE at a time."""
+    if encoding in ("gzip", "x-gzip"):
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        d = zlib.decompressobj(zlib.MAX_WBITS)
+    else:
+        raise DownloadError(f"the server sent the episode in an unsupported encoding ({encoding[:40]})")
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data and not d.eof:
+                out = d.decompress(data, DECODE_PIECE)
+                if out:
+                    yield out
+                data = d.unconsumed_tail
+        tail = d.flush()
+    except zlib.error as e:
+        raise _Retry(f"damaged {encoding} body: {e}") from None
+    if tail:
+        yield tail
+
+
+def _open_part(part: Path) -> int:
+    """Open (creating) and lock the ``.part``; return its descriptor.
+
+    The lock (flock on POSIX, a byte lock on Windows) is held for the whole
+    download, so a second process or thread asking for the same file gets
+    "already being downloaded" instead of writing into it too."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    for _ in range(20):
+        fd = os.open(part, flags, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            elif msvcrt is not None:  # pragma: no cover - Windows
+                os.lseek(fd, _WIN_LOCK_AT, os.SEEK_SET)
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            os.close(fd)
+            raise DownloadError("already being downloaded (by another ibplayer window or command)") from None
+        # The holder may have renamed or removed the file between our open and
+        # our lock: then we locked a file nobody will ever see.  Try again.
+        try:
+            st = os.stat(part)
+        except FileNotFoundError:
+            st = None
+        fst = os.fstat(fd)
+        if st is not None and (st.st_ino, st.st_dev) == (fst.st_ino, fst.st_dev):
+            return fd
+        os.close(fd)
+    raise DownloadError("already being downloaded (by another ibplayer window or command)")
+
+
+def _discard_partial(dest: Path) -> None:
+    """Remove ``dest``'s .part and sidecar, unless another download holds them."""
+    part, sidecar = part_paths(dest)
+    if not part.exists():
+        _unlink(sidecar)
+        return
+    try:
+        _Part(part, sidecar).close(remove=True)
+    except (DownloadError, OSError) as e:
+        log.info("keeping %s: %s", part.name, e)
+
+
+def _write_all(fd: int, data) -> None:
+    n = os.write(fd, data)
+    if n != len(data):
+        mv = memoryview(data)[n:]
+        while mv:
+            mv = mv[os.write(fd, mv):]
+
+
+def _file_digest(fd: int, algo: str) -> str:
+    h = hashlib.new(algo)
+    os.lseek(fd, 0, os.SEEK_SET)
+    while block := os.read(fd, 1 << 20):
+        h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class _State:
+    """What one download_file call has learned about this server."""
+
+    no_range: bool = False  # the server mishandles Range: always fetch from zero
+    reverified: bool = False  # a finished file failed its check and was fetched again
+
+
+class _Part:
+    """The locked ``.part`` and its sidecar."""
+
+    def __init__(self, part: Path, sidecar: Path):
+        self.path, self.sidecar = part, sidecar
+        self.fd = _open_part(part)
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def discard(self) -> None:
+        """Start again from zero (the file and its lock stay)."""
+        os.ftruncate(self.fd, 0)
+        _unlink(self.sidecar)
+
+    def close(self, *, remove: bool = False) -> None:
+        if self.fd < 0:
+            return
+        if remove or self.size() == 0:
+            if os.name == "nt":  # pragma: no cover - open files can't be removed there
+                os.close(self.fd)
+                self.fd = -1
+            _unlink(self.path, self.sidecar)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class _Watch:
+    """Makes cancel and pause prompt: a read blocked on a stalled server is
+    woken by shutting the connection's socket down, instead of waiting for
+    the read timeout.  One small thread per download that has events."""
+
+    def __init__(self, events: list[threading.Event]):
+        self._events = events
+        self._sock = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        if events:
+            self._thread = threading.Thread(target=self._run, name="download-watch", daemon=True)
+            self._thread.start()
+
+    def attach(self, resp: httpx.Response | None) -> None:
+        sock = None
+        if resp is not None:
+            stream = resp.extensions.get("network_stream")
+            try:
+                sock = stream.get_extra_info("socket") if stream is not None else None
+            except Exception:  # pragma: no cover - a transport without sockets
+                sock = None
+        with self._lock:
+            self._sock = sock
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            if any(e.is_set() for e in self._events):
+                with self._lock:
+                    sock, self._sock = self._sock, None
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(1)
+
+
 def download_file(
     url: str,
     dest: Path,
@@ -453,7 +682,8 @@ def download_file(
     number of extra attempts after transient failures (connection/read
     errors, timeouts, 5xx, 408, 429), with exponential backoff starting at
     ``backoff`` seconds.  Other 4xx fail at once.  If ``dest`` already exists
-    it is replaced only when the new download is complete.
+    it is replaced only when the new download is complete.  ``expected_length``
+    is the feed's stated length (0: unknown).
     """
     try:
         scheme = urlsplit(url).scheme.lower()
@@ -463,40 +693,66 @@ def download_file(
         raise DownloadError(f"unsupported URL (only http/https): {str(url)[:200]!r}")
 
     dest = Path(dest)
-    part, sidecar = part_paths(dest)
+    part_path, sidecar = part_paths(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        part = _Part(part_path, sidecar)
+    except OSError as e:
+        if e.errno in _DISK_FULL:
+            raise DownloadError("the disk is full") from None
+        raise DownloadError(f"cannot write {part_path}: {e.strerror or e}") from None
 
     own_client = client is None
-    if own_client:
-        client = httpx.Client(
-            follow_redirects=True,
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": USER_AGENT},
-        )
+    watch = _Watch([e for e in (cancel, pause) if e is not None])
+    remove = False
     try:
+        if own_client:
+            client = _make_client(timeout)
         return _download(
-            url, dest, part, sidecar, client,
+            url, dest, part, client,
             expected_length=max(0, int(expected_length or 0)),
-            progress=progress, cancel=cancel, pause=pause,
+            progress=progress, cancel=cancel, pause=pause, watch=watch,
             retries=max(0, retries), backoff=max(0.0, backoff),
             timeout=timeout, min_free_bytes=min_free_bytes,
         )
+    except DownloadCancelled:
+        remove = True
+        raise
+    except OSError as e:
+        if e.errno in _DISK_FULL:
+            kept = part.size()
+            raise DownloadError(
+                f"the disk is full: {_mb(kept)} MB kept in {part_path.name}; "
+                "free some space and download again to resume"
+            ) from None
+        raise
     finally:
-        if own_client:
+        watch.stop()
+        part.close(remove=remove)
+        if own_client and client is not None:
             client.close()
+
+
+def _make_client(timeout: float, **kw) -> httpx.Client:
+    return httpx.Client(
+        follow_redirects=True,
+        timeout=httpx.Timeout(timeout),
+        headers={"User-Agent": USER_AGENT},
+        **kw,
+    )
 
 
 def _download(
     url: str,
     dest: Path,
-    part: Path,
-    sidecar: Path,
+    part: _Part,
     client: httpx.Client,
     *,
     expected_length: int,
     progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
     pause: threading.Event | None,
+    watch: _Watch,
     retries: int,
     backoff: float,
     timeout: float,
@@ -504,7 +760,7 @@ def _download(
 ) -> Path:
     def check_events() -> None:
         if cancel is not None and cancel.is_set():
-            raise DownloadCancelled("download cancelled")  # files removed below
+            raise DownloadCancelled("download cancelled")  # files removed by the caller
         if pause is not None and pause.is_set():
             raise DownloadPaused("download paused")
 
@@ -517,48 +773,15 @@ def _download(
                 return
             time.sleep(min(left, 0.05))
 
-    def discard() -> None:
-        _unlink(part, sidecar)
-
-    try:
-        return _download_loop(
-            url, dest, part, sidecar, client, expected_length=expected_length,
-            progress=progress, check_events=check_events, wait_or_stop=wait_or_stop,
-            discard=discard, retries=retries, backoff=backoff, timeout=timeout,
-            min_free_bytes=min_free_bytes,
-        )
-    except DownloadCancelled:
-        discard()  # after the file was closed (Windows can't delete open files)
-        raise
-
-
-def _download_loop(
-    url: str,
-    dest: Path,
-    part: Path,
-    sidecar: Path,
-    client: httpx.Client,
-    *,
-    expected_length: int,
-    progress: Callable[[Progress], None] | None,
-    check_events: Callable[[], None],
-    wait_or_stop: Callable[[float], None],
-    discard: Callable[[], None],
-    retries: int,
-    backoff: float,
-    timeout: float,
-    min_free_bytes: int,
-) -> Path:
     # What we know from an earlier (possibly killed) run.
-    meta = _load_sidecar(sidecar, url) if part.exists() else None
-    if part.exists() and meta is None:
-        log.info("discarding %s: no matching sidecar", part.name)
-        discard()
-    elif meta is None:
-        _unlink(sidecar)
+    meta = _load_sidecar(part.sidecar, url) if part.size() else None
+    if meta is None:
+        if part.size():
+            log.info("discarding %s: no matching sidecar", part.path.name)
+        part.discard()
 
     check_events()
-    offset = part.stat().st_size if part.exists() else 0
+    offset = part.size()
     # Fail clearly before touching the network when the size is already known
     # from the server (sidecar).  A feed's enclosure length may be bogus, so it
     # is only used once the server has been asked (and announced no length).
@@ -566,35 +789,38 @@ def _download_loop(
     _check_space(dest.parent, known_total - offset if known_total else 0, min_free_bytes)
 
     speed = _Speed(progress, offset, (meta or {}).get("total"))
+    state = _State()
     attempt = 0
     restarts = 0
     while True:
         check_events()
         try:
-            meta = _load_sidecar(sidecar, url) if part.exists() else None
-            if part.exists() and meta is None:
-                discard()
-            offset = part.stat().st_size if part.exists() else 0
+            meta = _load_sidecar(part.sidecar, url) if part.size() else None
+            if meta is None and part.size():
+                part.discard()
+            offset = part.size()
             total = (meta or {}).get("total")
             if meta and total is not None and offset == total and offset > 0:
                 # complete .part left by a run killed before the rename
-                return _finish(part, sidecar, dest, total, expected_length, speed)
+                return _complete(part, dest, meta, offset, expected_length, speed, state)
             if meta and total is not None and offset > total:
                 raise _Restart(f"partial file larger than {total} bytes")
             return _attempt(
-                url, dest, part, sidecar, client, meta, offset,
+                url, dest, part, client, meta, offset, state,
                 expected_length=expected_length, speed=speed, timeout=timeout,
-                min_free_bytes=min_free_bytes, check_events=check_events,
+                min_free_bytes=min_free_bytes, check_events=check_events, watch=watch,
             )
         except _Restart as e:
+            check_events()
             restarts += 1
             log.info("%s: restarting from zero: %s", dest.name, e)
-            discard()
+            part.discard()
             speed.reset(0, None)
             if restarts > retries + 2:
                 raise DownloadError(f"download keeps failing: {e}") from None
             continue
         except (_Retry, httpx.TransportError) as e:
+            check_events()  # a cancel or pause that woke a blocked read
             last_error = _describe(e)
             attempt += 1
             if attempt > retries:
@@ -607,6 +833,10 @@ def _download_loop(
                 delay = max(delay, e.delay)
             log.info("%s: %s; retry %d/%d in %.2fs", dest.name, last_error, attempt, retries, delay)
             wait_or_stop(delay)
+        except DownloadError as e:
+            if not isinstance(e, DownloadPaused | DownloadCancelled) and getattr(e, "discard", False):
+                part.discard()
+            raise
 
 
 def _describe(e: Exception) -> str:
@@ -632,26 +862,53 @@ def _describe(e: Exception) -> str:
     return str(e) or type(e).__name__
 
 
+def _bad_body(message: str) -> DownloadError:
+    """A failure of this body (not the network): not retried, the .part is discarded."""
+    e = DownloadError(message)
+    e.discard = True  # type: ignore[attr-defined]
+    return e
+
+
+def _same_version(meta: dict, v: dict) -> bool | None:
+    """Whether a response's validator names the version the .part came from
+    (None: the response carries no validator)."""
+    if meta.get("etag"):
+        return None if not v["etag"] else v["etag"] == meta["etag"]
+    if meta.get("last_modified"):
+        return None if not v["last_modified"] else v["last_modified"] == meta["last_modified"]
+    return None
+
+
 def _attempt(
     url: str,
     dest: Path,
-    part: Path,
-    sidecar: Path,
+    part: _Part,
     client: httpx.Client,
     meta: dict | None,
     offset: int,
+    state: _State,
     *,
     expected_length: int,
     speed: _Speed,
     timeout: float,
     min_free_bytes: int,
     check_events: Callable[[], None],
+    watch: _Watch,
 ) -> Path:
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    check_head = 0  # compare this many first bytes of a 200 with the .part's
     if offset > 0 and meta:
-        headers["Range"] = f"bytes={offset}-"
         validator = meta.get("etag") or meta.get("last_modified")
-        if validator:
+        if meta.get("encoded") or not validator or state.no_range:
+            # Nothing to check a resumed range against (or offsets of a
+            # compressed body): resuming could splice two versions.
+            why = ("compressed body" if meta.get("encoded") else
+                   "no ETag or Last-Modified" if not validator else "server mishandles ranges")
+            log.info("%s: not resuming (%s): restarting from zero", dest.name, why)
+            part.discard()
+            offset, meta = 0, None
+        else:
+            headers["Range"] = f"bytes={offset}-"
             headers["If-Range"] = validator
     else:
         offset = 0
@@ -659,100 +916,210 @@ def _attempt(
     with client.stream(
         "GET", url, headers=headers, follow_redirects=True, timeout=httpx.Timeout(timeout)
     ) as resp:
+        watch.attach(resp)
         status = resp.status_code
         if status == 416:
             _, _, total = _parse_content_range(resp.headers.get("content-range"))
             total = total if total is not None else (meta or {}).get("total")
             if offset > 0 and total is not None and offset == total:
-                return _finish(part, sidecar, dest, total, expected_length, speed)
+                return _complete(part, dest, meta or {}, total, expected_length, speed, state)
             raise _Restart("server rejected the resume range (416)")
         if status >= 500 or status in (408, 429):
             raise _Retry(f"server error: HTTP {status} {resp.reason_phrase}".rstrip(),
                          _retry_after(resp))
         if status not in (200, 206):
-            _unlink(part, sidecar)
-            raise DownloadError(f"HTTP {status} {resp.reason_phrase}".rstrip())
+            raise _bad_body(f"HTTP {status} {resp.reason_phrase}".rstrip())
 
+        v = _validator(resp)
+        digest = _repr_digest(resp)
+        encodings = _encodings(resp)
         if status == 206:
+            assert meta is not None and offset > 0  # a 206 only answers our Range
             start, _, total = _parse_content_range(resp.headers.get("content-range"))
             if start is None or start != offset:
                 raise _Restart(f"server resumed at byte {start}, expected {offset}")
-            old_total = (meta or {}).get("total")
+            if encodings:
+                raise _Restart("server sent a compressed partial body")
+            old_total = meta.get("total")
             if old_total is not None and total is not None and old_total != total:
                 raise _Restart(f"file size changed on the server ({old_total} -> {total})")
-            v = _validator(resp)
+            same = _same_version(meta, v)
+            if same is None:
+                state.no_range = True
+                raise _Restart("the server's partial reply names no version (no ETag or Last-Modified)")
             for key in ("etag", "weak_etag", "last_modified"):
-                if meta and meta.get(key) and v[key] and meta[key] != v[key]:
+                if not same or (meta.get(key) and v[key] and meta[key] != v[key]):
                     raise _Restart("file changed on the server")
+            if meta.get("digest") and digest and digest != meta["digest"]:
+                raise _Restart("file changed on the server (its checksum differs)")
             if total is None:
                 total = old_total
-            new_meta = None
-            if meta is None or meta.get("total") != total:
-                new_meta = dict(meta or {}, url=url, total=total)
-            mode = "ab"
-        else:  # 200: fresh start (first request, Range ignored or If-Range failed)
+            new_meta = dict(meta, url=url, total=total, resumed=True)
+            if digest and not meta.get("digest"):
+                new_meta["digest"] = digest
+        else:  # 200: a fresh start (first request, Range ignored or If-Range failed)
+            total = _content_length(resp)
             if offset > 0:
+                # "The same version" but not the whole file's length: perhaps only
+                # the tail, labelled as the whole (a broken server).  It is the
+                # whole file only if it starts with what the .part starts with.
+                same = _same_version(meta, v)
+                if same is not False and not (total is not None and total == meta.get("total")):
+                    check_head = min(offset, 64 * 1024)
                 log.info("%s: server sent the whole file; restarting from zero", dest.name)
                 offset = 0
-            total = _content_length(resp)
-            new_meta = {"url": url, "total": total, **_validator(resp)}
-            mode = "wb"
+            new_meta = {"url": url, "total": total, **v}
+            if encodings:
+                new_meta["encoded"] = True
+            elif digest:
+                new_meta["digest"] = digest
 
+        stated = expected_length if _plausible(expected_length) else 0
         if total is not None and expected_length and total != expected_length:
             log.warning(
                 "%s: feed says %d bytes, server says %d; trusting the server",
                 dest.name, expected_length, total,
             )
         # now that the real size is known, check the disk again
-        remaining = (total - offset) if total is not None else max(0, expected_length - offset)
+        if encodings:
+            wire = int(resp.headers.get("content-length", "0") or 0) if resp.headers.get(
+                "content-length", "").isdigit() else 0
+            remaining = max(stated, wire)
+        else:
+            remaining = (total - offset) if total is not None else max(0, stated - offset)
         _check_space(dest.parent, remaining, min_free_bytes)
-        if new_meta is not None:
-            _save_sidecar(sidecar, new_meta)  # before the first body byte
+        html = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower() in _HTML_TYPES
+        fd = part.fd
 
-        speed.reset(offset, total)
-        encoded = resp.headers.get("content-encoding", "identity").lower() not in ("identity", "")
-        body = resp.iter_bytes() if encoded else resp.iter_raw()
-        with open(part, mode, buffering=CHUNK_SIZE) as f:
-            pos = advised = offset
-            try:
-                for chunk in body:
-                    f.write(chunk)
-                    pos += len(chunk)
-                    if speed.add(len(chunk)):
-                        f.flush()  # what progress reports is in the file
-                    if _fadvise is not None and pos - advised >= WRITEBACK_EVERY:
-                        f.flush()
-                        try:
-                            _fadvise(f.fileno(), advised, pos - advised, os.POSIX_FADV_DONTNEED)
-                        except OSError:  # pragma: no cover - unsupported filesystem
-                            pass
-                        advised = pos
-                    check_events()
-            finally:
-                f.flush()
-                os.fsync(f.fileno())
-            size = f.tell()
+        def start(first: bytes) -> None:
+            """Before the first body byte: is this the episode?  Then the sidecar."""
+            if html and (not first or _looks_like_html(first)):
+                raise _web_page(resp)
+            if check_head:
+                n = min(check_head, len(first))
+                if n == 0 or os.pread(fd, n, 0) != first[:n]:
+                    state.no_range = True
+                    raise _Restart("the server answered the resume with only part of the file")
+            if offset == 0:
+                os.ftruncate(fd, 0)
+            _save_sidecar(part.sidecar, new_meta)
+            os.lseek(fd, offset, os.SEEK_SET)
+            speed.reset(offset, total if total is not None else (stated or None))
+
+        received = [0]
+
+        def raw() -> Iterator[bytes]:
+            _widen_reads(resp)
+            for chunk in resp.iter_raw():  # as read from the socket: a cut loses nothing
+                received[0] += len(chunk)
+                yield chunk
+
+        body: Iterator[bytes] = raw()
+        for enc in reversed(encodings):
+            body = _inflate(body, enc)
+        cap = int(stated * 1.5) + DECODE_PIECE if (encodings and stated) else None
+
+        pos = advised = offset
+        started = False
+        for chunk in body:
+            if not started:
+                start(chunk)
+                started = True
+            _write_all(fd, chunk)
+            pos += len(chunk)
+            if encodings and (pos > MAX_EXPANSION * received[0] + 8 * DECODE_PIECE
+                              or (cap is not None and pos > cap)):
+                raise _bad_body(
+                    f"the server's compressed body expands far beyond the episode's size "
+                    f"({_mb(received[0])} MB became over {_mb(pos)} MB)"
+                )
+            speed.add(len(chunk))
+            if _fadvise is not None and pos - advised >= WRITEBACK_EVERY:
+                try:
+                    _fadvise(fd, advised, pos - advised, os.POSIX_FADV_DONTNEED)
+                except OSError:  # pragma: no cover - unsupported filesystem
+                    pass
+                advised = pos
+            check_events()
+        watch.attach(None)
+        if not started:
+            start(b"")
+        size = pos
 
     if total is not None:
         if size < total:
             raise _Retry(f"connection closed early: got {size} of {total} bytes")
         if size > total:
             raise _Restart(f"server sent more than the announced {total} bytes")
-    elif expected_length and size < expected_length:
+    elif stated and size < stated and not _close_to(size, stated):
         # no length from the server: the feed's length is all we have
-        raise _Retry(f"connection closed early: got {size} of about {expected_length} bytes")
-    return _finish(part, sidecar, dest, size, expected_length, speed)
+        raise _Retry(f"connection closed early: got {size} of about {stated} bytes")
+    return _complete(part, dest, new_meta, size, expected_length, speed, state)
 
 
-def _finish(part: Path, sidecar: Path, dest: Path, total: int, expected_length: int, speed: _Speed) -> Path:
-    size = part.stat().st_size
+def _widen_reads(resp: httpx.Response) -> None:
+    """Read the body from the socket in READ_SIZE pieces instead of httpcore's
+    64 KiB: most of the CPU of a fast download is spent per read.  Done on
+    this connection only, and silently skipped if httpx/httpcore change shape."""
+    x = getattr(resp, "stream", None)
+    for _ in range(8):
+        if x is None:
+            return
+        conn = getattr(x, "_connection", None)
+        if conn is not None:
+            if isinstance(getattr(conn, "READ_NUM_BYTES", None), int):
+                conn.READ_NUM_BYTES = READ_SIZE
+            return
+        x = getattr(x, "_stream", None) or getattr(x, "_httpcore_stream", None)
+
+
+def _looks_like_html(chunk: bytes) -> bool:
+    head = chunk[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith(b"<")
+
+
+def _web_page(resp: httpx.Response) -> DownloadError:
+    ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return _bad_body(f"the server sent a web page ({ctype}), not the episode")
+
+
+def _not_the_episode(size: int, stated: int) -> DownloadError:
+    return _bad_body(
+        f"the server sent only {size} bytes for an episode stated as {_mb(stated)} MB: "
+        "not the episode"
+    )
+
+
+def _complete(part: _Part, dest: Path, meta: dict, size: int, expected_length: int,
+              speed: _Speed, state: _State) -> Path:
+    """Check the finished .part, then give it its final name."""
+    stated = expected_length if _plausible(expected_length) else 0
+    if stated and size < stated * MIN_FRACTION_OF_STATED:
+        raise _not_the_episode(size, stated)
+    problem = None
+    digest = meta.get("digest")
+    if digest:
+        if _file_digest(part.fd, digest[0]) != digest[1]:
+            problem = "its checksum does not match the server's"
+    elif meta.get("resumed") and stated and not _close_to(size, stated):
+        problem = f"it was resumed and its size ({size} bytes) differs from the stated {stated}"
+    if problem:
+        if state.reverified:
+            raise _bad_body(f"the file changed on the server during the download: {problem}")
+        state.reverified = True
+        state.no_range = state.no_range or bool(meta.get("resumed"))
+        raise _Restart(problem)
+    return _finish(part, dest, size, speed)
+
+
+def _finish(part: _Part, dest: Path, total: int, speed: _Speed) -> Path:
+    size = part.size()
     if size != total:  # pragma: no cover - guarded by the callers
         raise _Retry(f"incomplete file: {size} of {total} bytes")
-    with open(part, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(part, dest)
+    os.fsync(part.fd)
+    os.replace(part.path, dest)  # the lock moves along with the file
     _fsync_dir(dest.parent)
-    _unlink(sidecar)
+    _unlink(part.sidecar)
     speed.total = total
     speed.done = total
     speed.report()
@@ -815,6 +1182,8 @@ class DownloadQueue:
         self._jobs: dict[str, _Job] = {}
         self._pending: deque[str] = deque()
         self._threads: dict[str, threading.Thread] = {}
+        # workers that have stopped but are still running their job's callback
+        self._reporting: set[threading.Thread] = set()
         self._closed = False
 
     # -- public API -------------------------------------------------------
@@ -845,7 +1214,7 @@ class DownloadQueue:
                 if job.state == "queued":
                     self._pending.remove(job_id)
                 job.state = "cancelled"
-                _unlink(*part_paths(job.dest))
+                _discard_partial(job.dest)
                 notify = True
                 self._lock.notify_all()
         if notify:
@@ -898,10 +1267,13 @@ class DownloadQueue:
             return job.state if job else None
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until nothing is queued or running; False on timeout."""
+        """Block until nothing is queued or running and every finished job's
+        callback (``on_done``, ``on_error``...) has returned; False on timeout.
+        (Called from inside a callback, that callback itself is not waited for.)"""
         end = None if timeout is None else time.monotonic() + timeout
+        me = threading.current_thread()
         with self._lock:
-            while self._pending or self._threads:
+            while self._pending or self._threads or (self._reporting - {me}):
                 left = None if end is None else end - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -909,7 +1281,9 @@ class DownloadQueue:
             return True
 
     def shutdown(self, timeout: float | None = 10) -> None:
-        """Pause running jobs (their .part files are kept), drop queued ones."""
+        """Pause running jobs (their .part files are kept), drop queued ones.
+        Returns once the running jobs have stopped and their callbacks have
+        returned (or after ``timeout`` seconds)."""
         with self._lock:
             self._closed = True
             for job_id in list(self._pending):
@@ -919,9 +1293,7 @@ class DownloadQueue:
                 if job.state == "running":
                     job.resume_requested = False
                     job.pause.set()
-            threads = list(self._threads.values())
-        for t in threads:
-            t.join(timeout)
+        self.wait(timeout)
         if self._own_client:
             self._client.close()
 
@@ -967,8 +1339,10 @@ class DownloadQueue:
         except Exception as e:  # never let a worker die silently
             log.exception("download %s crashed", job.job_id)
             outcome = ("error", f"unexpected error: {e}")
+        me = threading.current_thread()
         with self._lock:
             del self._threads[job.job_id]
+            self._reporting.add(me)
             job.state = outcome[0]
             if outcome[0] == "paused" and job.resume_requested and not self._closed:
                 job.state = "queued"
@@ -976,12 +1350,17 @@ class DownloadQueue:
                 outcome = ("requeued",)
             self._pump()
             self._lock.notify_all()
-        kind = outcome[0]
-        if kind == "done":
-            self._call(self.on_done, job.job_id, outcome[1])
-        elif kind == "error":
-            self._call(self.on_error, job.job_id, outcome[1])
-        elif kind == "paused":
-            self._call(self.on_paused, job.job_id)
-        elif kind == "cancelled":
-            self._call(self.on_cancelled, job.job_id)
+        try:
+            kind = outcome[0]
+            if kind == "done":
+                self._call(self.on_done, job.job_id, outcome[1])
+            elif kind == "error":
+                self._call(self.on_error, job.job_id, outcome[1])
+            elif kind == "paused":
+                self._call(self.on_paused, job.job_id)
+            elif kind == "cancelled":
+                self._call(self.on_cancelled, job.job_id)
+        finally:
+            with self._lock:
+                self._reporting.discard(me)
+                self._lock.notify_all()

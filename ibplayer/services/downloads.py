@@ -86,6 +86,12 @@ class DownloadService:
         when its download started) is kept, so a killed download resumes into
         the same ``.part``.  ``reserve`` stores the chosen name."""
         ep = self.episode(episode)
+        if reserve:  # choose and store in one write transaction: no other process picks the same name
+            with self.library.transaction():
+                return self._path(ep, reserve)
+        return self._path(ep, reserve)
+
+    def _path(self, ep: EpisodeRow, reserve: bool) -> Path:
         reserved, _file, _size, _auto = self.library.download_state(ep.id)
         if reserved and _inside(Path(reserved), self.folder):
             return Path(reserved)
