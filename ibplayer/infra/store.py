@@ -1090,44 +1090,70 @@ class Library:
 
     def search(self, query: str, limit: int = 50, kinds: tuple[str, ...] = ("chapter", "episode", "guest")) -> list[SearchHit]:
         """Full-text search over chapter titles, episode titles and notes, and
-        guest names.  Stemmed, case- and accent-insensitive, best first."""
+        guest names.  Stemmed, case- and accent-insensitive, best first.
+
+        Each index is ranked and cut inside FTS5 first (bm25 computed once per
+        match, nothing joined or snippeted before the cut); only the rows
+        kept are joined and get a snippet."""
         match = fts_query(query)
         if not match:
             return []
         hits: list[SearchHit] = []
+        db = self.db
         if "chapter" in kinds:
-            for score, start, title, snip, eid, guid, etitle, ftitle in self.db.execute(
-                """SELECT bm25(chapters_fts), c.start, c.title,
-                          snippet(chapters_fts, 0, '[', ']', '…', 12),
-                          e.id, e.guid, e.title, f.title
-                   FROM chapters_fts JOIN chapters c ON c.id=chapters_fts.rowid
-                   JOIN episodes e ON e.id=c.episode_id JOIN feeds f ON f.id=e.feed_id
-                   WHERE chapters_fts MATCH ? ORDER BY bm25(chapters_fts) LIMIT ?""",
+            # snippet() is computed in the same pass: a second FTS5 query
+            # would rebuild the doclists (prefix queries merge every term).
+            top = db.execute(
+                """SELECT rowid, bm25(chapters_fts), snippet(chapters_fts, 0, '[', ']', '…', 12) FROM chapters_fts
+                   WHERE chapters_fts MATCH ? ORDER BY 2 LIMIT ?""",
                 (match, limit * 3),
-            ):
-                hits.append(SearchHit("chapter", ftitle, eid, guid, etitle, start, title, snip, score))
-            hits = _dedupe_chapter_hits(hits)
+            ).fetchall()
+            if top:
+                rows = {r[0]: r for r in db.execute(
+                    """SELECT c.id, c.start, c.title, e.id, e.guid, e.title, f.title
+                       FROM chapters c JOIN episodes e ON e.id=c.episode_id JOIN feeds f ON f.id=e.feed_id
+                       WHERE c.id IN (SELECT value FROM json_each(?))""",
+                    (json.dumps([t[0] for t in top]),),
+                )}
+                for cid, score, snip in top:
+                    r = rows.get(cid)
+                    if r is not None:
+                        hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
+                hits = _dedupe_chapter_hits(hits)
         if "episode" in kinds:
-            for score, title, snip, eid, guid, ftitle in self.db.execute(
-                """SELECT bm25(episodes_fts, 4.0, 1.0), e.title,
-                          snippet(episodes_fts, 1, '[', ']', '…', 12), e.id, e.guid, f.title
-                   FROM episodes_fts JOIN episodes e ON e.id=episodes_fts.rowid JOIN feeds f ON f.id=e.feed_id
-                   WHERE episodes_fts MATCH ? ORDER BY bm25(episodes_fts, 4.0, 1.0) LIMIT ?""",
+            top = db.execute(
+                """SELECT rowid, bm25(episodes_fts, 4.0, 1.0), snippet(episodes_fts, 1, '[', ']', '…', 12)
+                   FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
                 (match, limit),
-            ):
-                hits.append(SearchHit("episode", ftitle, eid, guid, title, None, title, snip, score))
+            ).fetchall()
+            if top:
+                rows = {r[0]: r for r in db.execute(
+                    """SELECT e.id, e.title, e.guid, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
+                       WHERE e.id IN (SELECT value FROM json_each(?))""",
+                    (json.dumps([t[0] for t in top]),),
+                )}
+                for eid, score, snip in top:
+                    r = rows.get(eid)
+                    if r is not None:
+                        hits.append(SearchHit("episode", r[3], eid, r[2], r[1], None, r[1], snip, score))
         if "guest" in kinds:
-            for score, pid, name in self.db.execute(
-                """SELECT bm25(people_fts), p.id, p.name FROM people_fts JOIN people p ON p.id=people_fts.rowid
-                   WHERE people_fts MATCH ? ORDER BY bm25(people_fts) LIMIT ?""",
+            people = db.execute(
+                """SELECT t.rowid, t.score, p.name FROM
+                       (SELECT rowid, bm25(people_fts) AS score FROM people_fts WHERE people_fts MATCH ?
+                        ORDER BY 2 LIMIT ?) t
+                   JOIN people p ON p.id=t.rowid ORDER BY t.score""",
                 (match, limit),
-            ):
-                eps = self.episodes_with_person(pid)
-                for ep in eps[:5]:
-                    hits.append(
-                        SearchHit("guest", ep.feed_title, ep.id, ep.guid, ep.title, None, name,
-                                  f"{name} in “{ep.title}”", score * 2, person_id=pid)
-                    )
+            ).fetchall()
+            for pid, score, name in people:
+                # The guest's five newest episodes (not all of them, to keep five).
+                for eid, guid, etitle, ftitle in db.execute(
+                    """SELECT e.id, e.guid, e.title, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
+                       WHERE e.id IN (SELECT episode_id FROM episode_people WHERE person_id=?)
+                       ORDER BY e.published DESC, e.id DESC LIMIT 5""",
+                    (pid,),
+                ):
+                    hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
+                                          f"{name} in “{etitle}”", score * 2, person_id=pid))
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
         return hits[:limit]
 
