@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("url", nargs="?", help="feed URL (http or https)")
     s = sub.add_parser("unsubscribe", help="remove a feed and its episodes")
     s.add_argument("feed", help="feed id, URL or title")
+    s.add_argument("--yes", action="store_true", help="also when episodes were played or downloaded (their history goes)")
     sub.add_parser("refresh", help="check every feed for new episodes")
     sub.add_parser("feeds", help="list subscriptions")
     s = sub.add_parser("episodes", help="list episodes (with the ids other commands take)")
@@ -104,14 +105,25 @@ def _add_download_commands(sub) -> None:
 # ---------------------------------------------------------------- commands
 
 
-def _core(args):
+def _core(args, *, write: bool = False):
+    """The core, after saying in one line if a damaged library was set aside;
+    ``write``: fail at once (one line) if the library is read-only."""
     from ibplayer.services.core import Core
 
-    return Core(args.data_dir)
+    core = Core(args.data_dir)
+    if core.library.recovered is not None:
+        print(f"ibplayer: warning: {core.library.recovered}", file=sys.stderr)
+    if write:
+        try:
+            core.library.check_writable()
+        except Exception:
+            core.close()
+            raise
+    return core
 
 
 def cmd_subscribe(args) -> int:
-    with _core(args) as core:
+    with _core(args, write=True) as core:
         r = core.subscribe(args.url)
         print(f"subscribed: {r.line()}" if r.status != "snapshot" else f"subscribed: {r.line()}")
         print(f"feed id {r.feed_id}: {r.url}")
@@ -119,13 +131,18 @@ def cmd_subscribe(args) -> int:
 
 
 def cmd_unsubscribe(args) -> int:
-    with _core(args) as core:
-        print(f"unsubscribed: {core.unsubscribe(args.feed)}")
+    with _core(args, write=True) as core:
+        feed = core.library.find_feed(args.feed)
+        if not args.yes and core.library.feed_has_user_data(feed.id):
+            print(f"ibplayer: error: {feed.title or feed.url!r} has played, started or downloaded episodes: "
+                  f"run `ibplayer unsubscribe {feed.id} --yes` to remove it and that history", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"unsubscribed: {core.unsubscribe(str(feed.id))}")
     return 0
 
 
 def cmd_refresh(args) -> int:
-    with _core(args) as core:
+    with _core(args, write=True) as core:
         if not core.library.feeds():
             print("no subscriptions (try `ibplayer subscribe`)")
             return 0
@@ -258,7 +275,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_opml(args) -> int:
-    with _core(args) as core:
+    with _core(args, write=args.opml_command == "import") as core:
         if args.opml_command == "import":
             failed = 0
             for r in core.opml_import(args.file):

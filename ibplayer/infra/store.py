@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,10 +28,32 @@ from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
 SCHEMA_VERSION = 4
+# SQLite page cache per connection.  A bulk ingest and FTS merges want a big
+# one; the window holds its connection for the whole session, so it is sized
+# deliberately rather than left at whatever a write once needed.
+DEFAULT_CACHE_KIB = 65536
 
 
 class LibraryError(Exception):
     pass
+
+
+class LibraryDamaged(LibraryError):
+    """The library file was damaged.  ``moved_to`` is where it was set aside
+    (None when it could not be moved); one line, fit for a dialog."""
+
+    def __init__(self, message: str, path: Path, moved_to: Path | None = None):
+        super().__init__(message)
+        self.path = path
+        self.moved_to = moved_to
+
+
+class LibraryReadOnly(LibraryError):
+    """The library (or its folder) cannot be written: reading still works."""
+
+
+class LibraryFull(LibraryError):
+    """The disk is full: the write was rolled back."""
 
 
 # ---------------------------------------------------------------- row types
@@ -333,31 +357,187 @@ _EPISODE_COLUMNS = """
 
 
 class Library:
-    """The ibplayer library database."""
+    """The ibplayer library database.
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if self.path.is_dir():
-            self.path = self.path / DB_NAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise LibraryError(f"cannot open the library {self.path}: {exc}") from exc
+    Opening checks the file cheaply (header, size); the first write of a
+    session runs ``PRAGMA quick_check`` first (skipped when the file is
+    byte-for-byte what this app last checked).  A damaged file is never
+    written to: it is set aside as ``library.sqlite3.damaged-<time>`` and a
+    new, empty library is started (``recovered`` says so; when found only at
+    the first write, `LibraryDamaged` is raised and nothing is written).  A
+    library that cannot be written (read-only folder or file) opens
+    read-only: reading works, writing raises `LibraryReadOnly`.  A full disk
+    raises `LibraryFull` and the write is rolled back."""
+
+    def __init__(self, path: str | Path, *, cache_kib: int = DEFAULT_CACHE_KIB):
+        path = Path(path)
+        if path.is_dir():
+            path = path / DB_NAME
+        self.path = path
+        self.recovered: LibraryDamaged | None = None
+        self.read_only = False
+        self._cache_kib = cache_kib
         self._lock = threading.RLock()
         self._depth = 0
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk ingest and FTS merges stay in memory
-        self.db.execute("PRAGMA temp_store=MEMORY")
+        self._verified = False
+        if path.is_dir():
+            raise LibraryError(f"the library path {path} is a directory, not a file: move it away or choose another --data-dir")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LibraryError(f"cannot create the library folder {path.parent}: {exc.strerror or exc}") from exc
+        folder_writable = os.access(path.parent, os.W_OK)
+        if not folder_writable or (path.exists() and not os.access(path, os.W_OK)):
+            self.read_only = True
+            self._open_read_only(folder_writable)
+        else:
+            self._open_writable()
         self._migrate()
+
+    # ------------------------------------------------------------ opening
+
+    @property
+    def read_only_message(self) -> str:
+        return f"cannot write the library at {self.path}: read-only"
+
+    def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(target, uri=uri, timeout=30, isolation_level=None, check_same_thread=False)
+
+    def _pragmas(self) -> None:
+        if not self.read_only:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
+        self.db.execute("PRAGMA temp_store=MEMORY")
+        # Reads the schema: a file that is not a database fails here.
+        self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+
+    def _open_writable(self) -> None:
+        problem = _damage_signs(self.path)
+        if problem:
+            self._set_aside(problem)
+        self.db = self._connect(str(self.path))
+        try:
+            self._pragmas()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            if _is_full(exc, self.path):
+                raise LibraryFull("the disk is full: nothing was changed") from exc
+            if not _is_corrupt(exc):
+                raise LibraryError(f"cannot open the library {self.path}: {exc}") from exc
+            self._set_aside(str(exc))
+            self.db = self._connect(str(self.path))
+            self._pragmas()
+
+    def _open_read_only(self, folder_writable: bool) -> None:
+        if not self.path.exists():
+            raise LibraryReadOnly(self.read_only_message)
+        problem = _damage_signs(self.path)
+        if problem:
+            raise LibraryDamaged(
+                f"the library {self.path} is damaged ({problem}) and cannot be set aside (read-only): nothing was changed",
+                self.path,
+            )
+        base = "file:" + urllib.parse.quote(str(self.path)) + "?mode=ro"
+        # WAL readers need a -shm file: in a read-only folder without one,
+        # the file can only be read as immutable.
+        for uri in (base, base + "&immutable=1") if folder_writable or _has_shm(self.path) else (base + "&immutable=1",):
+            self.db = self._connect(uri, uri=True)
+            try:
+                self._pragmas()
+                return
+            except sqlite3.DatabaseError as exc:
+                self.db.close()
+                if _is_corrupt(exc):
+                    raise LibraryDamaged(
+                        f"the library {self.path} is damaged ({exc}) and cannot be set aside (read-only): "
+                        "nothing was changed", self.path,
+                    ) from exc
+                error = exc
+        raise LibraryError(f"cannot read the library {self.path}: {error}") from error
+
+    def _set_aside(self, problem: str) -> None:
+        """Move a damaged file (and its -wal) out of the way, never deleting it."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        dest = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{n}")
+        try:
+            os.replace(self.path, dest)
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists():
+                os.replace(wal, dest.with_name(dest.name + "-wal"))
+            shm = self.path.with_name(self.path.name + "-shm")
+            shm.unlink(missing_ok=True)
+        except OSError as exc:
+            raise LibraryDamaged(
+                f"the library {self.path} is damaged ({problem}) and could not be set aside ({exc.strerror or exc})",
+                self.path,
+            ) from exc
+        _stamp_path(self.path).unlink(missing_ok=True)
+        self.recovered = LibraryDamaged(
+            f"the library {self.path} was damaged ({problem}): it was set aside as {dest} "
+            "and a new, empty library was started",
+            self.path, dest,
+        )
+
+    def _verify(self) -> None:
+        """Before the first write: a full check, unless the file is exactly
+        what was last found intact."""
+        self._verified = True
+        if _read_stamp(self.path) == _file_stamp(self.path):
+            return
+        try:
+            rows = self.db.execute("PRAGMA quick_check").fetchall()
+            problem = None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:2])
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise
+            problem = str(exc)
+        if problem is None:
+            self._write_stamp()
+            return
+        self.db.close()
+        self._set_aside(problem[:200])
+        self.db = self._connect(str(self.path))
+        self._pragmas()
+        self._migrate()
+        damaged, self.recovered = self.recovered, None
+        raise LibraryDamaged(str(damaged) + ": nothing was written; try again", self.path, damaged.moved_to)
+
+    def _write_stamp(self) -> None:
+        stamp = _file_stamp(self.path)
+        if stamp:
+            try:
+                _stamp_path(self.path).write_text(stamp)
+            except OSError:
+                pass  # no stamp: the next session checks again
+
+    def check_writable(self) -> None:
+        """Raise `LibraryReadOnly` now, before work that would end in a write."""
+        if self.read_only:
+            raise LibraryReadOnly(self.read_only_message)
+
+    def _translate(self, exc: sqlite3.Error) -> LibraryError | None:
+        if _is_full(exc, self.path):
+            return LibraryFull("the disk is full: nothing was changed")
+        if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+            return LibraryReadOnly(self.read_only_message)
+        if _is_corrupt(exc):
+            return LibraryDamaged(f"the library {self.path} is damaged ({exc}): nothing was changed", self.path)
+        return None
 
     # ------------------------------------------------------------ plumbing
 
     def close(self) -> None:
+        verified = self._verified and not self.read_only
         self.db.close()
+        if verified:
+            self._write_stamp()
 
     def __enter__(self) -> Library:
         return self
@@ -367,7 +547,11 @@ class Library:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception.  Nests."""
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception.  Nests.
+        SQLite errors that mean a full disk, a read-only or a damaged file
+        come out as the matching `LibraryError`."""
+        if self.read_only:
+            raise LibraryReadOnly(self.read_only_message)
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -376,17 +560,29 @@ class Library:
                 finally:
                     self._depth -= 1
                 return
-            self.db.execute("BEGIN IMMEDIATE")
+            if not self._verified:
+                self._verify()
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise (self._translate(exc) or exc) from exc
             self._depth = 1
             try:
                 yield self.db
-            except BaseException:
-                self._depth = 0
-                self.db.execute("ROLLBACK")
-                raise
-            else:
                 self._depth = 0
                 self.db.execute("COMMIT")
+            except BaseException as exc:
+                self._depth = 0
+                if self.db.in_transaction:
+                    try:
+                        self.db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    translated = self._translate(exc)
+                    if translated is not None:
+                        raise translated from exc
+                raise
 
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -395,10 +591,13 @@ class Library:
         current = self.schema_version()
         if current > SCHEMA_VERSION:
             raise LibraryError(
-                f"the library {self.path} was written by a newer ibplayer (schema {current} > {SCHEMA_VERSION})"
+                f"the library {self.path} was written by a newer ibplayer (schema {current}; this one knows up to "
+                f"{SCHEMA_VERSION}): update ibplayer, or choose another --data-dir"
             )
         if current == SCHEMA_VERSION:
             return
+        if self.read_only:
+            raise LibraryReadOnly(self.read_only_message + f" (it needs an upgrade from schema {current})")
         with self.transaction():
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in _split_sql(MIGRATIONS[version]):
@@ -448,10 +647,11 @@ class Library:
     def find_feed(self, key: str) -> FeedRow:
         """A feed by id, URL or (unique, case-insensitive) title fragment."""
         key = str(key).strip()
-        if key.isdigit():
+        if key.isdigit():  # an all-digit key is only ever an id
             f = self.feed(int(key))
-            if f:
-                return f
+            if f is None:
+                raise LibraryError(f"no feed with id {key} (see `ibplayer feeds`)")
+            return f
         f = self.feed_by_url(key)
         if f:
             return f
@@ -471,6 +671,16 @@ class Library:
             if cur.rowcount:
                 return cur.lastrowid
             return self.db.execute("SELECT id FROM feeds WHERE url=?", (url,)).fetchone()[0]
+
+    def feed_has_user_data(self, feed_id: int) -> bool:
+        """Whether removing the feed loses something the user did: an episode
+        played, started or downloaded (ask before unsubscribing)."""
+        row = self.db.execute(
+            """SELECT 1 FROM episodes WHERE feed_id=? AND (played=1 OR position>0 OR file IS NOT NULL
+                   OR download_path IS NOT NULL) LIMIT 1""",
+            (feed_id,),
+        ).fetchone()
+        return row is not None
 
     def delete_feed(self, feed_id: int) -> None:
         with self.transaction():
@@ -924,44 +1134,70 @@ class Library:
 
     def search(self, query: str, limit: int = 50, kinds: tuple[str, ...] = ("chapter", "episode", "guest")) -> list[SearchHit]:
         """Full-text search over chapter titles, episode titles and notes, and
-        guest names.  Stemmed, case- and accent-insensitive, best first."""
+        guest names.  Stemmed, case- and accent-insensitive, best first.
+
+        Each index is ranked and cut inside FTS5 first (bm25 computed once per
+        match, nothing joined or snippeted before the cut); only the rows
+        kept are joined and get a snippet."""
         match = fts_query(query)
         if not match:
             return []
         hits: list[SearchHit] = []
+        db = self.db
         if "chapter" in kinds:
-            for score, start, title, snip, eid, guid, etitle, ftitle in self.db.execute(
-                """SELECT bm25(chapters_fts), c.start, c.title,
-                          snippet(chapters_fts, 0, '[', ']', '…', 12),
-                          e.id, e.guid, e.title, f.title
-                   FROM chapters_fts JOIN chapters c ON c.id=chapters_fts.rowid
-                   JOIN episodes e ON e.id=c.episode_id JOIN feeds f ON f.id=e.feed_id
-                   WHERE chapters_fts MATCH ? ORDER BY bm25(chapters_fts) LIMIT ?""",
+            # snippet() is computed in the same pass: a second FTS5 query
+            # would rebuild the doclists (prefix queries merge every term).
+            top = db.execute(
+                """SELECT rowid, bm25(chapters_fts), snippet(chapters_fts, 0, '[', ']', '…', 12) FROM chapters_fts
+                   WHERE chapters_fts MATCH ? ORDER BY 2 LIMIT ?""",
                 (match, limit * 3),
-            ):
-                hits.append(SearchHit("chapter", ftitle, eid, guid, etitle, start, title, snip, score))
-            hits = _dedupe_chapter_hits(hits)
+            ).fetchall()
+            if top:
+                rows = {r[0]: r for r in db.execute(
+                    """SELECT c.id, c.start, c.title, e.id, e.guid, e.title, f.title
+                       FROM chapters c JOIN episodes e ON e.id=c.episode_id JOIN feeds f ON f.id=e.feed_id
+                       WHERE c.id IN (SELECT value FROM json_each(?))""",
+                    (json.dumps([t[0] for t in top]),),
+                )}
+                for cid, score, snip in top:
+                    r = rows.get(cid)
+                    if r is not None:
+                        hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
+                hits = _dedupe_chapter_hits(hits)
         if "episode" in kinds:
-            for score, title, snip, eid, guid, ftitle in self.db.execute(
-                """SELECT bm25(episodes_fts, 4.0, 1.0), e.title,
-                          snippet(episodes_fts, 1, '[', ']', '…', 12), e.id, e.guid, f.title
-                   FROM episodes_fts JOIN episodes e ON e.id=episodes_fts.rowid JOIN feeds f ON f.id=e.feed_id
-                   WHERE episodes_fts MATCH ? ORDER BY bm25(episodes_fts, 4.0, 1.0) LIMIT ?""",
+            top = db.execute(
+                """SELECT rowid, bm25(episodes_fts, 4.0, 1.0), snippet(episodes_fts, 1, '[', ']', '…', 12)
+                   FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
                 (match, limit),
-            ):
-                hits.append(SearchHit("episode", ftitle, eid, guid, title, None, title, snip, score))
+            ).fetchall()
+            if top:
+                rows = {r[0]: r for r in db.execute(
+                    """SELECT e.id, e.title, e.guid, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
+                       WHERE e.id IN (SELECT value FROM json_each(?))""",
+                    (json.dumps([t[0] for t in top]),),
+                )}
+                for eid, score, snip in top:
+                    r = rows.get(eid)
+                    if r is not None:
+                        hits.append(SearchHit("episode", r[3], eid, r[2], r[1], None, r[1], snip, score))
         if "guest" in kinds:
-            for score, pid, name in self.db.execute(
-                """SELECT bm25(people_fts), p.id, p.name FROM people_fts JOIN people p ON p.id=people_fts.rowid
-                   WHERE people_fts MATCH ? ORDER BY bm25(people_fts) LIMIT ?""",
+            people = db.execute(
+                """SELECT t.rowid, t.score, p.name FROM
+                       (SELECT rowid, bm25(people_fts) AS score FROM people_fts WHERE people_fts MATCH ?
+                        ORDER BY 2 LIMIT ?) t
+                   JOIN people p ON p.id=t.rowid ORDER BY t.score""",
                 (match, limit),
-            ):
-                eps = self.episodes_with_person(pid)
-                for ep in eps[:5]:
-                    hits.append(
-                        SearchHit("guest", ep.feed_title, ep.id, ep.guid, ep.title, None, name,
-                                  f"{name} in “{ep.title}”", score * 2, person_id=pid)
-                    )
+            ).fetchall()
+            for pid, score, name in people:
+                # The guest's five newest episodes (not all of them, to keep five).
+                for eid, guid, etitle, ftitle in db.execute(
+                    """SELECT e.id, e.guid, e.title, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
+                       WHERE e.id IN (SELECT episode_id FROM episode_people WHERE person_id=?)
+                       ORDER BY e.published DESC, e.id DESC LIMIT 5""",
+                    (pid,),
+                ):
+                    hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
+                                          f"{name} in “{etitle}”", score * 2, person_id=pid))
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
         return hits[:limit]
 
@@ -1064,6 +1300,77 @@ def fts_query(text: str) -> str:
     last = words[-1]
     parts.append(f'("{last}" OR "{last}"*)' if len(last) >= 3 else f'"{last}"')
     return " AND ".join(parts)
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _damage_signs(path: Path) -> str | None:
+    """What the file's size and header say, without SQLite: empty, not a
+    database, or shorter than its header says.  None when it looks right (or
+    does not exist yet)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(100)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if len(head) < 100 or not head.startswith(_SQLITE_HEADER):
+        return "not an SQLite database"
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    header_valid = head[24:28] == head[92:96]
+    wal = path.with_name(path.name + "-wal")
+    wal_pending = wal.exists() and wal.stat().st_size > 0
+    if header_valid and pages and not wal_pending and size < pages * page_size:
+        return f"the file is truncated: {size} of {pages * page_size} bytes"
+    return None
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return code in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def _is_full(exc: sqlite3.Error, path: Path) -> bool:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == 13:  # SQLITE_FULL
+        return True
+    if code in (10, 14):  # SQLITE_IOERR, SQLITE_CANTOPEN: full if the disk has no room left
+        try:
+            st = os.statvfs(path.parent)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < 1 << 20
+    return False
+
+
+def _has_shm(path: Path) -> bool:
+    return path.with_name(path.name + "-shm").exists()
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".checked")
+
+
+def _file_stamp(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
+def _read_stamp(path: Path) -> str | None:
+    try:
+        return _stamp_path(path).read_text()
+    except OSError:
+        return None
 
 
 def _split_sql(script: str) -> list[str]:
