@@ -1302,33 +1302,25 @@ def fts_query(text: str) -> str:
     return " AND ".join(parts)
 
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def _damage_signs(path: Path) -> str | None:
-    """What the file's size and header say, without SQLite: empty, not a
-    database, or shorter than its header says.  None when it looks right (or
-    does not exist yet)."""
+    """What the file's size says, without opening it: an empty library file
+    is damaged (SQLite would silently start a new library in it).  None when
+    it looks right (or does not exist yet).
+
+    Never open() the database file here: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, so another connection
+    in this process would lose its locks, and another process closing the
+    library would then delete the WAL index under it ("disk I/O error").
+    Garbage and truncated files are SQLite's to report (NOTADB / CORRUPT),
+    and quick_check runs before the first write."""
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            head = f.read(100)
+        st = path.stat()
     except FileNotFoundError:
         return None
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
-    if size == 0:
+    if st.st_size == 0 and not path.with_name(path.name + "-wal").exists():
         return "the file is empty (0 bytes)"
-    if len(head) < 100 or not head.startswith(_SQLITE_HEADER):
-        return "not an SQLite database"
-    page_size = int.from_bytes(head[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(head[28:32], "big")
-    header_valid = head[24:28] == head[92:96]
-    wal = path.with_name(path.name + "-wal")
-    wal_pending = wal.exists() and wal.stat().st_size > 0
-    if header_valid and pages and not wal_pending and size < pages * page_size:
-        return f"the file is truncated: {size} of {pages * page_size} bytes"
     return None
 
 

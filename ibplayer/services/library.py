@@ -138,8 +138,10 @@ class LibraryService:
                 continue
             try:
                 r = self.refresh_feed(f.id)
-            except (FeedError, LibraryError, OSError, ValueError, RecursionError) as exc:
-                log.warning("refresh of %s failed", f.url, exc_info=True)
+            except (FeedError, OSError, ValueError, RecursionError) as exc:
+                # this feed's problem; the library's own (full disk, read-only,
+                # damaged: a LibraryError) stops the whole refresh
+                log.debug("refresh of %s failed", f.url, exc_info=True)
                 msg = str(exc) or type(exc).__name__
                 try:
                     self.library.note_feed_checked(f.id, error=msg)

@@ -145,4 +145,6 @@ def main(argv: list[str]) -> int:
             result = ("error", RuntimeError(f"{type(exc).__name__}: {exc}"))
     out.write(pickle.dumps(result))
     out.flush()
-    return 0
+    # no interpreter teardown: the stdin watcher is blocked in a read, and
+    # there is nothing left to clean up (the library is closed)
+    os._exit(0)
