@@ -733,12 +733,41 @@ def download_file(
             client.close()
 
 
-def _make_client(timeout: float, **kw) -> httpx.Client:
+class _LazyTransport(httpx.BaseTransport):
+    """httpx's transport, built on first use and per scheme: a plain
+    ``http://`` download never pays for loading the CA certificates (0.1 s
+    or more), an ``https://`` one (or a redirect to one) is verified as usual."""
+
+    def __init__(self, limits: httpx.Limits | None = None):
+        self._limits = limits or httpx.Limits(max_connections=None, max_keepalive_connections=8)
+        self._lock = threading.Lock()
+        self._by_scheme: dict[str, httpx.HTTPTransport] = {}
+
+    def _transport(self, scheme: str) -> httpx.HTTPTransport:
+        with self._lock:
+            t = self._by_scheme.get(scheme)
+            if t is None:
+                # verify=False for http only: such a transport never speaks TLS
+                t = httpx.HTTPTransport(verify=scheme != "http", limits=self._limits)
+                self._by_scheme[scheme] = t
+            return t
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._transport(request.url.scheme).handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            ts, self._by_scheme = list(self._by_scheme.values()), {}
+        for t in ts:
+            t.close()
+
+
+def _make_client(timeout: float, limits: httpx.Limits | None = None) -> httpx.Client:
     return httpx.Client(
         follow_redirects=True,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": USER_AGENT},
-        **kw,
+        transport=_LazyTransport(limits),
     )
 
 
@@ -1172,12 +1201,7 @@ class DownloadQueue:
         self.on_cancelled = on_cancelled
         self._options = download_options
         self._own_client = client is None
-        self._client = client or httpx.Client(
-            follow_redirects=True,
-            timeout=httpx.Timeout(download_options.get("timeout", 30)),
-            headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
-        )
+        self._client = client or _make_client(download_options.get("timeout", 30))
         self._lock = threading.Condition()
         self._jobs: dict[str, _Job] = {}
         self._pending: deque[str] = deque()
