@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import errno
 import hashlib
 import json
@@ -566,6 +567,13 @@ def _discard_partial(dest: Path) -> None:
         log.info("keeping %s: %s", part.name, e)
 
 
+def _read_at(fd: int, n: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows
+    return os.read(fd, n)
+
+
 def _write_all(fd: int, data) -> None:
     n = os.write(fd, data)
     if n != len(data):
@@ -632,6 +640,15 @@ class _Watch:
         if events:
             self._thread = threading.Thread(target=self._run, name="download-watch", daemon=True)
             self._thread.start()
+
+    @contextlib.contextmanager
+    def attached(self, resp: httpx.Response) -> Iterator[None]:
+        """While the body is read, a cancel or pause may shut its socket down."""
+        self.attach(resp)
+        try:
+            yield
+        finally:
+            self.attach(None)
 
     def attach(self, resp: httpx.Response | None) -> None:
         sock = None
@@ -725,7 +742,7 @@ def download_file(
                 f"the disk is full: {_mb(kept)} MB kept in {part_path.name}; "
                 "free some space and download again to resume"
             ) from None
-        raise
+        raise DownloadError(f"cannot write {part_path}: {e.strerror or e}") from None
     finally:
         watch.stop()
         part.close(remove=remove)
@@ -944,8 +961,7 @@ def _attempt(
 
     with client.stream(
         "GET", url, headers=headers, follow_redirects=True, timeout=httpx.Timeout(timeout)
-    ) as resp:
-        watch.attach(resp)
+    ) as resp, watch.attached(resp):
         status = resp.status_code
         if status == 416:
             _, _, total = _parse_content_range(resp.headers.get("content-range"))
@@ -976,9 +992,9 @@ def _attempt(
             if same is None:
                 state.no_range = True
                 raise _Restart("the server's partial reply names no version (no ETag or Last-Modified)")
-            for key in ("etag", "weak_etag", "last_modified"):
-                if not same or (meta.get(key) and v[key] and meta[key] != v[key]):
-                    raise _Restart("file changed on the server")
+            if not same or any(meta.get(k) and v[k] and meta[k] != v[k]
+                               for k in ("etag", "weak_etag", "last_modified")):
+                raise _Restart("file changed on the server")
             if meta.get("digest") and digest and digest != meta["digest"]:
                 raise _Restart("file changed on the server (its checksum differs)")
             if total is None:
@@ -1026,7 +1042,7 @@ def _attempt(
                 raise _web_page(resp)
             if check_head:
                 n = min(check_head, len(first))
-                if n == 0 or os.pread(fd, n, 0) != first[:n]:
+                if n == 0 or _read_at(fd, n, 0) != first[:n]:
                     state.no_range = True
                     raise _Restart("the server answered the resume with only part of the file")
             if offset == 0:
@@ -1070,7 +1086,6 @@ def _attempt(
                     pass
                 advised = pos
             check_events()
-        watch.attach(None)
         if not started:
             start(b"")
         size = pos
@@ -1123,6 +1138,8 @@ def _complete(part: _Part, dest: Path, meta: dict, size: int, expected_length: i
               speed: _Speed, state: _State) -> Path:
     """Check the finished .part, then give it its final name."""
     stated = expected_length if _plausible(expected_length) else 0
+    if size == 0:
+        raise _bad_body("the server sent an empty file")
     if stated and size < stated * MIN_FRACTION_OF_STATED:
         raise _not_the_episode(size, stated)
     problem = None
