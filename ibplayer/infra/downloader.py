@@ -7,18 +7,32 @@ Guarantees of :func:`download_file`:
 
 * Bytes are streamed to ``NAME.part`` (never held in memory as a whole) and
   renamed atomically to ``NAME`` only once complete and verified, so a file
-  under its final name is always complete.
+  under its final name is always complete.  The ``.part`` is locked while a
+  download runs: a second process (or thread) on the same file gets "already
+  being downloaded".
 * ``NAME.part.json`` (a small sidecar, written atomically *before* the first
   body byte) remembers the URL, the server's validator (strong ETag, else
-  Last-Modified) and the total length, so a later call -- even after the
-  process was killed -- resumes with ``Range`` + ``If-Range``.
+  Last-Modified), its checksum (``Repr-Digest``/``Digest``) and the total
+  length, so a later call -- even after the process was killed -- resumes
+  with ``Range`` + ``If-Range``.  Without a validator, or when a 206 names
+  none, it starts again from zero rather than splice two versions; a 200
+  answering a Range is used only if it really starts at byte 0.
 * Length policy: the server's length (Content-Length of a 200, or the total of
   a Content-Range) is authoritative.  A body shorter than it is never a
   complete file (it is resumed / retried).  Feed enclosure lengths
   (``expected_length``) are often bogus, so when the server announces a
   length that disagrees with ``expected_length`` we trust the server and log a
-  warning; ``expected_length`` is only enforced when the server announces no
+  warning; ``expected_length`` is enforced when the server announces no
   length at all (then a body shorter than ``expected_length`` counts as cut).
+  But an empty body, a body under a tenth of ``expected_length``, or an HTML
+  page is never the episode; and a resumed file whose checksum fails, or
+  whose size is off ``expected_length`` by more than 1 %, is fetched once
+  more from zero before giving up.
+* ``Accept-Encoding: identity`` is requested; a compressed body sent anyway
+  is decoded in bounded steps with a running cap (a gzip bomb fails fast).
+* A full disk gives "the disk is full" and keeps the ``.part`` for a resume;
+  free space is checked against what is left to download.
+* Cancel and pause are noticed within ~50 ms even when the server stalls.
 """
 
 from __future__ import annotations
