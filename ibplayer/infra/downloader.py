@@ -1064,6 +1064,7 @@ def _attempt(
             _save_sidecar(part.sidecar, new_meta)
             os.lseek(fd, offset, os.SEEK_SET)
             speed.reset(offset, total if total is not None else (stated or None))
+            speed.report()  # started (a small file may then arrive in one read)
 
         received = [0]
 
