@@ -397,3 +397,29 @@ def test_https_certificates_are_still_verified(file_server, tls_server, tmp_path
     with httpx.Client(verify=ssl.create_default_context(cafile=str(cert))) as client:
         download_file(url, tmp_path / "c.mp3", client=client)
     assert sha((tmp_path / "c.mp3").read_bytes()) == sha(data)
+
+
+def test_second_download_of_the_same_file_is_refused_while_the_first_runs(file_server, tmp_path):
+    data = payload(300_000)
+    url = file_server.add("/one.mp3", data, rate=300_000, piece=8192)
+    dest = tmp_path / "one.mp3"
+    part = part_paths(dest)[0]
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            download_file(url, dest, **FAST)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert wait_for(lambda: part.exists() and part.stat().st_size > 30_000)
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match="already being downloaded"):
+        download_file(url, dest, **FAST)
+    assert time.monotonic() - t0 < 0.5  # at once, without a request
+    t.join(20)
+    assert errors == [] and sha(dest.read_bytes()) == sha(data)
+    assert len(file_server.requests_for("/one.mp3")) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.mp3"]

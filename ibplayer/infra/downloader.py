@@ -86,7 +86,9 @@ try:
     import msvcrt
 except ImportError:
     msvcrt = None
-_WIN_LOCK_AT = 1 << 62  # the byte locked on Windows: far past any real file
+_WIN_LOCK_AT = 1 << 40  # the byte locked on Windows: far past any real episode
+# errnos of "someone else holds the lock" (flock: EWOULDBLOCK; msvcrt: EACCES / EDEADLOCK)
+_LOCKED = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
 
 __all__ = [
     "USER_AGENT",
@@ -553,7 +555,10 @@ def _open_part(part: Path) -> int:
             elif msvcrt is not None:  # pragma: no cover - Windows
                 os.lseek(fd, _WIN_LOCK_AT, os.SEEK_SET)
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
+        except OSError as e:
+            if e.errno not in _LOCKED:  # e.g. a filesystem without locks: go on unlocked
+                log.info("cannot lock %s: %s", part.name, e)
+                return fd
             os.close(fd)
             raise DownloadError("already being downloaded (by another ibplayer window or command)") from None
         # The holder may have renamed or removed the file between our open and
