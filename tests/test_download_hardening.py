@@ -4,6 +4,7 @@ Everything runs against the real misbehaving server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import gzip
 import hashlib
@@ -423,3 +424,13 @@ def test_second_download_of_the_same_file_is_refused_while_the_first_runs(file_s
     assert errors == [] and sha(dest.read_bytes()) == sha(data)
     assert len(file_server.requests_for("/one.mp3")) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.mp3"]
+
+
+def test_a_checksum_that_never_matches_fails_after_one_fresh_download(file_server, tmp_path):
+    wrong = "sha-256=:" + base64.b64encode(hashlib.sha256(b"something else").digest()).decode() + ":"
+    url = file_server.add("/bad.mp3", payload(100_000), repr_digest=wrong)
+    dest = tmp_path / "bad.mp3"
+    with pytest.raises(DownloadError, match="checksum does not match.*fetched twice"):
+        download_file(url, dest, **FAST)
+    assert [r.range for r in file_server.requests_for("/bad.mp3")] == [None, None]
+    assert list(tmp_path.iterdir()) == []

@@ -1171,7 +1171,8 @@ def _complete(part: _Part, dest: Path, meta: dict, size: int, expected_length: i
         problem = f"it was resumed and its size ({size} bytes) differs from the stated {stated}"
     if problem:
         if state.reverified:
-            raise _bad_body(f"the file changed on the server during the download: {problem}")
+            raise _bad_body(f"the downloaded file is not what the server describes: {problem} "
+                            "(fetched twice)")
         state.reverified = True
         state.no_range = state.no_range or bool(meta.get("resumed"))
         raise _Restart(problem)
