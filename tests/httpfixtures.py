@@ -55,7 +55,7 @@ class Route:
     no_last_modified: bool = False  # no Last-Modified header (with etag="": no validator at all)
     bare_206: bool = False  # 206 answers carry no ETag and no Last-Modified
     content_encoding: str | None = None  # send data as is, labelled with this Content-Encoding
-    repr_digest: bool = False  # send Repr-Digest (sha-256 of the whole current data)
+    repr_digest: bool | str = False  # send Repr-Digest (sha-256 of the current data, or this text)
     hits: int = 0
 
 
@@ -161,7 +161,9 @@ class _Handler(BaseHTTPRequestHandler):
             del common["Last-Modified"]
         if route.content_encoding:
             common["Content-Encoding"] = route.content_encoding
-        if route.repr_digest:
+        if isinstance(route.repr_digest, str):
+            common["Repr-Digest"] = route.repr_digest
+        elif route.repr_digest:
             common["Repr-Digest"] = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
 
         start, code = 0, 200

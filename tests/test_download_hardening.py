@@ -4,15 +4,19 @@ Everything runs against the real misbehaving server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import gzip
 import hashlib
 import shutil
+import ssl
 import subprocess
 import threading
 import time
 import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from ibplayer.infra.downloader import DownloadError, DownloadQueue, download_file, part_paths
@@ -306,3 +310,127 @@ def test_cancel_and_pause_are_prompt_when_the_server_stalls(file_server, tmp_pat
         assert list(tmp_path.iterdir()) == []
     else:
         assert part.stat().st_size == 64_000
+
+
+def test_empty_body_is_a_failed_download(file_server, tmp_path):
+    url = file_server.add("/empty.mp3", b"")
+    with pytest.raises(DownloadError, match="empty file"):
+        download_file(url, tmp_path / "empty.mp3", **FAST)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_room_for_a_compressed_body_of_the_stated_length(file_server, small_fs):
+    data = payload(5_000_000)
+    url = file_server.add("/gz.mp3", gzip.compress(data, 1), content_encoding="gzip")
+    with pytest.raises(DownloadError, match=r"^not enough disk space: need 5\.0 MB"):
+        download_file(url, small_fs / "gz.mp3", expected_length=len(data), **FAST)
+    assert list(small_fs.iterdir()) == []
+
+
+# --------------------------------------------------------------------------
+# https stays verified (the TLS set-up is only deferred to the first https request)
+
+# A self-signed certificate for 127.0.0.1 (valid until 2126), made for these tests.
+CERT = """-----BEGIN CERTIFICATE-----
+MIIBkDCCATagAwIBAgIUMqKAU+ywrQAaVek0k8p0gocr4dcwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyNzEzNDMzMFoYDzIxMjYxMTAz
+MTM0MzMwWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAT1Cm7AW1GdROCWd9B+6pPcMO7Q5vTg/ovqKRFXFFS1bmKuqpiwiToH
+PsRcDQNhjZRHWjyIcaPvzY9Je6jKkEMzo2QwYjAdBgNVHQ4EFgQUtxXnDL4hPjSA
+FIWxToBeNVwMBgswHwYDVR0jBBgwFoAUtxXnDL4hPjSAFIWxToBeNVwMBgswDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
+IEAIxz2x2B0MnT1kSm7EScOvzslYY5x4jGtRh9mIj0vQAiEAy/hcmUMGYFNhLWsb
+P6VlqCotR2EIYCgN/yJYYsJhUn8=
+-----END CERTIFICATE-----
+"""
+KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgyU6+ZPEX0UmLJvVX
+inXIC469M+BoBBnxHE0H0XkHDhehRANCAAT1Cm7AW1GdROCWd9B+6pPcMO7Q5vTg
+/ovqKRFXFFS1bmKuqpiwiToHPsRcDQNhjZRHWjyIcaPvzY9Je6jKkEMz
+-----END PRIVATE KEY-----
+"""
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An https server on 127.0.0.1 with a certificate no system trusts."""
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text(CERT)
+    key.write_text(KEY)
+    data = payload(50_000)
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    try:
+        yield f"https://127.0.0.1:{srv.server_address[1]}/ep.mp3", data, cert
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_https_certificates_are_still_verified(file_server, tls_server, tmp_path):
+    url, data, cert = tls_server
+    with pytest.raises(DownloadError, match="CERTIFICATE_VERIFY_FAILED"):
+        download_file(url, tmp_path / "a.mp3", retries=0)
+    # ...also after a redirect from plain http
+    hop = file_server.add("/hop.mp3", redirect_to=url)
+    with pytest.raises(DownloadError, match="CERTIFICATE_VERIFY_FAILED"):
+        download_file(hop, tmp_path / "b.mp3", retries=0)
+    assert list(tmp_path.glob("*.mp3*")) == []
+    # the server itself is fine: a client that trusts its certificate gets the file
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(cert))) as client:
+        download_file(url, tmp_path / "c.mp3", client=client)
+    assert sha((tmp_path / "c.mp3").read_bytes()) == sha(data)
+
+
+def test_second_download_of_the_same_file_is_refused_while_the_first_runs(file_server, tmp_path):
+    data = payload(300_000)
+    url = file_server.add("/one.mp3", data, rate=300_000, piece=8192)
+    dest = tmp_path / "one.mp3"
+    part = part_paths(dest)[0]
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            download_file(url, dest, **FAST)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert wait_for(lambda: part.exists() and part.stat().st_size > 30_000)
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match="already being downloaded"):
+        download_file(url, dest, **FAST)
+    assert time.monotonic() - t0 < 0.5  # at once, without a request
+    t.join(20)
+    assert errors == [] and sha(dest.read_bytes()) == sha(data)
+    assert len(file_server.requests_for("/one.mp3")) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.mp3"]
+
+
+def test_a_checksum_that_never_matches_fails_after_one_fresh_download(file_server, tmp_path):
+    wrong = "sha-256=:" + base64.b64encode(hashlib.sha256(b"something else").digest()).decode() + ":"
+    url = file_server.add("/bad.mp3", payload(100_000), repr_digest=wrong)
+    dest = tmp_path / "bad.mp3"
+    with pytest.raises(DownloadError, match="checksum does not match.*fetched twice"):
+        download_file(url, dest, **FAST)
+    assert [r.range for r in file_server.requests_for("/bad.mp3")] == [None, None]
+    assert list(tmp_path.iterdir()) == []

@@ -7,24 +7,39 @@ Guarantees of :func:`download_file`:
 
 * Bytes are streamed to ``NAME.part`` (never held in memory as a whole) and
   renamed atomically to ``NAME`` only once complete and verified, so a file
-  under its final name is always complete.
+  under its final name is always complete.  The ``.part`` is locked while a
+  download runs: a second process (or thread) on the same file gets "already
+  being downloaded".
 * ``NAME.part.json`` (a small sidecar, written atomically *before* the first
   body byte) remembers the URL, the server's validator (strong ETag, else
-  Last-Modified) and the total length, so a later call -- even after the
-  process was killed -- resumes with ``Range`` + ``If-Range``.
+  Last-Modified), its checksum (``Repr-Digest``/``Digest``) and the total
+  length, so a later call -- even after the process was killed -- resumes
+  with ``Range`` + ``If-Range``.  Without a validator, or when a 206 names
+  none, it starts again from zero rather than splice two versions; a 200
+  answering a Range is used only if it really starts at byte 0.
 * Length policy: the server's length (Content-Length of a 200, or the total of
   a Content-Range) is authoritative.  A body shorter than it is never a
   complete file (it is resumed / retried).  Feed enclosure lengths
   (``expected_length``) are often bogus, so when the server announces a
   length that disagrees with ``expected_length`` we trust the server and log a
-  warning; ``expected_length`` is only enforced when the server announces no
+  warning; ``expected_length`` is enforced when the server announces no
   length at all (then a body shorter than ``expected_length`` counts as cut).
+  But an empty body, a body under a tenth of ``expected_length``, or an HTML
+  page is never the episode; and a resumed file whose checksum fails, or
+  whose size is off ``expected_length`` by more than 1 %, is fetched once
+  more from zero before giving up.
+* ``Accept-Encoding: identity`` is requested; a compressed body sent anyway
+  is decoded in bounded steps with a running cap (a gzip bomb fails fast).
+* A full disk gives "the disk is full" and keeps the ``.part`` for a resume;
+  free space is checked against what is left to download.
+* Cancel and pause are noticed within ~50 ms even when the server stalls.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import errno
 import hashlib
 import json
@@ -71,7 +86,9 @@ try:
     import msvcrt
 except ImportError:
     msvcrt = None
-_WIN_LOCK_AT = 1 << 62  # the byte locked on Windows: far past any real file
+_WIN_LOCK_AT = 1 << 40  # the byte locked on Windows: far past any real episode
+# errnos of "someone else holds the lock" (flock: EWOULDBLOCK; msvcrt: EACCES / EDEADLOCK)
+_LOCKED = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
 
 __all__ = [
     "USER_AGENT",
@@ -538,7 +555,10 @@ def _open_part(part: Path) -> int:
             elif msvcrt is not None:  # pragma: no cover - Windows
                 os.lseek(fd, _WIN_LOCK_AT, os.SEEK_SET)
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
+        except OSError as e:
+            if e.errno not in _LOCKED:  # e.g. a filesystem without locks: go on unlocked
+                log.info("cannot lock %s: %s", part.name, e)
+                return fd
             os.close(fd)
             raise DownloadError("already being downloaded (by another ibplayer window or command)") from None
         # The holder may have renamed or removed the file between our open and
@@ -564,6 +584,13 @@ def _discard_partial(dest: Path) -> None:
         _Part(part, sidecar).close(remove=True)
     except (DownloadError, OSError) as e:
         log.info("keeping %s: %s", part.name, e)
+
+
+def _read_at(fd: int, n: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows
+    return os.read(fd, n)
 
 
 def _write_all(fd: int, data) -> None:
@@ -632,6 +659,15 @@ class _Watch:
         if events:
             self._thread = threading.Thread(target=self._run, name="download-watch", daemon=True)
             self._thread.start()
+
+    @contextlib.contextmanager
+    def attached(self, resp: httpx.Response) -> Iterator[None]:
+        """While the body is read, a cancel or pause may shut its socket down."""
+        self.attach(resp)
+        try:
+            yield
+        finally:
+            self.attach(None)
 
     def attach(self, resp: httpx.Response | None) -> None:
         sock = None
@@ -725,7 +761,7 @@ def download_file(
                 f"the disk is full: {_mb(kept)} MB kept in {part_path.name}; "
                 "free some space and download again to resume"
             ) from None
-        raise
+        raise DownloadError(f"cannot write {part_path}: {e.strerror or e}") from None
     finally:
         watch.stop()
         part.close(remove=remove)
@@ -733,12 +769,41 @@ def download_file(
             client.close()
 
 
-def _make_client(timeout: float, **kw) -> httpx.Client:
+class _LazyTransport(httpx.BaseTransport):
+    """httpx's transport, built on first use and per scheme: a plain
+    ``http://`` download never pays for loading the CA certificates (0.1 s
+    or more), an ``https://`` one (or a redirect to one) is verified as usual."""
+
+    def __init__(self, limits: httpx.Limits | None = None):
+        self._limits = limits or httpx.Limits(max_connections=None, max_keepalive_connections=8)
+        self._lock = threading.Lock()
+        self._by_scheme: dict[str, httpx.HTTPTransport] = {}
+
+    def _transport(self, scheme: str) -> httpx.HTTPTransport:
+        with self._lock:
+            t = self._by_scheme.get(scheme)
+            if t is None:
+                # verify=False for http only: such a transport never speaks TLS
+                t = httpx.HTTPTransport(verify=scheme != "http", limits=self._limits)
+                self._by_scheme[scheme] = t
+            return t
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._transport(request.url.scheme).handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            ts, self._by_scheme = list(self._by_scheme.values()), {}
+        for t in ts:
+            t.close()
+
+
+def _make_client(timeout: float, limits: httpx.Limits | None = None) -> httpx.Client:
     return httpx.Client(
         follow_redirects=True,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": USER_AGENT},
-        **kw,
+        transport=_LazyTransport(limits),
     )
 
 
@@ -915,8 +980,7 @@ def _attempt(
 
     with client.stream(
         "GET", url, headers=headers, follow_redirects=True, timeout=httpx.Timeout(timeout)
-    ) as resp:
-        watch.attach(resp)
+    ) as resp, watch.attached(resp):
         status = resp.status_code
         if status == 416:
             _, _, total = _parse_content_range(resp.headers.get("content-range"))
@@ -947,9 +1011,9 @@ def _attempt(
             if same is None:
                 state.no_range = True
                 raise _Restart("the server's partial reply names no version (no ETag or Last-Modified)")
-            for key in ("etag", "weak_etag", "last_modified"):
-                if not same or (meta.get(key) and v[key] and meta[key] != v[key]):
-                    raise _Restart("file changed on the server")
+            if not same or any(meta.get(k) and v[k] and meta[k] != v[k]
+                               for k in ("etag", "weak_etag", "last_modified")):
+                raise _Restart("file changed on the server")
             if meta.get("digest") and digest and digest != meta["digest"]:
                 raise _Restart("file changed on the server (its checksum differs)")
             if total is None:
@@ -997,7 +1061,7 @@ def _attempt(
                 raise _web_page(resp)
             if check_head:
                 n = min(check_head, len(first))
-                if n == 0 or os.pread(fd, n, 0) != first[:n]:
+                if n == 0 or _read_at(fd, n, 0) != first[:n]:
                     state.no_range = True
                     raise _Restart("the server answered the resume with only part of the file")
             if offset == 0:
@@ -1005,6 +1069,7 @@ def _attempt(
             _save_sidecar(part.sidecar, new_meta)
             os.lseek(fd, offset, os.SEEK_SET)
             speed.reset(offset, total if total is not None else (stated or None))
+            speed.report()  # started (a small file may then arrive in one read)
 
         received = [0]
 
@@ -1041,7 +1106,6 @@ def _attempt(
                     pass
                 advised = pos
             check_events()
-        watch.attach(None)
         if not started:
             start(b"")
         size = pos
@@ -1094,6 +1158,8 @@ def _complete(part: _Part, dest: Path, meta: dict, size: int, expected_length: i
               speed: _Speed, state: _State) -> Path:
     """Check the finished .part, then give it its final name."""
     stated = expected_length if _plausible(expected_length) else 0
+    if size == 0:
+        raise _bad_body("the server sent an empty file")
     if stated and size < stated * MIN_FRACTION_OF_STATED:
         raise _not_the_episode(size, stated)
     problem = None
@@ -1105,7 +1171,8 @@ def _complete(part: _Part, dest: Path, meta: dict, size: int, expected_length: i
         problem = f"it was resumed and its size ({size} bytes) differs from the stated {stated}"
     if problem:
         if state.reverified:
-            raise _bad_body(f"the file changed on the server during the download: {problem}")
+            raise _bad_body(f"the downloaded file is not what the server describes: {problem} "
+                            "(fetched twice)")
         state.reverified = True
         state.no_range = state.no_range or bool(meta.get("resumed"))
         raise _Restart(problem)
@@ -1172,12 +1239,7 @@ class DownloadQueue:
         self.on_cancelled = on_cancelled
         self._options = download_options
         self._own_client = client is None
-        self._client = client or httpx.Client(
-            follow_redirects=True,
-            timeout=httpx.Timeout(download_options.get("timeout", 30)),
-            headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
-        )
+        self._client = client or _make_client(download_options.get("timeout", 30))
         self._lock = threading.Condition()
         self._jobs: dict[str, _Job] = {}
         self._pending: deque[str] = deque()
