@@ -413,10 +413,10 @@ class VlcBackend(_ListenerMixin):
     def seek(self, seconds: float) -> None:
         if self._released:
             return
+        # no clamping to self.length(): libVLC's estimate of a VBR MP3
+        # without a Xing header can be far too short (the session clamps to
+        # a trustworthy length)
         target = max(0.0, float(seconds))
-        length = self.length()
-        if length:
-            target = min(target, length)
         with self._lock:
             started = self._started
             self._seek_target = target
