@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.meta_label)
         actions = QHBoxLayout()
         self.pane_play_button = QPushButton(st.standardIcon(QStyle.SP_MediaPlay), "Play")
-        self.pane_play_button.clicked.connect(lambda: self.play_episode(self.shown_episode))
+        self.pane_play_button.clicked.connect(self._pane_play_clicked)
         self.download_button = QPushButton(st.standardIcon(QStyle.SP_ArrowDown), "Download")
         self.download_button.clicked.connect(self._download_button_clicked)
         self.played_button = QPushButton("Mark played")
@@ -774,6 +774,7 @@ class MainWindow(QMainWindow):
         if pe is not None and pe.id == ep.id:
             ep = pe
             self.shown_episode = ep
+        self._update_pane_play()
         self.title_label.setText(ep.title)
         self._update_meta()
         guests = ep.guests or self.library.guests(ep.id)
@@ -1015,6 +1016,16 @@ class MainWindow(QMainWindow):
         self._on_time(self.player.time())
         self._update_now()
 
+    def _pane_play_clicked(self) -> None:
+        """The pane's button: Play/Pause for the episode it shows."""
+        if self._shown_is_playing():
+            self.player.toggle()
+        else:
+            self.play_episode(self.shown_episode)
+
+    def _update_pane_play(self) -> None:
+        self.pane_play_button.setText("Pause" if self._shown_is_playing() and self.player.is_playing() else "Play")
+
     def toggle_play(self) -> None:
         if self.player.episode is None:
             self.play_episode(self.shown_episode)
@@ -1087,7 +1098,7 @@ class MainWindow(QMainWindow):
     def _on_state(self, state: str) -> None:
         icon = QStyle.SP_MediaPause if state == "playing" else QStyle.SP_MediaPlay
         self.play_button.setIcon(self.style().standardIcon(icon))
-        self.pane_play_button.setText("Pause" if state == "playing" and self._shown_is_playing() else "Play")
+        self._update_pane_play()
         if state == "ended":
             self.set_status("Finished: " + (self.player.episode.title if self.player.episode else ""))
         self._update_now()
