@@ -34,3 +34,33 @@ def test_pane_play_button_pauses_its_episode_and_follows_the_selection(qtbot, sh
     qtbot.mouseClick(b, Qt.LeftButton)
     wait_until(qtbot, lambda: w.player.episode.id == show.ids["ep-2"] and w.player.state() == "playing")
     assert b.text() == "Pause"
+
+
+def test_window_refuses_a_file_enclosure_and_keeps_what_was_loaded(qtbot, show, make_window, data_dir):  # noqa: F811
+    """Issue 12: an enclosure pointing at a local file is never handed to
+    libVLC; the window says why and what was loaded stays as it was."""
+    from ui_helpers import SAMPLE, feed_xml, notes_for
+
+    from ibplayer.services.core import Core
+
+    items = [dict(guid="local-1", title="Points at a local file", url=SAMPLE.as_uri(), length=1000,
+                  notes=notes_for([(0.0, "Start"), (5.0, "More")]))]
+    url = show.server.add("/hostile.xml", feed_xml(items, title="Hostile Show"), content_type="application/rss+xml")
+    with Core(data_dir, timeout=5) as core:
+        fid = core.subscribe(url).feed_id
+        bad_id = core.library.episodes(fid)[0].id
+    w = make_window()
+    open_episode(qtbot, w, show.ids["ep-1"])
+    qtbot.mouseClick(w.pane_play_button, Qt.LeftButton)
+    wait_until(qtbot, lambda: w.player.state() == "playing")
+    w.player.pause()
+    wait_until(qtbot, lambda: w.player.state() == "paused")
+    assert w.select_episode(bad_id)
+    wait_until(qtbot, lambda: w.shown_episode is not None and w.shown_episode.id == bad_id)
+    qtbot.mouseClick(w.pane_play_button, Qt.LeftButton)
+    qtbot.wait(300)
+    assert "refusing to stream" in w.status_label.text().lower(), w.status_label.text()
+    # nothing else started either (the paused episode stays paused)
+    assert w.player.episode.id == show.ids["ep-1"] and w.player.state() == "paused"
+    assert w.player.source != SAMPLE.as_uri() and "file:" not in (w.player.backend._mrl or "")
+    assert w.pane_play_button.text() == "Play"

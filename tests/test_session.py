@@ -388,3 +388,45 @@ def test_session_without_qt_on_real_libvlc_resumes_navigates_and_saves(real_libr
         assert not lib.episode(eid).played
     finally:
         s.shutdown()
+
+
+# --------------------------------------------------------------------- issue 12: what may be streamed
+
+HOSTILE_URLS = [
+    SAMPLE.as_uri(),  # file://
+    str(SAMPLE),  # an absolute path
+    "resources/sample-episode.mp3",  # a relative path (the tests run from the repository)
+    "ftp://127.0.0.1:9/ep.mp3",
+    "rtsp://127.0.0.1:9/ep",
+    "mms://127.0.0.1:9/ep",
+    "tcp://127.0.0.1:9",
+    "sftp://127.0.0.1:9/ep.mp3",
+    "http:///no-host.mp3",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_streaming_only_opens_http_urls(qtbot, qt_player, url):
+    """Issue 12: an enclosure URL that is not http(s) is refused with a clear
+    one-line error; libVLC never opens it, and what was loaded stays loaded."""
+    p, lib = qt_player()
+    errors = []
+    p.error.connect(errors.append)
+    good = Ep(id=1, file=str(SAMPLE))  # a downloaded episode plays from its own file
+    assert p.load(good, play=True) is not False
+    wait_qt(qtbot, lambda: p.state() == "playing")
+    bad = Ep(id=2, audio_url=url)
+    result = p.load(bad, play=True)
+    qtbot.wait(300)
+    assert result is False
+    assert errors and "refusing to stream" in errors[-1].lower() and "\n" not in errors[-1], errors
+    assert p.backend._mrl == str(SAMPLE), p.backend._mrl  # libVLC was never handed the URL
+    assert p.episode is good and p.state() == "playing"
+
+
+def test_a_downloaded_file_plays_whatever_its_enclosure_url(qtbot, qt_player):
+    p, lib = qt_player()
+    ep = Ep(id=3, file=str(SAMPLE), audio_url="file:///etc/passwd")
+    assert p.load(ep, play=True)
+    wait_qt(qtbot, lambda: p.state() == "playing")
+    assert p.source == str(SAMPLE)

@@ -1006,7 +1006,8 @@ class MainWindow(QMainWindow):
         if self.shown_episode is None or self.shown_episode.id != ep.id:
             self.select_episode(ep.id)
             ep = self.shown_episode or ep
-        self.player.load(ep, start=start, play=False)
+        if not self.player.load(ep, start=start, play=False):
+            return  # no playable source (e.g. a non-http(s) enclosure): the player said why
         self.player.set_chapters(self.chapters_model.starts() if self._shown_is_playing() else [])
         self._playing_chapters = self.chapters_model.chapters() if self._shown_is_playing() else []
         self.slider.set_ticks(self.chapters_model.starts() if self._shown_is_playing() else [])
