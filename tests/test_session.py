@@ -564,3 +564,77 @@ def test_an_old_error_clears_when_playback_succeeds_and_buffering_shows(file_ser
         assert True in seen.buffering and seen.buffering[-1] is False, seen.buffering
     finally:
         s.shutdown()
+
+
+# --------------------------------------------------------------------- issue 10 §4, §5: sleep timer, skip words
+
+
+def test_sleep_timer_at_chapter_end_pauses_at_the_boundary(real_library):
+    """Issue 10 §4: "end of the current chapter" pauses within 1 s of the
+    boundary, after a short fade, and the volume comes back for the next play."""
+    lib, eid, starts, titles = real_library
+    s = session_on_vlc(FakeLibrary(), fade_seconds=1.5)
+    fired = []
+
+    class Hooks:
+        def on_sleep(self, what):
+            fired.append(what)
+
+    s.add_listener(Hooks())
+    try:
+        s.set_volume(80)
+        s.set_chapters(starts, titles)
+        assert s.load(lib.episode(eid), start=4.0, play=True)
+        assert pump_until(s, lambda: s.state() == "playing" and s.backend.time() > 4.2)
+        assert s.chapter() == 0
+        s.set_sleep_timer("chapter")
+        volumes = []
+        assert pump_until(s, lambda: volumes.append(s.backend.volume()) or s.state() == "paused", timeout=10), s.time()
+        assert fired == ["chapter", "fired"]
+        raw = s.backend._player.get_time() / 1000.0
+        assert abs(raw - 8.0) <= 1.0, raw  # libVLC's own clock
+        assert abs(s.time() - 8.0) <= 1.0, s.time()
+        assert min(volumes) < 40, volumes  # it faded
+        assert s.backend.volume() == 80  # and comes back for the next play
+        assert s.sleep_timer() is None
+    finally:
+        s.shutdown()
+
+
+def test_sleep_timer_minutes_and_cancel(tmp_path):
+    s, b, clock, lib, f = scripted_session(tmp_path, fade_seconds=2.0)
+    s.load(Ep(id=20, file=str(f)), play=True)
+    s.backend_event("state", "playing")
+    s.set_sleep_timer("minutes", 0.5)
+    play_for(s, b, clock, 29.0)
+    assert ("pause",) not in b.calls and b.vol < 100  # fading in the last 2 s
+    play_for(s, b, clock, 1.2)
+    assert ("pause",) in b.calls and b.vol == 100
+    s.backend_event("state", "paused")
+    s.play()
+    s.backend_event("state", "playing")
+    b.calls.clear()
+    s.set_sleep_timer("minutes", 0.5)
+    play_for(s, b, clock, 29.0)
+    s.cancel_sleep_timer()
+    assert b.vol == 100
+    play_for(s, b, clock, 5.0)
+    assert ("pause",) not in b.calls
+
+
+def test_skip_words_jump_over_matching_chapters(real_library):
+    """Issue 10 §5 (session side): a chapter whose title holds a skip word is
+    jumped over during playback."""
+    lib, eid, starts, titles = real_library
+    s = session_on_vlc(FakeLibrary())
+    try:
+        s.set_chapters(starts, ["Cold open", "Sponsor break", "The main idea", "Wrap-up"])
+        s.set_skip_words(["sponsor", "ad break"])
+        assert s.chapter_skipped(1) and not s.chapter_skipped(2)
+        assert s.load(lib.episode(eid), start=6.0, play=True)
+        assert pump_until(s, lambda: s.state() == "playing" and s.chapter() >= 1, timeout=8)
+        assert pump_until(s, lambda: s.backend._player.get_time() / 1000.0 >= 18.0, timeout=4), s.time()
+        assert s.chapter() == 2
+        assert s.backend._player.get_time() / 1000.0 < 20.0
+    finally:
+        s.shutdown()
