@@ -638,3 +638,67 @@ def test_skip_words_jump_over_matching_chapters(real_library):
         assert s.backend._player.get_time() / 1000.0 < 20.0
     finally:
         s.shutdown()
+
+
+@pytest.fixture
+def half_then_silent_server():
+    """Sends the headers and the first third of the sample, then nothing
+    (the connection stays open), once per connection."""
+    import socket
+    import threading
+
+    audio = SAMPLE.read_bytes()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    held, stop = [], threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            held.append(conn)
+            try:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: %d\r\n\r\n" % len(audio))
+                conn.sendall(audio[: len(audio) // 3])
+            except OSError:
+                pass
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}/ep.mp3"
+    stop.set()
+    t.join(2)
+    for c in held:
+        c.close()
+    srv.close()
+
+
+def test_a_stream_that_stops_mid_way_errors_and_keeps_the_place(half_then_silent_server):
+    """libVLC stays "playing" with its clock frozen forever when a stream stops
+    sending: the session notices within the timeout, keeps the place, says so."""
+    lib = FakeLibrary()
+    s = session_on_vlc(lib, start_timeout=2.0)
+    seen = Seen()
+    s.add_listener(seen)
+    ep = Ep(id=15, audio_url=half_then_silent_server)
+    try:
+        s.set_rate(3.0)
+        assert s.load(ep, play=True)
+        assert pump_until(s, lambda: s.state() == "playing" and s.time() > 3.0, timeout=8)
+        assert pump_until(s, lambda: seen.errors, timeout=15), (s.state(), s.time())
+        frozen = s.time()
+        assert 8.0 < frozen < 16.0, frozen  # a third of the 40 s sample
+        assert "stopped sending audio" in seen.errors[0]
+        assert s.episode is ep and not ep.played
+        assert lib.positions and abs(lib.positions[-1][1] - frozen) < 0.5, lib.positions
+        # play again: a new connection, from the same place
+        s.play()
+        assert pump_until(s, lambda: s.state() == "playing", timeout=8)
+        assert abs(s.time() - frozen) < 1.5 and s.last_error is None
+    finally:
+        s.shutdown()

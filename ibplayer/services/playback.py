@@ -426,6 +426,7 @@ class PlaybackSession:
         self._seek_from = before
         self._anchor(t)
         self._set_time(t)
+        self._note_progress()
         self._emit("on_seeked", t)
         if play and self._state != "playing":
             self.play()
@@ -604,12 +605,41 @@ class PlaybackSession:
                            or now - self._vlc_reports[-1][0] >= 1.0):
                 self._note_vlc_length(length, emit=False)
             self._set_time(self.backend.time())
+            if self._time > self._progress_t + 0.05 or self._time < self._progress_t - 0.05:
+                self._progress_t, self._progress_at = self._time, now
+            elif self._is_stream() and now - self._progress_at > self.start_timeout:
+                self._stream_stalled()
+                return
             if now - self._last_save >= self.save_every:
                 self.save_position()
             self._check_sleep()
             self._emit("on_tick", self._time)
         elif self._play_requested_at is not None and now - self._play_requested_at > self.start_timeout:
             self._start_timed_out()
+
+    _progress_t = 0.0  # the playback time last seen moving, and when
+    _progress_at = 0.0
+
+    def _is_stream(self) -> bool:
+        return self.source is not None and self.episode is not None and self.source != self._local_file(self.episode)
+
+    def _note_progress(self) -> None:
+        self._progress_t, self._progress_at = self._time, self.clock()
+
+    def _stream_stalled(self) -> None:
+        """Playing, but the stream sent nothing for start_timeout s (libVLC
+        would stay silent forever): keep the place, drop the connection, say so."""
+        t = self._time
+        self.save_position()
+        host = urlsplit(self.source or "").hostname or "the server"
+        self.backend.load(self.source, t)  # a new connection on the next play, at t
+        self._anchor(t)
+        self._seek_from = None
+        self._state = "error"
+        self._set_error(f"The stream from {host} stopped sending audio at {_fmt(t)} "
+                        f"(nothing for {self.start_timeout:g} s). Play resumes there; or download the episode.")
+        self._set_buffering(False)
+        self._emit("on_state", "error")
 
     def _start_timed_out(self) -> None:
         self._play_requested_at = None
@@ -690,6 +720,7 @@ class PlaybackSession:
                 self._emit("on_error", "")
             self.backend.apply_pending()
             self._last_save = self.clock()
+            self._note_progress()
             self._set_time(self.backend.time())
         elif state == "paused":
             self._time = self.backend.time()
