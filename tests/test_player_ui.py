@@ -64,3 +64,28 @@ def test_window_refuses_a_file_enclosure_and_keeps_what_was_loaded(qtbot, show, 
     assert w.player.episode.id == show.ids["ep-1"] and w.player.state() == "paused"
     assert w.player.source != SAMPLE.as_uri() and "file:" not in (w.player.backend._mrl or "")
     assert w.pane_play_button.text() == "Play"
+
+
+def test_failed_start_leaves_nothing_loaded_and_no_highlight(qtbot, show, make_window, data_dir):  # noqa: F811
+    """Issue 10 §7: a chapter click on an episode whose server answers 404
+    says why, saves no position, moves no chapter highlight, and leaves
+    nothing looking loaded."""
+    from ibplayer.services.core import Core
+
+    eid = show.ids["ep-2"]
+    show.server.route("/slow.mp3").status = 404
+    w = make_window()
+    open_episode(qtbot, w, eid)
+    click = w.chapters_model.index(2, 1)
+    qtbot.mouseClick(w.chapter_view.viewport(), Qt.LeftButton, pos=w.chapter_view.visualRect(click).center())
+    wait_until(qtbot, lambda: "HTTP 404" in w.status_label.text(), timeout=10, msg=w.status_label.text())
+    wait_until(qtbot, lambda: w.player.episode is None)
+    assert w.now_label.text() == "Nothing playing"
+    assert w.highlighted_chapter() == -1
+    assert not w.chapter_view.selectionModel().hasSelection()
+    assert w.pane_play_button.text() == "Play"
+    assert w.windowTitle() == "ibplayer" and w.elapsed_label.text() == "0:00"
+    w.close()
+    with Core(data_dir) as core:
+        ep = core.library.episode(eid)
+    assert ep.position == 0.0 and not ep.played

@@ -691,12 +691,18 @@ class PlaybackSession:
         """The start failed: say why; save nothing; the episode does not stay loaded."""
         self._set_error(message)
         self._state = "error"
-        self._emit("on_state", "error")
         self._set_buffering(False)
-        if not self._started_ok:
+        unload = not self._started_ok
+        if unload:
             self.cancel_sleep_timer()
             self.episode = None
             self.source = None
+            self._chapter = -1
+        self._emit("on_state", "error")
+        if unload:
+            self._time = 0.0
+            self._emit("on_time", 0.0)
+            self._emit("on_chapter", -1)
             self._emit("on_episode", None)
 
     def _on_state(self, state: str) -> None:

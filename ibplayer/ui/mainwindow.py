@@ -1102,6 +1102,13 @@ class MainWindow(QMainWindow):
         self._update_pane_play()
         if state == "ended":
             self.set_status("Finished: " + (self.player.episode.title if self.player.episode else ""))
+        elif state == "error" and self.player.episode is None:
+            # a failed start: nothing stays looking loaded, no chapter highlighted
+            self.chapter_view.setCurrentIndex(QModelIndex())
+            self.chapter_view.clearSelection()
+            self.chapter_progress.setVisible(False)
+            self.slider.set_ticks([])
+            self._playing_chapters = []
         self._update_now()
         if self.mpris is not None:
             self.mpris.state_changed(state)
@@ -1121,6 +1128,7 @@ class MainWindow(QMainWindow):
         ep = self.player.episode
         if ep is None:
             self.now_label.setText("Nothing playing")
+            self.setWindowTitle("ibplayer")
             return
         text = ep.title
         ch = self.current_chapter_title()
