@@ -702,3 +702,72 @@ def test_a_stream_that_stops_mid_way_errors_and_keeps_the_place(half_then_silent
         assert abs(s.time() - frozen) < 1.5 and s.last_error is None
     finally:
         s.shutdown()
+
+
+def test_qt_player_runs_the_session_and_libvlc_calls_on_the_gui_thread(qtbot):
+    """The bridge: libVLC's callbacks only emit signals; the session's hooks
+    and every libVLC call run on the GUI thread."""
+    import threading
+
+    from ibplayer.ui.player import Player
+
+    _need_tools()
+    main = threading.main_thread()
+    calls: set[str] = set()
+
+    class Watched(VlcBackend):
+        def __getattribute__(self, name):
+            attr = super().__getattribute__(name)
+            if callable(attr) and not name.startswith("_") and name not in ("set_listener",):
+                if threading.current_thread() is not main:
+                    calls.add(f"{name} on {threading.current_thread().name}")
+            return attr
+
+    hooks: list[str] = []
+
+    class Hooks:
+        def __getattr__(self, name):
+            if not name.startswith("on_"):
+                raise AttributeError(name)
+            return lambda *a: hooks.append(f"{name} on {threading.current_thread().name}")
+
+    p = Player(Watched(VLC_ARGS), None)
+    p.session.add_listener(Hooks())
+    try:
+        p.set_chapters([0.0, 8.0, 18.0, 30.0])
+        p.load(Ep(id=1, file=str(SAMPLE)), start=6.0, play=True)
+        wait_qt(qtbot, lambda: p.state() == "playing" and p.chapter() == 1, 8, f"{p.state()} {p.time():.1f}")
+        p.next_chapter()
+        p.pause()
+        wait_qt(qtbot, lambda: p.state() == "paused")
+    finally:
+        p.shutdown()
+    assert hooks and all(h.endswith(f"on {main.name}") for h in hooks), [h for h in hooks if main.name not in h]
+    assert calls == set(), calls
+
+
+def test_resuming_past_libvlcs_reach_keeps_the_stored_place(qtbot, qt_player, vbr_file):
+    """A place saved far into such a file (reached by real playback) is out of
+    libVLC's reach at the next start: it must survive, not become the
+    estimate's end or 0, and the episode is not played."""
+    path, real = vbr_file
+    p, lib = qt_player()
+    errors = []
+    p.error.connect(errors.append)
+    ep = Ep(id=16, file=str(path), position=100.0, duration=40.0)  # a wrong stated length, too
+    p.load(ep, play=True)
+    wait_qt(qtbot, lambda: errors, 8, f"{p.state()} {p.time():.1f}")
+    assert "Could not jump to 1:40" in errors[0]
+    qtbot.wait(1000)
+    assert p.time() == 100.0 and p.state() != "playing"
+    assert not ep.played and lib.played == []
+    assert all(t >= 99.0 for _, t in lib.positions), lib.positions
+    assert ep.position == 100.0
+
+
+def test_a_place_past_a_wrong_stated_length_is_kept(tmp_path):
+    s, b, clock, lib, f = scripted_session(tmp_path)
+    s.load(Ep(id=17, file=str(f), position=300.0, duration=41.0), play=False)
+    assert b.calls[-1] == ("load", str(f), 300.0)
+    s.load(Ep(id=18, file=str(f), position=40.0, duration=41.0), play=False)
+    assert b.calls[-1] == ("load", str(f), 0.0)  # at the very end: start over

@@ -349,14 +349,17 @@ class PlaybackSession:
         if start is None:
             start = float(episode.position or 0.0) if not episode.played else 0.0
             tl = self.trusted_length() or episode.duration
-            if tl and start >= tl - played_threshold(tl):
+            # at the very end: start over.  Far *past* the stated length: that
+            # length is wrong (an estimate), keep the place.
+            if tl and tl - played_threshold(tl) <= start <= tl + played_threshold(tl):
                 start = 0.0
         start = max(0.0, float(start or 0.0))
         self.backend.load(src, start)
         self._time = start
         self._saved_time = float(episode.position or 0.0)
         self._anchor(start)
-        self._seek_from = None
+        # a start far into the file is a jump too: where to come back if it fails
+        self._seek_from = (0.0 if episode.played else float(episode.position or 0.0)) if start > 0 else None
         self._state = "stopped"
         self._play_requested_at = None
         self._emit("on_episode", episode)
@@ -742,23 +745,31 @@ class PlaybackSession:
         played_for = self.clock() - self._anchor_clock
         if played_for >= MIN_PLAY_BEFORE_END:
             self.mark_played()
-        elif self._seek_from is not None and self.source is not None:
-            # an end right after a jump: libVLC could not reach the target
-            # (it seeks by its length estimate, which can be far too short
-            # for a VBR MP3 without a Xing header).  The listener did not hear
-            # the end: back to where they were, and say so.
+        elif (self._seek_from is not None and self.source is not None and self._length is not None
+              and self._anchor_time > self._length + 0.5):
+            # an end right after a jump past libVLC's length estimate: libVLC
+            # seeks by that estimate, which can be far too short for a VBR MP3
+            # without a Xing header, so it could not reach the target.  The
+            # listener did not hear the end: back to where they were, say so.
             target, back = self._anchor_time, self._seek_from
             self._seek_from = None
             self._set_error(f"Could not jump to {_fmt(target)}: the player cannot reach that far into "
                             "this file yet (its length is not known). Play on, or download the episode.")
+            reachable = back < self._length - 1.0
             self.backend.load(self.source, back)
             self._time = back
             self._anchor(back)
             self._state = "stopped"
             self._emit("on_time", back)
             self._update_chapter(back)
-            self.play()
+            if reachable:
+                self.play()
+            else:  # even the saved place is out of reach: stay stopped there, keep it stored
+                self._seek_from = back
+                self._emit("on_state", "stopped")
             return False
+        # else: an end heard for under MIN_PLAY_BEFORE_END s after a jump: not
+        # "played" (never by a seek), and the stored place is kept
         if self._sleep is not None and self._sleep.kind in ("episode", "chapter"):
             self._sleep = None
             self._restore_volume()
