@@ -159,6 +159,7 @@ class PlaybackSession:
         self.events: QueuedEvents | None = None
         self.episode: Any = None
         self.source: str | None = None
+        self.is_local = False  # the source is the episode's downloaded file (not a stream)
         self.last_error: str | None = None
         self.buffering = False
         self._starts: list[float] = []
@@ -283,7 +284,7 @@ class PlaybackSession:
         delivered by the front-end, possibly after the load."""
         if self.episode is None or self.episode.id != episode_id:
             return
-        if seconds and seconds > 0 and self.source is not None and self.source == self._local_file(self.episode):
+        if seconds and seconds > 0 and self.is_local:
             self._file_length = float(seconds)
             self._emit("on_length", self.length() or float(seconds))
 
@@ -338,14 +339,15 @@ class PlaybackSession:
         self._leave_episode()
         self.episode = episode
         self.source = src
+        self.is_local = src == self._local_file(episode)
         self._marked_played = False
         self._started_ok = False
         self._length = episode.duration
         self._file_length = None
         self._vlc_reports = []
         self.buffering = False
-        if trusted_length:
-            self._file_length = float(trusted_length) if src == self._local_file(episode) else None
+        if trusted_length and self.is_local:
+            self._file_length = float(trusted_length)
         if start is None:
             start = float(episode.position or 0.0) if not episode.played else 0.0
             tl = self.trusted_length() or episode.duration
@@ -624,7 +626,7 @@ class PlaybackSession:
     _progress_at = 0.0
 
     def _is_stream(self) -> bool:
-        return self.source is not None and self.episode is not None and self.source != self._local_file(self.episode)
+        return self.source is not None and not self.is_local
 
     def _note_progress(self) -> None:
         self._progress_t, self._progress_at = self._time, self.clock()

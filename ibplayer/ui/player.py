@@ -167,7 +167,7 @@ class Player(QObject):
         unless ``start``.  The file's own duration is fetched off the GUI
         thread and handed to the session's played rule."""
         ok = self.session.load(episode, start=start, play=play)
-        if ok and self.writer is not None and self.session.source == self.session._local_file(episode):
+        if ok and self.writer is not None and self.session.is_local:
             eid = episode.id
             self.writer.submit(lambda lib: lib.file_duration(eid),
                                lambda d: self.session.set_trusted_length(eid, d))
