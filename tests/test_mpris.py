@@ -231,6 +231,39 @@ def test_mpris_on_a_real_session_bus(player_on_bus, tmp_path):
         mon.wait(5)
 
 
+def test_seeked_for_every_jump_and_the_desktop_entry(player_on_bus, tmp_path):
+    """Issue 8, defect 6: MPRIS follows the player, not the window: every jump
+    (a chapter click, the slider, a key, a notes link, D-Bus) sends Seeked
+    with the new position, and DesktopEntry is the shipped desktop id."""
+    d, bus, _ready = player_on_bus
+    assert 'string "io.github.ibplayer.ibplayer"' in get(bus, "DesktopEntry", "org.mpris.MediaPlayer2")
+    assert (ROOT / "resources" / "io.github.ibplayer.ibplayer.desktop").is_file()
+    mon_log = tmp_path / "seeked.txt"
+    with open(mon_log, "w") as fh:
+        mon = subprocess.Popen(["dbus-monitor", "--address", bus,
+                                f"type='signal',interface='{PLAYER}',member='Seeked'"],
+                               stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        assert _wait(lambda: mon_log.stat().st_size > 0, 5), "dbus-monitor did not start"
+
+        def seeked() -> list[int]:
+            return [int(x) for x in re.findall(r"member=Seeked\n\s*int64 (\d+)", mon_log.read_text())]
+
+        jumps = [("chapter 2", 18.0), ("slider 25", 25.0), ("key N", 30.0), ("link 12", 12.0)]
+        for i, (cmd, t) in enumerate(jumps):
+            assert d.ask(cmd).get("ok"), cmd
+            assert _wait(lambda i=i: len(seeked()) > i, 5), (cmd, mon_log.read_text()[-1500:])
+            assert abs(seeked()[i] - t * 1e6) < 300_000, (cmd, seeked())
+            wait_vlc_near(d, t, tol=1.5)
+        send(bus, f"{PLAYER}.SetPosition", "objpath:/org/ibplayer/episode/1", "int64:5000000")
+        assert _wait(lambda: len(seeked()) > len(jumps), 5), mon_log.read_text()[-1500:]
+        assert len(seeked()) == len(jumps) + 1, seeked()  # one Seeked per jump, not two
+        assert abs(seeked()[-1] - 5_000_000) < 300_000, seeked()
+    finally:
+        mon.terminate()
+        mon.wait(5)
+
+
 def test_no_session_bus_nothing_breaks(tmp_path):
     d = Driver("nobus", tmp_path / "data", f"unix:path={tmp_path / 'no-such-bus-socket'}")
     try:
@@ -303,6 +336,29 @@ def _driver(mode: str, data_dir: Path) -> int:
         if cmd == "state":
             say({"vlc_time": vlc_time(), "time": w.player.time(), "state": w.player.state(),
                  "chapter": w.player.chapter()})
+        elif cmd.startswith("chapter "):  # a click on a chapter row in the sidebar
+            from PySide6.QtCore import Qt
+            from PySide6.QtTest import QTest
+
+            idx = w.chapters_model.index(int(cmd.split()[1]), 1)
+            w.chapter_view.scrollTo(idx)
+            QTest.mouseClick(w.chapter_view.viewport(), Qt.LeftButton, pos=w.chapter_view.visualRect(idx).center())
+            say({"ok": True})
+        elif cmd.startswith("slider "):
+            w.slider.seekRequested.emit(float(cmd.split()[1]))
+            say({"ok": True})
+        elif cmd == "key N":
+            from PySide6.QtCore import Qt
+            from PySide6.QtTest import QTest
+
+            w.episode_view.setFocus()
+            QTest.keyClick(w.episode_view, Qt.Key_N)
+            say({"ok": True})
+        elif cmd.startswith("link "):
+            from PySide6.QtCore import QUrl
+
+            w.notes.anchorClicked.emit(QUrl("ibplayer-seek:" + cmd.split()[1]))
+            say({"ok": True})
         elif cmd in ("quit", ""):
             notifier.setEnabled(False)
             w.close()

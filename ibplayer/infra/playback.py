@@ -71,6 +71,7 @@ class PlayerListener(Protocol):
     def on_time(self, seconds: float) -> None: ...
     def on_length(self, seconds: float) -> None: ...
     def on_error(self, message: str) -> None: ...
+    def on_buffering(self, percent: float) -> None: ...  # 100.0 = done
 
 
 class NullListener:
@@ -151,6 +152,58 @@ def _error_message(mrl_or_path: str, local: str | None) -> str:
         f"Cannot play {mrl_or_path}: the server may be unreachable, the URL wrong, "
         "or the stream in an unsupported format."
     )
+
+
+DIAGNOSE_TIMEOUT = 4.0
+
+
+def diagnose_stream(url: str, timeout: float = DIAGNOSE_TIMEOUT) -> str:
+    """Why libVLC could not play the http(s) stream ``url``, in one line that
+    tells apart "offline", "refused", an HTTP error (404...) and a stream
+    that is there but not playable.  One small request (``Range: bytes=0-0``)."""
+    import errno
+    import http.client
+    import socket
+
+    shown = url if len(url) <= 200 else url[:200] + "…"
+    try:
+        parts = urlparse(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return f"Cannot play {shown}: not a valid URL."
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return f"Cannot play {shown}: {host} cannot be found. You may be offline, or the address is wrong."
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(host, port, timeout=timeout)
+    try:
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        from ibplayer import __version__
+
+        conn.request("GET", path, headers={"Range": "bytes=0-0", "User-Agent": f"ibplayer/{__version__}"})
+        r = conn.getresponse()
+        status, reason = r.status, r.reason
+    except ConnectionRefusedError:
+        return f"Cannot play {shown}: the server {host} refused the connection (nothing listens on port {port})."
+    except TimeoutError:
+        return f"Cannot play {shown}: the server {host} did not answer within {timeout:g} s."
+    except OSError as exc:
+        if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN):
+            return f"Cannot play {shown}: the network is unreachable. You may be offline."
+        return f"Cannot play {shown}: {exc.strerror or exc}."
+    except http.client.HTTPException as exc:
+        return f"Cannot play {shown}: the server {host} sent a broken answer ({type(exc).__name__})."
+    finally:
+        conn.close()
+    if status == 404 or status == 410:
+        return f"Cannot play {shown}: the server has no such episode (HTTP {status} {reason})."
+    if status >= 400:
+        return f"Cannot play {shown}: the server refused it (HTTP {status} {reason})."
+    return f"Cannot play {shown}: the server answers (HTTP {status}), but the stream is not playable audio."
 
 
 class _ListenerMixin:
@@ -237,6 +290,8 @@ class VlcBackend(_ListenerMixin):
         self._muted = False
         self._audio_dirty = False
         self._released = False
+        self._buffering = False
+        self._gen = 0  # bumped by each load()
 
         # keep the EventManager wrapper alive: it owns the ctypes callback
         self._events = self._player.event_manager()
@@ -249,6 +304,7 @@ class VlcBackend(_ListenerMixin):
             (E.MediaPlayerEncounteredError, self._cb_error),
             (E.MediaPlayerTimeChanged, self._cb_time),
             (E.MediaPlayerLengthChanged, self._cb_length),
+            (E.MediaPlayerBuffering, self._cb_buffering),
         ]
         for etype, cb in self._attached:
             self._events.event_attach(etype, cb)
@@ -285,12 +341,39 @@ class VlcBackend(_ListenerMixin):
         self._emit_foreign("on_time", end)
         self._emit_foreign("on_state", "ended")
 
+    def _cb_buffering(self, event: Any) -> None:
+        pct = float(event.u.new_cache)
+        with self._lock:
+            # only the edges: libVLC reports every percent
+            buffering = pct < 100.0
+            if buffering == self._buffering:
+                return
+            self._buffering = buffering
+        self._emit_foreign("on_buffering", pct if buffering else 100.0)
+
     def _cb_error(self, event: Any) -> None:
         with self._lock:
             self._started = False
             self._state = "error"
-            msg = _error_message(self._mrl or "", self._local)
+            self._buffering = False
+            mrl, local = self._mrl or "", self._local
+            msg = _error_message(mrl, local)
             self.last_error = msg
+            gen = self._gen
+        if local is None and urlparse(mrl).scheme in ("http", "https"):
+            # say *why* (offline / refused / 404 ...): one small request, off
+            # this libVLC thread, then report as usual
+            def diagnose() -> None:
+                text = diagnose_stream(mrl)
+                with self._lock:
+                    if gen != self._gen:
+                        return  # another media was loaded meanwhile
+                    self.last_error = text
+                self._emit_foreign("on_error", text)
+                self._emit_foreign("on_state", "error")
+
+            threading.Thread(target=diagnose, name="ibplayer-diagnose", daemon=True).start()
+            return
         self._emit_foreign("on_error", msg)
         self._emit_foreign("on_state", "error")
 
@@ -344,6 +427,8 @@ class VlcBackend(_ListenerMixin):
             old.release()
         start = max(0.0, float(start or 0.0))
         with self._lock:
+            self._gen += 1
+            self._buffering = False
             self._mrl = mrl_or_path
             self._local = local
             self._state = "stopped"
@@ -413,10 +498,10 @@ class VlcBackend(_ListenerMixin):
     def seek(self, seconds: float) -> None:
         if self._released:
             return
+        # no clamping to self.length(): libVLC's estimate of a VBR MP3
+        # without a Xing header can be far too short (the session clamps to
+        # a trustworthy length)
         target = max(0.0, float(seconds))
-        length = self.length()
-        if length:
-            target = min(target, length)
         with self._lock:
             started = self._started
             self._seek_target = target

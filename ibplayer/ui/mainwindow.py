@@ -455,7 +455,8 @@ class MainWindow(QMainWindow):
         self._load_and_play(self.shown_episode, start)
 
     def _load_and_play(self, ep, start: float | None) -> None:
-        self.player.load(ep, start=start, play=False)
+        if not self.player.load(ep, start=start, play=False):
+            return  # no playable source (e.g. a non-http(s) enclosure): the player said why
         loaded = self.shown_is_loaded()
         self.player.set_chapters(self.sidebar.model.starts() if loaded else [])
         self.sidebar.playing_chapters = self.sidebar.model.chapters() if loaded else []
@@ -506,8 +507,6 @@ class MainWindow(QMainWindow):
     def _on_time(self, t: float) -> None:
         self.bar.on_time(t)
         self.sidebar.on_time(t)
-        if self.mpris is not None:
-            self.mpris.time_changed(t)
 
     def _on_length(self, length: float) -> None:
         self.bar.on_length(length)
@@ -518,13 +517,11 @@ class MainWindow(QMainWindow):
         self.pane.update_play_button()
         if state == "ended":
             self.set_status("Finished: " + (self.player.episode.title if self.player.episode else ""))
-        if self.mpris is not None:
-            self.mpris.state_changed(state)
+        elif state == "error" and self.player.episode is None:
+            self.sidebar.unloaded()  # a failed start: nothing stays looking loaded
 
     def _on_chapter(self, _i: int) -> None:
         self.bar.update_now()
-        if self.mpris is not None:
-            self.mpris.metadata_changed()
 
     def _position_saved(self, eid: int, pos: float, played: bool) -> None:
         self.episodes.model.update_episode(eid, position=pos, played=played)

@@ -3,6 +3,12 @@
 Next/Previous move between chapters; the metadata title includes the
 current chapter.  Where QtDBus or a session bus is missing, `start_mpris`
 returns None and nothing else happens.
+
+The service binds to the :class:`~ibplayer.ui.player.Player`'s signals (the
+playback session's hooks), not to the window: every jump, from wherever it
+came (a chapter click, the slider, a key, a notes link, D-Bus), sends one
+``Seeked``; state and chapter changes send ``PropertiesChanged``.  The window
+is used only to raise / quit it, for the volume slider and the chapter titles.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ log = logging.getLogger(__name__)
 
 BUS_NAME = "org.mpris.MediaPlayer2.ibplayer"
 OBJECT_PATH = "/org/mpris/MediaPlayer2"
+DESKTOP_ENTRY = "io.github.ibplayer.ibplayer"  # resources/io.github.ibplayer.ibplayer.desktop
 
 
 def start_mpris(window):
@@ -63,7 +70,7 @@ def _make_adaptors():
         CanRaise = Property(bool, lambda self: True)
         HasTrackList = Property(bool, lambda self: False)
         Identity = Property(str, lambda self: "ibplayer")
-        DesktopEntry = Property(str, lambda self: "ibplayer")
+        DesktopEntry = Property(str, lambda self: DESKTOP_ENTRY)
         SupportedUriSchemes = Property("QStringList", lambda self: [])
         SupportedMimeTypes = Property("QStringList", lambda self: [])
 
@@ -93,31 +100,28 @@ def _make_adaptors():
         def Stop(self):  # noqa: N802
             self.player.pause()
 
-        def _seeked(self):
-            # a jump inside the track: clients that extrapolate Position
-            # from PlaybackStatus need Seeked (MPRIS spec)
-            if self.player.episode is not None:
-                self.Seeked.emit(int(self.player.time() * 1e6))
+        # no Seeked here: the player's `seeked` signal sends it for every jump
 
         @Slot()
         def Next(self):  # noqa: N802
             self.window.next_chapter()
-            self._seeked()
 
         @Slot()
         def Previous(self):  # noqa: N802
             self.window.previous_chapter()
-            self._seeked()
 
         @Slot("qlonglong")
         def Seek(self, offset_us):  # noqa: N802
             self.player.skip(offset_us / 1e6)
-            self._seeked()
 
         @Slot("QDBusObjectPath", "qlonglong")
-        def SetPosition(self, _track, pos_us):  # noqa: N802
+        def SetPosition(self, track, pos_us):  # noqa: N802
+            ep = self.player.episode
+            path = track.path() if hasattr(track, "path") else str(track)
+            # the spec: ignore a stale track id
+            if ep is None or path != f"/org/ibplayer/episode/{int(ep.id)}" or pos_us < 0:
+                return
             self.player.seek(pos_us / 1e6)
-            self._seeked()
 
         def _status(self):
             st = self.player.state()
@@ -160,6 +164,12 @@ class MprisService:
         self.adaptor = Player(self.obj, window)
         if not bus.registerObject(OBJECT_PATH, self.obj, QtDBus.QDBusConnection.ExportAdaptors):
             return
+        player = window.player
+        player.seeked.connect(self.seeked)
+        player.stateChanged.connect(self.state_changed)
+        player.chapterChanged.connect(lambda _i: self.metadata_changed())
+        player.episodeChanged.connect(lambda _ep: self.metadata_changed())
+        player.lengthChanged.connect(lambda _l: self.metadata_changed())
         # the plain name when free (what media-key daemons look for first),
         # else the per-process name the MPRIS spec allows for a 2nd instance
         for name in (BUS_NAME, BUS_NAME + f".instance{os.getpid()}"):
@@ -219,19 +229,34 @@ class MprisService:
             log.debug("MPRIS PropertiesChanged failed", exc_info=True)
 
     def state_changed(self, _state: str) -> None:
+        if not self.ok:
+            return
         st = self.adaptor._status()
         if st != self._last_status:
             self._last_status = st
             self._changed({"PlaybackStatus": st, "Metadata": self.metadata()})
 
     def metadata_changed(self) -> None:
+        if not self.ok:
+            return
         md = self.metadata()
-        if md.get("xesam:title") != self._last_title:
-            self._last_title = md.get("xesam:title")
+        ep = self.window.player.episode
+        # a VBR file's length estimate moves several times a second: tell
+        # clients only when it moved by 5 s or more
+        length = md.get("mpris:length")
+        key = (None if ep is None else ep.id, md.get("xesam:title"), None if length is None else length // 5_000_000)
+        if key != self._last_title:
+            self._last_title = key
             self._changed({"Metadata": md})
 
     def time_changed(self, _t: float) -> None:
         pass  # clients poll Position; Seeked is for jumps
+
+    def seeked(self, t: float) -> None:
+        """A jump inside the track: clients that extrapolate Position from
+        PlaybackStatus need Seeked (MPRIS spec)."""
+        if self.ok and self.window.player.episode is not None:
+            self.adaptor.Seeked.emit(int(round(float(t) * 1e6)))
 
     def close(self) -> None:
         try:

@@ -1,316 +1,252 @@
-"""The UI side of playback: a ``Player(QObject)`` with Qt signals around a
-core :class:`~ibplayer.infra.playback.PlayerBackend` (after Picard's player).
+"""The UI side of playback: a ``Player(QObject)`` that bridges the Qt-free
+:class:`~ibplayer.services.playback.PlaybackSession` to Qt signals (after
+Picard's widget-free player object).
 
-Backend listener methods run on libVLC threads; they only emit signals,
-which Qt queues to the GUI thread.  Every libVLC call happens on the GUI
-thread.
+Backend listener methods run on libVLC threads; they only emit signals
+carrying plain values, which Qt queues to the GUI thread, where the session
+handles them.  Every libVLC call happens on the GUI thread.  All playback
+rules (resume, played, chapters, save cadence, timeouts) live in the
+session; this class only forwards.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
-import os
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from ibplayer.services.playback import PlaybackSession, played_threshold  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 200  # >= 4 highlight updates a second while playing
-SAVE_EVERY_MS = 5000
 SPEEDS = (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0)
 
 
 class _Listener(QObject):
     """Called from libVLC threads: emit only (signals cross threads queued)."""
 
-    state = Signal(str)
-    time = Signal(float)
-    length = Signal(float)
-    error = Signal(str)
+    event = Signal(str, object)
 
     def on_state(self, state: str) -> None:
-        self.state.emit(str(state))
+        self.event.emit("state", str(state))
 
     def on_time(self, seconds: float) -> None:
-        self.time.emit(float(seconds))
+        self.event.emit("time", float(seconds))
 
     def on_length(self, seconds: float) -> None:
-        self.length.emit(float(seconds))
+        self.event.emit("length", float(seconds))
 
     def on_error(self, message: str) -> None:
-        self.error.emit(str(message))
+        self.event.emit("error", str(message))
+
+    def on_buffering(self, percent: float) -> None:
+        self.event.emit("buffering", float(percent))
 
 
-def played_threshold(length: float) -> float:
-    """Seconds before the end after which an episode counts as played."""
-    return min(30.0, max(2.0, 0.05 * length))
+class _Forward:
+    """Session listener (GUI thread): session hooks -> Player signals."""
+
+    def __init__(self, player: Player) -> None:
+        self.p = player
+
+    def on_episode(self, ep) -> None:
+        self.p.episodeChanged.emit(ep)
+        self.p._sync_poll()
+
+    def on_state(self, state: str) -> None:
+        self.p._sync_poll()
+        self.p.stateChanged.emit(state)
+
+    def on_time(self, t: float) -> None:
+        self.p.timeChanged.emit(t)
+
+    def on_length(self, length: float) -> None:
+        self.p.lengthChanged.emit(length)
+
+    def on_chapter(self, i: int) -> None:
+        self.p.chapterChanged.emit(i)
+
+    def on_seeked(self, t: float) -> None:
+        self.p.seeked.emit(t)
+
+    def on_saved(self, eid: int, pos: float, played: bool) -> None:
+        self.p.positionSaved.emit(eid, pos, played)
+
+    def on_error(self, message: str) -> None:
+        self.p.errorChanged.emit(message)
+        if message:
+            self.p.error.emit(message)
+
+    def on_buffering(self, on: bool) -> None:
+        self.p.bufferingChanged.emit(on)
+
+    def on_ended(self, ep) -> None:
+        self.p.ended.emit(ep)
+
+    def on_sleep(self, what) -> None:
+        self.p.sleepChanged.emit(what or "")
 
 
 class Player(QObject):
     stateChanged = Signal(str)
     timeChanged = Signal(float)
     lengthChanged = Signal(float)
-    error = Signal(str)
+    error = Signal(str)  # a new error message
+    errorChanged = Signal(str)  # the current error ("" = cleared by a successful start)
+    bufferingChanged = Signal(bool)
     chapterChanged = Signal(int)
     episodeChanged = Signal(object)  # EpisodeRow or None
     positionSaved = Signal(int, float, bool)  # episode id, position, played
+    seeked = Signal(float)  # every jump: chapter clicks, slider, keys, links, D-Bus
+    ended = Signal(object)  # the episode whose end was reached
+    sleepChanged = Signal(str)  # sleep timer: "minutes"/"episode"/"chapter" armed, "fired", "" cancelled
 
-    def __init__(self, backend, writer=None, parent=None) -> None:
+    def __init__(self, backend, writer=None, parent=None, *, start_timeout: float | None = None) -> None:
         super().__init__(parent)
         self.backend = backend
-        self.writer = writer  # CoreWriter (or None: nothing saved)
+        self.writer = writer  # the window's CoreWriter (or None: nothing saved)
+        kw = {} if start_timeout is None else {"start_timeout": start_timeout}
+        self.session = PlaybackSession(backend, writer.submit if writer is not None else None, **kw)
         self._listener = _Listener(self)
-        self._listener.state.connect(self._on_state)
-        self._listener.time.connect(self._on_time)
-        self._listener.length.connect(self._on_length)
-        self._listener.error.connect(self.error)
+        self._listener.event.connect(self._on_backend)
         backend.set_listener(self._listener)
-        self.episode = None
-        self.source: str | None = None
-        self._starts: list[float] = []
-        self._chapter = -1
-        self._state = "stopped"
-        self._time = 0.0
-        self._length: float | None = None
-        self._marked_played = False
+        self.session.add_listener(_Forward(self))
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._tick)
-        self._saver = QTimer(self)
-        self._saver.setInterval(SAVE_EVERY_MS)
-        self._saver.timeout.connect(self.save_position)
 
     # ------------------------------------------------------------ state
 
     @property
     def available(self) -> bool:
-        return bool(getattr(self.backend, "available", False))
+        return self.session.available
+
+    @property
+    def episode(self):
+        return self.session.episode
+
+    @property
+    def source(self) -> str | None:
+        return self.session.source
+
+    @property
+    def _marked_played(self) -> bool:  # kept for the window's "Mark played"
+        return self.session.marked_played
+
+    @_marked_played.setter
+    def _marked_played(self, value: bool) -> None:
+        self.session.marked_played = value
 
     def state(self) -> str:
-        return self._state
+        return self.session.state()
 
     def is_playing(self) -> bool:
-        return self._state == "playing"
+        return self.session.is_playing()
 
     def time(self) -> float:
-        return self._time
+        return self.session.time()
 
     def length(self) -> float | None:
-        return self._length or (self.episode.duration if self.episode else None)
+        return self.session.length()
 
     def chapter(self) -> int:
-        return self._chapter
+        return self.session.chapter()
 
-    def set_chapters(self, starts: list[float]) -> None:
-        self._starts = sorted(starts)
-        self._chapter = -2
-        self._update_chapter(self._time)
+    def last_error(self) -> str | None:
+        return self.session.last_error
 
-    # ------------------------------------------------------------ loading
+    def set_chapters(self, starts: list[float], titles: list[str] | None = None) -> None:
+        self.session.set_chapters(starts, titles)
 
-    def load(self, episode, *, start: float | None = None, play: bool = True) -> None:
+    # ------------------------------------------------------------ commands
+
+    def load(self, episode, *, start: float | None = None, play: bool = True) -> bool:
         """Load an episode (its downloaded file when there is one, else the
-        enclosure URL), resuming at its saved position unless ``start``."""
-        if self.episode is not None:
-            self.save_position()
-        self.episode = episode
-        self._marked_played = False
-        self._length = episode.duration
-        src = episode.audio_url
-        if episode.file and os.path.exists(episode.file):
-            src = str(Path(episode.file))
-        self.source = src
-        if start is None:
-            start = episode.position if not episode.played else 0.0
-            if episode.duration and start >= episode.duration - played_threshold(episode.duration):
-                start = 0.0
-        start = max(0.0, float(start or 0.0))
-        self.backend.load(src, start)
-        self._time = start
-        self._state = "stopped"
-        self.episodeChanged.emit(episode)
-        self.timeChanged.emit(start)
-        if self._length:
-            self.lengthChanged.emit(self._length)
-        self._update_chapter(start)
-        if play:
-            self.play()
+        enclosure URL if it is http(s)), resuming at its saved position
+        unless ``start``.  The file's own duration is fetched off the GUI
+        thread and handed to the session's played rule."""
+        ok = self.session.load(episode, start=start, play=play)
+        if ok and self.writer is not None and self.session.is_local:
+            eid = episode.id
+            self.writer.submit(lambda core: core.library.file_duration(eid),
+                               lambda d: self.session.set_trusted_length(eid, d))
+        self._sync_poll()
+        return ok
 
     def unload(self) -> None:
-        if self.episode is not None:
-            self.save_position()
-        self.backend.stop()
-        self.episode = None
-        self.episodeChanged.emit(None)
-
-    # ------------------------------------------------------------ transport
+        self.session.unload()
 
     def play(self) -> None:
-        if self.episode is None:
-            return
-        self.backend.play()
-        self._poll.start()
+        self.session.play()
+        self._sync_poll()
 
     def pause(self) -> None:
-        if self.episode is None:
-            return
-        self.backend.pause()
+        self.session.pause()
 
     def toggle(self) -> None:
-        if self.episode is None:
-            return
-        if self._state == "playing" or self.backend.is_playing():
-            self.backend.pause()
-        else:
-            self.play()
+        self.session.toggle()
+        self._sync_poll()
 
     def seek(self, seconds: float, *, play: bool = False) -> None:
-        """Seek (the backend defers it until the media plays); the new time
-        is announced at once, paused or not."""
-        if self.episode is None:
-            return
-        length = self.length()
-        t = max(0.0, float(seconds))
-        if length:
-            t = min(t, max(0.0, length - 0.5))
-        if self._state in ("ended", "error"):
-            # a finished media must be restarted before it can seek
-            self.backend.load(self.source, t)
-        else:
-            self.backend.seek(t)
-        self._set_time(t)
-        if play and self._state != "playing":
-            self.play()
-        elif self._state != "playing":
-            self.save_position()
+        self.session.seek(seconds, play=play)
+        self._sync_poll()
 
     def skip(self, delta: float) -> None:
-        if self.episode is not None:
-            self.seek(self._time + delta)
+        self.session.skip(delta)
 
     def play_chapter(self, index: int) -> None:
-        if 0 <= index < len(self._starts):
-            self.seek(self._starts[index], play=True)
+        self.session.play_chapter(index)
+        self._sync_poll()
 
     def next_chapter(self) -> None:
-        i = bisect.bisect_right(self._starts, self._time + 0.05)
-        if i < len(self._starts):
-            self.seek(self._starts[i])
+        self.session.next_chapter()
 
     def previous_chapter(self) -> None:
-        i = bisect.bisect_right(self._starts, self._time + 0.05) - 1
-        if i < 0:
-            self.seek(0)
-            return
-        # more than 3 s into a chapter: back to its start; else the one before
-        if self._time - self._starts[i] > 3 or i == 0:
-            self.seek(self._starts[i])
-        else:
-            self.seek(self._starts[i - 1])
+        self.session.previous_chapter()
 
     def set_rate(self, rate: float) -> None:
-        self.backend.set_rate(rate)
+        self.session.set_rate(rate)
 
     def rate(self) -> float:
-        return self.backend.rate()
+        return self.session.rate()
 
     def set_volume(self, volume: int) -> None:
-        self.backend.set_volume(volume)
+        self.session.set_volume(volume)
 
     def set_mute(self, muted: bool) -> None:
-        self.backend.set_mute(muted)
+        self.session.set_mute(muted)
 
-    # ------------------------------------------------------------ persistence
+    def set_sleep_timer(self, kind: str | None, minutes: float = 0.0) -> None:
+        self.session.set_sleep_timer(kind, minutes)
+        self._sync_poll()
 
     def save_position(self) -> None:
-        ep = self.episode
-        if ep is None or self.writer is None or self._marked_played:
-            return
-        t = self._time
-        ep.position = t
-        eid = ep.id
-        self.writer.submit(lambda core: core.set_position(eid, t))
-        self.positionSaved.emit(eid, t, False)
+        self.session.save_position()
 
     def mark_played(self) -> None:
-        ep = self.episode
-        if ep is None or self._marked_played:
-            return
-        self._marked_played = True
-        ep.played = True
-        ep.position = 0.0
-        if self.writer is not None:
-            eid = ep.id
-            self.writer.submit(lambda core: core.set_played(eid, True))
-        self.positionSaved.emit(ep.id, 0.0, True)
+        self.session.mark_played()
 
     def shutdown(self) -> None:
         self._poll.stop()
-        self._saver.stop()
-        if self.episode is not None and self._state in ("playing", "paused"):
-            self._time = self.backend.time()
-        self.save_position()
-        try:
-            self.backend.set_listener(None)
-            self.backend.stop()
-            self.backend.release()
-        except Exception:  # noqa: BLE001 - quitting anyway
-            log.exception("releasing the player")
+        self.session.shutdown()
 
     # ------------------------------------------------------------ internals
 
-    def _set_time(self, t: float) -> None:
-        self._time = t
-        self.timeChanged.emit(t)
-        self._update_chapter(t)
-        length = self.length()
-        if (self._state == "playing" and length and length > 5
-                and t >= length - played_threshold(length)):
-            self.mark_played()
-
-    def _update_chapter(self, t: float) -> None:
-        i = bisect.bisect_right(self._starts, t + 0.05) - 1 if self._starts else -1
-        if i != self._chapter:
-            self._chapter = i
-            self.chapterChanged.emit(i)
+    def _sync_poll(self) -> None:
+        """Poll while playing or while a start is pending (for its timeout)."""
+        s = self.session
+        busy = s.episode is not None and (s.is_playing() or s._play_requested_at is not None)
+        if busy and not self._poll.isActive():
+            self._poll.start()
+        elif not busy and self._poll.isActive():
+            self._poll.stop()
 
     @Slot()
     def _tick(self) -> None:
-        if self._state != "playing":
-            return
-        self._set_time(self.backend.time())
+        self.session.tick()
+        self._sync_poll()
 
-    @Slot(str)
-    def _on_state(self, state: str) -> None:
-        if self.episode is None:
-            return
-        self._state = state
-        if state == "playing":
-            self.backend.apply_pending()
-            self._poll.start()
-            self._saver.start()
-            self._set_time(self.backend.time())
-        else:
-            self._poll.stop()
-            self._saver.stop()
-            if state == "paused":
-                self._time = self.backend.time()
-                self.timeChanged.emit(self._time)
-                self.save_position()
-            elif state == "ended":
-                self.mark_played()
-        self.stateChanged.emit(state)
-
-    @Slot(float)
-    def _on_time(self, t: float) -> None:
-        if self.episode is None:
-            return
-        self._set_time(t)
-
-    @Slot(float)
-    def _on_length(self, length: float) -> None:
-        if length > 0:
-            self._length = length
-            self.lengthChanged.emit(length)
+    @Slot(str, object)
+    def _on_backend(self, kind: str, value) -> None:
+        self.session.backend_event(kind, value)

@@ -186,6 +186,14 @@ class ChapterSidebarController(QObject):
         if self.w.shown_is_loaded():
             self.model.set_duration(length)
 
+    def unloaded(self) -> None:
+        """The player unloaded (a failed start): no highlight, ticks or progress."""
+        self.view.setCurrentIndex(QModelIndex())
+        self.view.clearSelection()
+        self.progress.setVisible(False)
+        self.w.bar.slider.set_ticks([])
+        self.playing_chapters = []
+
     def current_title(self) -> str | None:
         i = self.w.player.chapter()
         if 0 <= i < len(self.playing_chapters):
