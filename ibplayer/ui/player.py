@@ -221,6 +221,10 @@ class Player(QObject):
         self.session.set_sleep_timer(kind, minutes)
         self._sync_poll()
 
+    def set_skip_words(self, words: list[str]) -> None:
+        """Per-feed skip words (chapters need titles: set_chapters(starts, titles))."""
+        self.session.set_skip_words(words)
+
     def save_position(self) -> None:
         self.session.save_position()
 
