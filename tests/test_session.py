@@ -62,7 +62,12 @@ class Ep:
 
 
 class FakeLibrary:
-    """Records what the session writes (a real store is used in test_ui)."""
+    """Records what the session writes (a real store is used in test_ui).
+    Stands where the app passes its services Core (``core.library`` is the store)."""
+
+    @property
+    def library(self):
+        return self
 
     def __init__(self) -> None:
         self.positions: list[tuple[int, float]] = []

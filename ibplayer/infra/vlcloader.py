@@ -144,6 +144,7 @@ def load_vlc() -> ModuleType | None:
         load_error = f"libVLC disabled by {NO_VLC_ENV}={os.environ[NO_VLC_ENV]}"
         return None
     if _vlc is not None:
+        load_error = None  # an earlier disabled or failed call's reason no longer holds
         return _vlc
 
     try:
