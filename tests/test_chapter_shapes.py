@@ -210,3 +210,18 @@ def test_an_early_clock_hour_agenda_needs_words_and_a_date_to_be_dropped():
     # the same times with chapter-like titles and no date above stay chapters
     chs = chapters_from_notes("1:00 The cold open\n2:00 A word from the editor\n3:30 The main story")
     assert [c.start for c in chs] == [60, 120, 210]
+
+
+def test_a_heading_above_a_plain_list_of_lone_times_is_not_a_title():
+    notes = "<h3>Chapters</h3><p>00:00</p><p>Cold open</p><p>06:10</p><p>The long middle</p><p>21:45</p><p>Outro</p>"
+    assert st(chapters_from_notes(notes)) == [(0, "Cold open"), (370, "The long middle"), (1305, "Outro")]
+    notes = "<h3>In the first part</h3><p>00:00</p><p>Cold open</p><h3>Later on</h3><p>06:10</p><p>The long middle</p>"
+    assert st(chapters_from_notes(notes)) == [(0, "Cold open"), (370, "The long middle")]
+
+
+def test_headings_and_lone_times_without_links_in_either_order():
+    above = "<h3>Arrival</h3><span>00:00</span><h3>The climb</h3><span>08:20</span><h3>Summit</h3><span>40:00</span>"
+    below = "<span>00:00</span><h3>Arrival</h3><span>08:20</span><h3>The climb</h3><span>40:00</span><h3>Summit</h3>"
+    expected = [(0, "Arrival"), (500, "The climb"), (2400, "Summit")]
+    assert st(chapters_from_notes(above)) == expected
+    assert st(chapters_from_notes(below)) == expected

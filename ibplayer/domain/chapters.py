@@ -270,8 +270,9 @@ def _html_to_text(notes: str) -> str:
             text = _DROP_RE.sub(" ", text)
         if "\x02" in text or "\x03" in text or "\x04" in text:
             text = text.translate(_MARKS)
-        if "<h" in low:
-            text = _HEADING_RE.sub("\n" + HEAD, text)
+        heads = "<h" in low and _HEADING_RE.search(text) is not None
+        if heads:
+            text = _HEADING_RE.sub(HEAD, text)
         if "<a" in low:
             text = _END_LINK_RE.sub(END_LINK, _LINK_RE.sub(LINK, text))
         block = _BLOCK_RE_I if _UPPER_TAG_RE.search(text) else _BLOCK_RE
@@ -282,6 +283,8 @@ def _html_to_text(notes: str) -> str:
             if "\n" in text or "\r" in text:
                 text = text.replace("\r", " ").replace("\n", " ")
             text = block.sub("\n", text)
+        if heads:
+            text = text.replace(HEAD, "\n" + HEAD)
         if "<t" in text or "<T" in text or "</t" in text or "</T" in text:
             text = _CELL_RE.sub("\t", text)
         text = _ANYTAG_RE.sub("", text)
@@ -694,6 +697,14 @@ def _prev_line(text: str, ls: int) -> tuple[int, int, str] | None:
     return None
 
 
+def _mostly_links(raw: str) -> bool:
+    """Is this line (a paragraph) mostly link text?"""
+    if LINK not in raw:
+        return False
+    rest = len("".join(_LINK_TEXT_RE.sub("", raw).split()))
+    return rest * 2 < len("".join(raw.split()))
+
+
 def _words_between(text: str, a: int, b: int) -> int:
     """Words of other text between two entries; link text does not count (a
     long paragraph of links under a chapter does not end the list)."""
@@ -753,6 +764,7 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     size = len(text)
     heads = HEAD in text
+    above: bool | None = None  # lone times take the heading above them
 
     # Only lines holding a timestamp (and the title line after a lone
     # timestamp) are decoded and analysed: find them from the ":dd" hits.
@@ -785,12 +797,17 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
                 entries.append(e)
                 continue
             # A timestamp alone on its line: the title is the next non-empty
-            # line, or the heading just above when the next line is not a
-            # heading (Podlove / Open Shownotes: heading, time, links).
+            # line, or the heading just above it (Podlove / Open Shownotes:
+            # heading, time, links).  The first such time decides which way
+            # the document goes: above when a heading sits above it and the
+            # line below is a heading, a paragraph of links or nothing.
             use = nxt = _next_line(text, le + 1)
-            if heads and not (nxt and nxt[2].lstrip().startswith(HEAD)):
+            if heads and above is not False:
                 prv = _prev_line(text, ls)
-                if prv and prv[2].lstrip().startswith(HEAD) and prv[0] >= (entries[-1].stop if entries else -1):
+                ok = bool(prv and prv[2].lstrip().startswith(HEAD) and prv[0] >= (entries[-1].stop if entries else -1))
+                if above is None:
+                    above = ok and (nxt is None or nxt[2].lstrip().startswith(HEAD) or _mostly_links(nxt[2]))
+                if above and ok:
                     use = prv
             if use is None:
                 continue
