@@ -89,6 +89,37 @@ _DATE_BEFORE_RE = re.compile(
 _DATE_WINDOW = 32
 
 
+_DATE_WORDS = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
+
+
+def _maybe_date(text: str, a: int) -> bool:
+    """Cheap test before ``_DATE_BEFORE_RE``: can the text before offset
+    ``a`` end in a date?  (It must end, past spaces, commas, "T" and "at", in
+    a digit or a month or weekday word.)"""
+    lo = max(0, a - _DATE_WINDOW)
+    j = a
+    while j > lo and text[j - 1] in " ,T\u00a0":
+        j -= 1
+    if j - 2 >= lo and text[j - 2 : j].lower() == "at" and (j - 2 == 0 or not text[j - 3].isalnum()):
+        j -= 2
+        while j > lo and text[j - 1] in " \u00a0":
+            j -= 1
+    if j <= lo:
+        return False
+    c = text[j - 1]
+    if c.isdigit():
+        return True
+    if c == ".":
+        j -= 1
+    k = j
+    while k > lo and text[k - 1].isalpha():
+        k -= 1
+    word = text[k:j].lower()
+    if word in ("st", "nd", "rd", "th"):
+        return k > lo and text[k - 1].isdigit()
+    return word[:3] in _DATE_WORDS
+
+
 def _seconds(m: re.Match[str]) -> float | None:
     a, b, c, frac = m.groups()
     if c is not None:
@@ -188,13 +219,17 @@ def _valid_matches(
         if a and a - 1 == rejected and text[a - 1] in "+-":
             continue
         if (b < n and text[b] in _CLOCK_HINT and _clock(text, b)) or (
-            a and _date(text, max(0, a - _DATE_WINDOW), a)
+            a and _maybe_date(text, a) and _date(text, max(0, a - _DATE_WINDOW), a)
         ):
             rejected = b
             continue
         # Clock ranges: "10:30 - 10:45am" (am/pm only on the end) and
         # "10:30am - 10:45" (only on the start) are both clock times.
-        if (b < n and text[b] in _RANGE_HINT and _RANGE_CLOCK_RE.match(text, b)) or (
+        if (
+            b + 1 < n
+            and (text[b] in _RANGE_HINT or text[b + 1] in _RANGE_HINT)
+            and _RANGE_CLOCK_RE.match(text, b)
+        ) or (
             0 <= rejected < a and a - rejected < 12 and _RANGE_GAP_RE.fullmatch(text, rejected, a)
         ):
             rejected = b
@@ -273,7 +308,9 @@ def _html_to_text(notes: str) -> str:
         heads = "<h" in low and _HEADING_RE.search(text) is not None
         if heads:
             text = _HEADING_RE.sub(HEAD, text)
-        if "<a" in low:
+        if low.count("<a") >= 8:
+            # only a paragraph of many links can be the "lot of other text"
+            # that would split a list (see _words_between)
             text = _END_LINK_RE.sub(END_LINK, _LINK_RE.sub(LINK, text))
         block = _BLOCK_RE_I if _UPPER_TAG_RE.search(text) else _BLOCK_RE
         if block.search(text):
@@ -337,7 +374,7 @@ _RANGE_CLOCK_RE = re.compile(
     r"\s*(?:[" + _D + r"~]|to|until|till)\s*\d{1,2}(?::[0-5]\d)?\s?(?:[ap]\.?m\b|[AP]\.?M\b)", re.I
 )
 _RANGE_GAP_RE = re.compile(r"\s*(?:[" + _D + r"~]|to|until|till)\s*", re.I)
-_RANGE_HINT = frozenset(" \u00a0~tuTU" + DASHES)
+_RANGE_HINT = frozenset("~tuTU" + DASHES)  # what may start a range, at or after one space
 _RANGE_RE = re.compile(r"\s*(?:[" + _D + r"~]|to)\s*[(\[{]?\s*")
 _AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*(\s*(?:[" + _D + r":|•·]+|\.(?=\s))?)\s*")
 # Decoration just before a mid-line timestamp ("Intro • (01:19)").
