@@ -225,3 +225,8 @@ def test_headings_and_lone_times_without_links_in_either_order():
     expected = [(0, "Arrival"), (500, "The climb"), (2400, "Summit")]
     assert st(chapters_from_notes(above)) == expected
     assert st(chapters_from_notes(below)) == expected
+
+
+def test_times_written_with_hours_are_never_an_agenda():
+    notes = "00:09:00 Late start after the ads\n00:15:00 The interview\n00:20:00 Listener mail"
+    assert st(chapters_from_notes(notes)) == [(540, "Late start after the ads"), (900, "The interview"), (1200, "Listener mail")]

@@ -515,7 +515,7 @@ def _clean_title(t: str, mid: bool = False) -> str:
 class _Entry:
     """A chapter candidate; ``line``/``stop`` are the offsets of its line(s)."""
 
-    __slots__ = ("start", "end", "title", "line", "stop", "pending")
+    __slots__ = ("start", "end", "title", "line", "stop", "pending", "hms")
 
     def __init__(self, start: float, end: float | None, title: str, line: int, pending: bool = False):
         self.start = start
@@ -524,6 +524,7 @@ class _Entry:
         self.line = line
         self.stop = line
         self.pending = pending
+        self.hms = False  # written as h:mm:ss (a clock time never is)
 
 
 def _after_ts(line: str, k: int, ms: list[tuple[int, int, float]]) -> tuple[int, float | None, int, bool]:
@@ -769,7 +770,7 @@ def _looks_like_agenda(run: list[_Entry], text: str) -> bool:
     clock time on a 5-minute grid.  Prefer missing an agenda to inventing
     chapters."""
     first = run[0].start
-    if first < 60:
+    if first < 60 or any(e.hms for e in run):
         return False
     for e in run:
         hour, minute = divmod(e.start, 60)
@@ -828,8 +829,10 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
                 line, ms = spaced, sms
         if not ms:
             continue
+        hms = any(b - a >= 7 for a, b, _ in ms)
         for e in _line_entries(line, ls, ms):
             e.stop = le
+            e.hms = hms
             if not e.pending:
                 entries.append(e)
                 continue
