@@ -31,6 +31,8 @@ def d(text: str) -> list[tuple[str, list[str]]]:
     [
         ("Sleep and Memory | Dr. Hana Ito", [("Hana Ito", [])]),
         ("Sleep and Memory | Dr Hana Ito", [("Hana Ito", [])]),
+        ("Sleep and Memory | Dr. Hana Ito, PhD", [("Hana Ito", [])]),
+        ("Sleep with Hana Ito PhD and Bo Kim, MD (North University)", [("Hana Ito", ["North University"]), ("Bo Kim", ["North University"])]),
         ("Dr. Hana Ito: Sleep and Memory", [("Hana Ito", [])]),
         ("Professor Hana Ito: Sleep and Memory", [("Hana Ito", [])]),
         ("Why Tides Matter with Prof. Lars Berg (Ocean Lab / North University)", [("Lars Berg", ["Ocean Lab", "North University"])]),

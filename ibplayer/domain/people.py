@@ -361,8 +361,15 @@ def _affiliations(inner: str) -> list[str]:
 _ONE_PERSON_RE = re.compile(r"^(?P<name>[^()]+?)\s*(?:\((?P<aff>[^()]*)\))?$")
 
 
+_POSTNOMINAL_RE = re.compile(
+    r",?\s+(?:Ph\.?\s?D\.?|M\.?D\.?|D\.?Phil\.?|MBA|M\.?Sc\.?|J\.?D\.?|Esq\.?)(?=\s*(?:[,()&]|\band\b|$))"
+)
+
+
 def _parse_people(s: str) -> list[Person] | None:
     """Parse "A (X), B and C (Y/Z)" completely, or return None."""
+    if "D" in s or "MBA" in s or "Sc" in s or "Esq" in s:
+        s = _POSTNOMINAL_RE.sub("", s)
     s = s.strip().rstrip(".!?")
     if not s:
         return None
