@@ -173,3 +173,15 @@ def test_twenty_thousand_person_tags_are_bounded_and_linear():
     elapsed = time.perf_counter() - t0
     assert 0 < len(got) <= 100 and 0 < len(host_list) <= 100
     assert elapsed < 1.0
+
+
+def test_description_lists_several_guests():
+    assert d("My guests are Ana Lee and Dr. Bo Kim, who run a bakery together.") == [("Ana Lee", []), ("Bo Kim", [])]
+    assert d("I'm joined today by Priya Nair of Loop Systems.") == [("Priya Nair", ["Loop Systems"])]
+    # a name followed by prose is one guest
+    assert d("Today I'm joined by Priya Nair, and we talk about compilers.") == [("Priya Nair", [])]
+
+
+def test_an_appositive_after_the_guest_is_not_a_second_guest():
+    assert d("Today I'm joined by Ana Lee, Chief Scientist at Acme Mills.") == [("Ana Lee", ["Acme Mills"])]
+    assert d("Today I'm joined by Ana Lee, Bo Kim and Cy Oduya.") == [("Ana Lee", []), ("Bo Kim", []), ("Cy Oduya", [])]

@@ -502,7 +502,7 @@ _DESC_INTRO_RE = re.compile(
     rf"""(?:
         \b(?:talk(?:ed|s|ing)?|spoke|speak(?:s|ing)?|chat(?:ted|s)?|sit(?:s)?\ down|sat\ down|
            sit|sat|conversation|interview(?:ed)?|joined|joins|catch(?:es)?\ up|caught\ up)
-           \s+(?:with|by)\s+
+           (?:\s+(?:today|again|this\ week|here))?\s+(?:with|by)\s+
       | \b(?:we|I)\s+(?:host(?:ed)?|welcome[ds]?|interview(?:ed)?|have|had)\s+
       | \b(?:[Oo]ur|[Mm]y)\s+guests?(?:\s+(?:today|tonight|this\ week|on\ this\ episode))?(?:\s+(?:is|are))?\s*:?\s+
       | \bguest[:\s]\s*
@@ -597,7 +597,28 @@ def guests_from_description(text: str) -> list[Person]:
         org = om.group("org").strip(" .,'’")
         if org and org.split()[0] not in _ORG_STOP and org not in affs:
             affs.insert(0, org)
-    return [Person(name=name, affiliations=affs, role="guest")]
+    out = [Person(name=name, affiliations=affs, role="guest")]
+    # "My guests are Ana Lee and Bo Kim": the names listed right after.
+    more = rest
+    while len(out) < 4:
+        mm = _MORE_NAME_RE.match(more)
+        if not mm:
+            break
+        other = _trim_name_run(mm.group("name"))
+        if not other or not mm.group("name").startswith(other):
+            break
+        if any(w.casefold() in _ROLE_WORDS for w in other.split()):
+            break  # "Ana Lee, Chief Scientist at Acme": a role, not a second guest
+        if "," in more[: mm.start("name")] and not re.match(
+            r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)[A-Z]", more[mm.start("name") + len(other) :]
+        ):
+            break  # "A, B" only in a list that goes on ("A, B and C")
+        out.append(Person(name=other, role="guest"))
+        more = more[mm.start("name") + len(other) :]
+    return out
+
+
+_MORE_NAME_RE = re.compile(rf"(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)(?:{_HONORIFIC}\s+)?(?P<name>{_NAME_RUN})")
 
 
 # ---------------------------------------------------------------------------
