@@ -230,3 +230,12 @@ def test_headings_and_lone_times_without_links_in_either_order():
 def test_times_written_with_hours_are_never_an_agenda():
     notes = "00:09:00 Late start after the ads\n00:15:00 The interview\n00:20:00 Listener mail"
     assert st(chapters_from_notes(notes)) == [(540, "Late start after the ads"), (900, "The interview"), (1200, "Listener mail")]
+
+
+def test_podlove_layout_with_a_single_link_under_each_heading():
+    notes = (
+        '<h4>Warm-up</h4><span>00:00:00</span><p><a href="https://example.org/1">Event page</a></p>'
+        '<h4>Rigging the sails</h4><span>00:09:12</span><p><a href="https://example.org/2">Knot guide</a></p>'
+        '<h4>Open water</h4><span>00:27:50</span><p><a href="https://example.org/3">Tide tables</a></p>'
+    )
+    assert st(chapters_from_notes(notes)) == [(0, "Warm-up"), (552, "Rigging the sails"), (1670, "Open water")]

@@ -299,18 +299,19 @@ def _html_to_text(notes: str) -> str:
     headings and link text are marked (``HEAD``, ``LINK``…``END_LINK``).
     Entities are NOT decoded here (see ``_norm``)."""
     text = notes
+    if HEAD in text or LINK in text or END_LINK in text:
+        text = text.translate(_MARKS)  # the notes' own control characters are not markers
     if _HTML_HINT_RE.search(text):
         low = text.lower()
         if "<!--" in low or "<script" in low or "<style" in low or "<template" in low or "<noscript" in low:
             text = _DROP_RE.sub(" ", text)
-        if "\x02" in text or "\x03" in text or "\x04" in text:
-            text = text.translate(_MARKS)
         heads = "<h" in low and _HEADING_RE.search(text) is not None
         if heads:
             text = _HEADING_RE.sub(HEAD, text)
-        if low.count("<a") >= 8:
-            # only a paragraph of many links can be the "lot of other text"
-            # that would split a list (see _words_between)
+        if heads or low.count("<a") >= 8:
+            # Link text is marked for the heading layout (a paragraph of links
+            # under a heading) and for long link paragraphs, the only kind that
+            # can be the "lot of other text" that would split a list.
             text = _END_LINK_RE.sub(END_LINK, _LINK_RE.sub(LINK, text))
         block = _BLOCK_RE_I if _UPPER_TAG_RE.search(text) else _BLOCK_RE
         if block.search(text):
