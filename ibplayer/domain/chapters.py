@@ -44,6 +44,7 @@ __all__ = [
     "parse_timestamp",
     "parse_npt",
     "chapters_from_notes",
+    "chapters_and_text",
     "timestamp_mentions",
     "chapters_from_psc",
     "chapters_from_json",
@@ -285,7 +286,6 @@ _ANYTAG_RE = re.compile(r"</?[A-Za-z!?]" + _TAG)
 # Markers left in the text for the chapter finder (removed by ``_norm``): a
 # heading starts after HEAD, link text sits between LINK and END_LINK.
 HEAD, LINK, END_LINK = "\x02", "\x03", "\x04"
-_MARKS = str.maketrans("", "", HEAD + LINK + END_LINK)
 _HEADING_RE = re.compile(r"<h[1-6]\b" + _TAG, re.I)
 _LINK_RE = re.compile(r"<a\b" + _TAG, re.I)
 _END_LINK_RE = re.compile(r"</a\s*>", re.I)
@@ -300,7 +300,7 @@ def _html_to_text(notes: str) -> str:
     Entities are NOT decoded here (see ``_norm``)."""
     text = notes
     if HEAD in text or LINK in text or END_LINK in text:
-        text = text.translate(_MARKS)  # the notes' own control characters are not markers
+        text = text.replace(HEAD, "").replace(LINK, "").replace(END_LINK, "")  # the notes' own control characters are not markers
     if _HTML_HINT_RE.search(text):
         low = text.lower()
         if "<!--" in low or "<script" in low or "<style" in low or "<template" in low or "<noscript" in low:
@@ -337,7 +337,7 @@ def _norm(line: str) -> str:
     """Decode entities, drop zero-width characters, collapse whitespace
     (cells stay tab-separated)."""
     if HEAD in line or LINK in line or END_LINK in line:
-        line = line.translate(_MARKS)
+        line = line.replace(HEAD, "").replace(LINK, "").replace(END_LINK, "")
     if "&" in line:
         line = html.unescape(line)
     if "\t" in line:
@@ -793,14 +793,54 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
     rejected.  Ends are filled (next start; the last one gets ``duration``)."""
     if not notes or not isinstance(notes, str) or not _has_ts(notes):
         return []
-    if duration is not None and duration <= 0:
-        duration = None
     if len(notes) > MAX_NOTES:
         log.warning("show notes of %d characters: only the first %d are searched for chapters", len(notes), MAX_NOTES)
         notes = notes[:MAX_NOTES]
+    return _chapters_in(_lines(notes), duration)
+
+
+def chapters_and_text(notes: str, duration: float | None = None) -> tuple[list[Chapter], str]:
+    """The chapters of the notes (as ``chapters_from_notes``) and their plain
+    text, from one HTML-to-text pass (ingest would otherwise convert every
+    item's notes twice).  The text is one block per line, spaces collapsed,
+    entities decoded: what ``text.html_to_text`` gives for sanitised notes."""
+    if not notes or not isinstance(notes, str):
+        return [], ""
+    text = _lines(notes)
+    chs: list[Chapter] = []
+    if _has_ts(notes):
+        part = text
+        if len(text) > MAX_NOTES:
+            log.warning("show notes of %d characters: only the first %d are searched for chapters", len(text), MAX_NOTES)
+            part = text[:MAX_NOTES]
+        chs = _chapters_in(part, duration)
+    return chs, _plain(text)
+
+
+def _lines(notes: str) -> str:
     text = _html_to_text(notes)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _plain(text: str) -> str:
+    """The output of ``_lines`` as plain text for search."""
+    if HEAD in text or LINK in text or END_LINK in text:
+        text = text.replace(HEAD, "").replace(LINK, "").replace(END_LINK, "")
+    if "&" in text:
+        text = html.unescape(text)
+    if "\t" in text:
+        text = text.replace("\t", " ")
+    if "\r" in text:  # an entity may decode to one
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
+
+
+def _chapters_in(text: str, duration: float | None) -> list[Chapter]:
+    """Chapters in the output of ``_lines``."""
+    if duration is not None and duration <= 0:
+        duration = None
     size = len(text)
     heads = HEAD in text
     above: bool | None = None  # lone times take the heading above them
