@@ -286,9 +286,12 @@ _ANYTAG_RE = re.compile(r"</?[A-Za-z!?]" + _TAG)
 # Markers left in the text for the chapter finder (removed by ``_norm``): a
 # heading starts after HEAD, link text sits between LINK and END_LINK.
 HEAD, LINK, END_LINK = "\x02", "\x03", "\x04"
-_HEADING_RE = re.compile(r"<h[1-6]\b" + _TAG, re.I)
-_LINK_RE = re.compile(r"<a\b" + _TAG, re.I)
-_END_LINK_RE = re.compile(r"</a\s*>", re.I)
+_HEADING_RE = re.compile(r"<h[1-6]\b" + _TAG)
+_HEADING_RE_I = re.compile(r"<h[1-6]\b" + _TAG, re.I)
+_LINK_RE = re.compile(r"<a\b" + _TAG)
+_LINK_RE_I = re.compile(r"<a\b" + _TAG, re.I)
+_END_LINK_RE = re.compile(r"</a\s*>")
+_END_LINK_RE_I = re.compile(r"</a\s*>", re.I)
 _LINK_TEXT_RE = re.compile(LINK + "[^" + LINK + END_LINK + "]*" + END_LINK + "?")
 _ZW_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 _ZW_CHARS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
@@ -305,15 +308,20 @@ def _html_to_text(notes: str) -> str:
         low = text.lower()
         if "<!--" in low or "<script" in low or "<style" in low or "<template" in low or "<noscript" in low:
             text = _DROP_RE.sub(" ", text)
-        heads = "<h" in low and _HEADING_RE.search(text) is not None
+        # Case-sensitive (lower-case) patterns are ~3x faster; the re.I ones
+        # only when the notes contain upper-case tags.
+        upper = _UPPER_TAG_RE.search(text) is not None
+        heading = _HEADING_RE_I if upper else _HEADING_RE
+        heads = "<h" in low and heading.search(text) is not None
         if heads:
-            text = _HEADING_RE.sub(HEAD, text)
+            text = heading.sub(HEAD, text)
         if heads or low.count("<a") >= 8:
             # Link text is marked for the heading layout (a paragraph of links
             # under a heading) and for long link paragraphs, the only kind that
             # can be the "lot of other text" that would split a list.
-            text = _END_LINK_RE.sub(END_LINK, _LINK_RE.sub(LINK, text))
-        block = _BLOCK_RE_I if _UPPER_TAG_RE.search(text) else _BLOCK_RE
+            text = (_LINK_RE_I if upper else _LINK_RE).sub(LINK, text)
+            text = (_END_LINK_RE_I if upper else _END_LINK_RE).sub(END_LINK, text)
+        block = _BLOCK_RE_I if upper else _BLOCK_RE
         if block.search(text):
             # Real HTML: raw line breaks are just spaces, block tags break lines.
             # (Notes with only inline tags, e.g. a plain-text description with
