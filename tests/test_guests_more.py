@@ -185,3 +185,8 @@ def test_description_lists_several_guests():
 def test_an_appositive_after_the_guest_is_not_a_second_guest():
     assert d("Today I'm joined by Ana Lee, Chief Scientist at Acme Mills.") == [("Ana Lee", ["Acme Mills"])]
     assert d("Today I'm joined by Ana Lee, Bo Kim and Cy Oduya.") == [("Ana Lee", []), ("Bo Kim", []), ("Cy Oduya", [])]
+
+
+def test_a_given_name_that_looks_like_an_abbreviated_title_is_kept():
+    assert g("Ocean Data with Hon Weng Chong (Tidal Works)") == [("Hon Weng Chong", ["Tidal Works"])]
+    assert g("Ocean Data with Gen. Hana Ito (Navy)") == [("Hana Ito", ["Navy"])]

@@ -165,7 +165,9 @@ def _is_cap_word(tok: str) -> bool:
     return True
 
 
-_HONORIFIC = r"(?:Dr|Prof|Professor|Mr|Mrs|Ms|Mx|Sir|Dame|Rev|Fr|Hon|Sen|Rep|Gen|Capt|Col|Lt)\.?"
+# Titles that may stand without a period; the rest ("Hon.", "Gen.") need one
+# ("Hon Weng Chong" is a name).
+_HONORIFIC = r"(?:(?:Dr|Prof|Professor|Mr|Mrs|Ms|Mx|Sir|Dame)\.?|(?:Rev|Fr|Hon|Sen|Rep|Gen|Capt|Col|Lt)\.)"
 _HONORIFIC_RE = re.compile(r"^\s*(?:" + _HONORIFIC + r"\s+)+")
 _HONORIFIC_ANY_RE = re.compile(r"(?:^|[,&(]|\band)\s*" + _HONORIFIC + r"\s+(?=[A-Z])")
 
