@@ -226,11 +226,7 @@ def _valid_matches(
             continue
         # Clock ranges: "10:30 - 10:45am" (am/pm only on the end) and
         # "10:30am - 10:45" (only on the start) are both clock times.
-        if (
-            b + 1 < n
-            and (text[b] in _RANGE_HINT or text[b + 1] in _RANGE_HINT)
-            and _RANGE_CLOCK_RE.match(text, b)
-        ) or (
+        if (b + 2 < n and _range_ahead(text, b) and _RANGE_CLOCK_RE.match(text, b)) or (
             0 <= rejected < a and a - rejected < 12 and _RANGE_GAP_RE.fullmatch(text, rejected, a)
         ):
             rejected = b
@@ -239,6 +235,22 @@ def _valid_matches(
             continue
         out.append((a, b, sec))
     return out
+
+
+def _range_ahead(text: str, b: int) -> bool:
+    """Cheap test before ``_RANGE_CLOCK_RE``: a dash or "~" followed by a
+    digit, or a word starting with t/u ("to", "until"), right after ``b``."""
+    if text[b] == " ":
+        b += 1
+    c = text[b]
+    if c in "tuTU":
+        return True
+    if c in _RANGE_DASH:
+        b += 1
+        if b < len(text) and text[b] == " ":
+            b += 1
+        return b < len(text) and text[b].isdigit()
+    return False
 
 
 def _is_clock(text: str, start: int, end: int) -> bool:
@@ -297,9 +309,10 @@ _ZW_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 _ZW_CHARS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
 
 
-def _html_to_text(notes: str) -> str:
+def _html_to_text(notes: str, marks: bool = False) -> str:
     """Block tags -> line breaks, table cells -> tabs, other tags dropped;
-    headings and link text are marked (``HEAD``, ``LINK``…``END_LINK``).
+    with ``marks`` headings and link text are marked (``HEAD``,
+    ``LINK``…``END_LINK``).
     Entities are NOT decoded here (see ``_norm``)."""
     text = notes
     if HEAD in text or LINK in text or END_LINK in text:
@@ -312,10 +325,10 @@ def _html_to_text(notes: str) -> str:
         # only when the notes contain upper-case tags.
         upper = _UPPER_TAG_RE.search(text) is not None
         heading = _HEADING_RE_I if upper else _HEADING_RE
-        heads = "<h" in low and heading.search(text) is not None
+        heads = marks and "<h" in low and heading.search(text) is not None
         if heads:
             text = heading.sub(HEAD, text)
-        if heads or low.count("<a") >= 8:
+        if marks and "<a" in low:
             # Link text is marked for the heading layout (a paragraph of links
             # under a heading) and for long link paragraphs, the only kind that
             # can be the "lot of other text" that would split a list.
@@ -383,7 +396,7 @@ _RANGE_CLOCK_RE = re.compile(
     r"\s*(?:[" + _D + r"~]|to|until|till)\s*\d{1,2}(?::[0-5]\d)?\s?(?:[ap]\.?m\b|[AP]\.?M\b)", re.I
 )
 _RANGE_GAP_RE = re.compile(r"\s*(?:[" + _D + r"~]|to|until|till)\s*", re.I)
-_RANGE_HINT = frozenset("~tuTU" + DASHES)  # what may start a range, at or after one space
+_RANGE_DASH = frozenset("~" + DASHES)
 _RANGE_RE = re.compile(r"\s*(?:[" + _D + r"~]|to)\s*[(\[{]?\s*")
 _AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*(\s*(?:[" + _D + r":|•·]+|\.(?=\s))?)\s*")
 # Decoration just before a mid-line timestamp ("Intro • (01:19)").
@@ -804,7 +817,20 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
     if len(notes) > MAX_NOTES:
         log.warning("show notes of %d characters: only the first %d are searched for chapters", len(notes), MAX_NOTES)
         notes = notes[:MAX_NOTES]
-    return _chapters_in(_lines(notes), duration)
+    chs = _chapters_in(_lines(notes), duration, _lazy(notes))
+    if chs is None:
+        chs = _chapters_in(_lines(notes, True), duration, None)
+    return chs
+
+
+def _lazy(notes: str) -> tuple[bool, bool] | None:
+    """Headings and links are only marked when the chapter finder needs them
+    (most notes never do): may the notes have (headings, links)?"""
+    if "<" not in notes:
+        return None
+    h = "<h" in notes or "<H" in notes
+    a = "<a" in notes or "<A" in notes
+    return (h, a) if h or a else None
 
 
 def chapters_and_text(notes: str, duration: float | None = None) -> tuple[list[Chapter], str]:
@@ -815,18 +841,18 @@ def chapters_and_text(notes: str, duration: float | None = None) -> tuple[list[C
     if not notes or not isinstance(notes, str):
         return [], ""
     text = _lines(notes)
-    chs: list[Chapter] = []
+    chs: list[Chapter] | None = []
     if _has_ts(notes):
-        part = text
         if len(text) > MAX_NOTES:
             log.warning("show notes of %d characters: only the first %d are searched for chapters", len(text), MAX_NOTES)
-            part = text[:MAX_NOTES]
-        chs = _chapters_in(part, duration)
+        chs = _chapters_in(text[:MAX_NOTES], duration, _lazy(notes))
+        if chs is None:
+            chs = _chapters_in(_lines(notes, True)[:MAX_NOTES], duration, None)
     return chs, _plain(text)
 
 
-def _lines(notes: str) -> str:
-    text = _html_to_text(notes)
+def _lines(notes: str, marks: bool = False) -> str:
+    text = _html_to_text(notes, marks)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
@@ -845,8 +871,10 @@ def _plain(text: str) -> str:
     return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
 
 
-def _chapters_in(text: str, duration: float | None) -> list[Chapter]:
-    """Chapters in the output of ``_lines``."""
+def _chapters_in(text: str, duration: float | None, lazy: tuple[bool, bool] | None) -> list[Chapter] | None:
+    """Chapters in the output of ``_lines``.  ``lazy``: the text is unmarked
+    and the notes may have (headings, links); None is returned as soon as
+    those marks would matter, for a second pass on marked text."""
     if duration is not None and duration <= 0:
         duration = None
     size = len(text)
@@ -878,13 +906,15 @@ def _chapters_in(text: str, duration: float | None) -> list[Chapter]:
                 line, ms = spaced, sms
         if not ms:
             continue
-        hms = any(b - a >= 7 for a, b, _ in ms)
+        hms = ms[0][1] - ms[0][0] >= 7 or ms[-1][1] - ms[-1][0] >= 7
         for e in _line_entries(line, ls, ms):
             e.stop = le
             e.hms = hms
             if not e.pending:
                 entries.append(e)
                 continue
+            if lazy and lazy[0]:
+                return None  # the heading layout needs the marks
             # A timestamp alone on its line: the title is the next non-empty
             # line, or the heading just above it (Podlove / Open Shownotes:
             # heading, time, links).  The first such time decides which way
@@ -923,6 +953,8 @@ def _chapters_in(text: str, duration: float | None) -> list[Chapter]:
         if run:
             prev = run[-1]
             if e.start <= prev.start or (e.line - prev.stop > 600 and _words_between(text, prev.stop, e.line) > 120):
+                if lazy and lazy[1] and e.start > prev.start:
+                    return None  # link text must not count as other text
                 if len(run) > len(best):
                     best = run
                 run = []
