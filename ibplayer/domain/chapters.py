@@ -19,7 +19,18 @@ Design notes
   Prose mentions ("at around 12:40"), clock times, times inside dates and
   ratios are rejected.
 * Candidate entries are grouped into runs of strictly ascending starts; the
-  longest run with at least two entries wins.
+  longest run with at least two entries wins, unless it is shaped like a
+  day's agenda (it starts at a clock hour and every time, read as h:mm, is on
+  a 5-minute grid): a chapter list starts near 0:00.
+* Headings and link text are marked (control characters) only in a second
+  pass, when the finder needs them: a lone time takes the heading above it in
+  Podlove / Open Shownotes layouts, and a paragraph of links does not split a
+  list.
+* Hostile input is bounded: notes beyond ``MAX_NOTES`` characters are not
+  searched, nor are lines with more than ``MAX_GLUED`` glued times; explicit
+  chapter data with NaN, infinite, negative or absurd times loses only those
+  chapters, and malformed JSON (deep nesting included) is a one-line
+  ``ValueError``.
 """
 
 from __future__ import annotations
