@@ -227,3 +227,18 @@ def test_damaged_quicktime_chapter_track_never_raises(tmp_path):
         assert all(c.title and c.start >= 0 for c in info.chapters), name
         if name != "moov.m4a":  # the audio itself is intact
             assert info.duration == pytest.approx(6.0, abs=0.3), name
+
+
+def test_impossible_vorbis_chapter_times_drop_only_those_chapters(media, tmp_path):
+    ogg = copy(media["ogg"], tmp_path)
+    f = OggVorbis(ogg)
+    for i, (value, title) in enumerate(
+        [("00:00:00.000", "Start"), ("nan", "Not a number"), ("inf", "Forever"), ("-5", "Before"),
+         ("1e308", "Absurd"), ("00:00:03.000", "Later")], 1
+    ):
+        f[f"CHAPTER{i:03d}"] = value
+        f[f"CHAPTER{i:03d}NAME"] = title
+    f.save()
+    info = read_audio_info(ogg)
+    assert info.source == "vorbis"
+    assert [(c.start, c.title) for c in info.chapters] == [(0.0, "Start"), (3.0, "Later")]

@@ -210,3 +210,32 @@ def test_an_early_clock_hour_agenda_needs_words_and_a_date_to_be_dropped():
     # the same times with chapter-like titles and no date above stay chapters
     chs = chapters_from_notes("1:00 The cold open\n2:00 A word from the editor\n3:30 The main story")
     assert [c.start for c in chs] == [60, 120, 210]
+
+
+def test_a_heading_above_a_plain_list_of_lone_times_is_not_a_title():
+    notes = "<h3>Chapters</h3><p>00:00</p><p>Cold open</p><p>06:10</p><p>The long middle</p><p>21:45</p><p>Outro</p>"
+    assert st(chapters_from_notes(notes)) == [(0, "Cold open"), (370, "The long middle"), (1305, "Outro")]
+    notes = "<h3>In the first part</h3><p>00:00</p><p>Cold open</p><h3>Later on</h3><p>06:10</p><p>The long middle</p>"
+    assert st(chapters_from_notes(notes)) == [(0, "Cold open"), (370, "The long middle")]
+
+
+def test_headings_and_lone_times_without_links_in_either_order():
+    above = "<h3>Arrival</h3><span>00:00</span><h3>The climb</h3><span>08:20</span><h3>Summit</h3><span>40:00</span>"
+    below = "<span>00:00</span><h3>Arrival</h3><span>08:20</span><h3>The climb</h3><span>40:00</span><h3>Summit</h3>"
+    expected = [(0, "Arrival"), (500, "The climb"), (2400, "Summit")]
+    assert st(chapters_from_notes(above)) == expected
+    assert st(chapters_from_notes(below)) == expected
+
+
+def test_times_written_with_hours_are_never_an_agenda():
+    notes = "00:09:00 Late start after the ads\n00:15:00 The interview\n00:20:00 Listener mail"
+    assert st(chapters_from_notes(notes)) == [(540, "Late start after the ads"), (900, "The interview"), (1200, "Listener mail")]
+
+
+def test_podlove_layout_with_a_single_link_under_each_heading():
+    notes = (
+        '<h4>Warm-up</h4><span>00:00:00</span><p><a href="https://example.org/1">Event page</a></p>'
+        '<h4>Rigging the sails</h4><span>00:09:12</span><p><a href="https://example.org/2">Knot guide</a></p>'
+        '<h4>Open water</h4><span>00:27:50</span><p><a href="https://example.org/3">Tide tables</a></p>'
+    )
+    assert st(chapters_from_notes(notes)) == [(0, "Warm-up"), (552, "Rigging the sails"), (1670, "Open water")]

@@ -31,6 +31,8 @@ def d(text: str) -> list[tuple[str, list[str]]]:
     [
         ("Sleep and Memory | Dr. Hana Ito", [("Hana Ito", [])]),
         ("Sleep and Memory | Dr Hana Ito", [("Hana Ito", [])]),
+        ("Sleep and Memory | Dr. Hana Ito, PhD", [("Hana Ito", [])]),
+        ("Sleep with Hana Ito PhD and Bo Kim, MD (North University)", [("Hana Ito", ["North University"]), ("Bo Kim", ["North University"])]),
         ("Dr. Hana Ito: Sleep and Memory", [("Hana Ito", [])]),
         ("Professor Hana Ito: Sleep and Memory", [("Hana Ito", [])]),
         ("Why Tides Matter with Prof. Lars Berg (Ocean Lab / North University)", [("Lars Berg", ["Ocean Lab", "North University"])]),
@@ -171,3 +173,20 @@ def test_twenty_thousand_person_tags_are_bounded_and_linear():
     elapsed = time.perf_counter() - t0
     assert 0 < len(got) <= 100 and 0 < len(host_list) <= 100
     assert elapsed < 1.0
+
+
+def test_description_lists_several_guests():
+    assert d("My guests are Ana Lee and Dr. Bo Kim, who run a bakery together.") == [("Ana Lee", []), ("Bo Kim", [])]
+    assert d("I'm joined today by Priya Nair of Loop Systems.") == [("Priya Nair", ["Loop Systems"])]
+    # a name followed by prose is one guest
+    assert d("Today I'm joined by Priya Nair, and we talk about compilers.") == [("Priya Nair", [])]
+
+
+def test_an_appositive_after_the_guest_is_not_a_second_guest():
+    assert d("Today I'm joined by Ana Lee, Chief Scientist at Acme Mills.") == [("Ana Lee", ["Acme Mills"])]
+    assert d("Today I'm joined by Ana Lee, Bo Kim and Cy Oduya.") == [("Ana Lee", []), ("Bo Kim", []), ("Cy Oduya", [])]
+
+
+def test_a_given_name_that_looks_like_an_abbreviated_title_is_kept():
+    assert g("Ocean Data with Hon Weng Chong (Tidal Works)") == [("Hon Weng Chong", ["Tidal Works"])]
+    assert g("Ocean Data with Gen. Hana Ito (Navy)") == [("Hana Ito", ["Navy"])]

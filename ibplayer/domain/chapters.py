@@ -19,7 +19,18 @@ Design notes
   Prose mentions ("at around 12:40"), clock times, times inside dates and
   ratios are rejected.
 * Candidate entries are grouped into runs of strictly ascending starts; the
-  longest run with at least two entries wins.
+  longest run with at least two entries wins, unless it is shaped like a
+  day's agenda (it starts at a clock hour and every time, read as h:mm, is on
+  a 5-minute grid): a chapter list starts near 0:00.
+* Headings and link text are marked (control characters) only in a second
+  pass, when the finder needs them: a lone time takes the heading above it in
+  Podlove / Open Shownotes layouts, and a paragraph of links does not split a
+  list.
+* Hostile input is bounded: notes beyond ``MAX_NOTES`` characters are not
+  searched, nor are lines with more than ``MAX_GLUED`` glued times; explicit
+  chapter data with NaN, infinite, negative or absurd times loses only those
+  chapters, and malformed JSON (deep nesting included) is a one-line
+  ``ValueError``.
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ __all__ = [
     "parse_timestamp",
     "parse_npt",
     "chapters_from_notes",
+    "chapters_and_text",
     "timestamp_mentions",
     "chapters_from_psc",
     "chapters_from_json",
@@ -87,6 +99,37 @@ _DATE_BEFORE_RE = re.compile(
     re.I,
 )
 _DATE_WINDOW = 32
+
+
+_DATE_WORDS = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
+
+
+def _maybe_date(text: str, a: int) -> bool:
+    """Cheap test before ``_DATE_BEFORE_RE``: can the text before offset
+    ``a`` end in a date?  (It must end, past spaces, commas, "T" and "at", in
+    a digit or a month or weekday word.)"""
+    lo = max(0, a - _DATE_WINDOW)
+    j = a
+    while j > lo and text[j - 1] in " ,T\u00a0":
+        j -= 1
+    if j - 2 >= lo and text[j - 2 : j].lower() == "at" and (j - 2 == 0 or not text[j - 3].isalnum()):
+        j -= 2
+        while j > lo and text[j - 1] in " \u00a0":
+            j -= 1
+    if j <= lo:
+        return False
+    c = text[j - 1]
+    if c.isdigit():
+        return True
+    if c == ".":
+        j -= 1
+    k = j
+    while k > lo and text[k - 1].isalpha():
+        k -= 1
+    word = text[k:j].lower()
+    if word in ("st", "nd", "rd", "th"):
+        return k > lo and text[k - 1].isdigit()
+    return word[:3] in _DATE_WORDS
 
 
 def _seconds(m: re.Match[str]) -> float | None:
@@ -188,13 +231,13 @@ def _valid_matches(
         if a and a - 1 == rejected and text[a - 1] in "+-":
             continue
         if (b < n and text[b] in _CLOCK_HINT and _clock(text, b)) or (
-            a and _date(text, max(0, a - _DATE_WINDOW), a)
+            a and _maybe_date(text, a) and _date(text, max(0, a - _DATE_WINDOW), a)
         ):
             rejected = b
             continue
         # Clock ranges: "10:30 - 10:45am" (am/pm only on the end) and
         # "10:30am - 10:45" (only on the start) are both clock times.
-        if (b < n and text[b] in _RANGE_HINT and _RANGE_CLOCK_RE.match(text, b)) or (
+        if (b + 2 < n and _range_ahead(text, b) and _RANGE_CLOCK_RE.match(text, b)) or (
             0 <= rejected < a and a - rejected < 12 and _RANGE_GAP_RE.fullmatch(text, rejected, a)
         ):
             rejected = b
@@ -203,6 +246,22 @@ def _valid_matches(
             continue
         out.append((a, b, sec))
     return out
+
+
+def _range_ahead(text: str, b: int) -> bool:
+    """Cheap test before ``_RANGE_CLOCK_RE``: a dash or "~" followed by a
+    digit, or a word starting with t/u ("to", "until"), right after ``b``."""
+    if text[b] == " ":
+        b += 1
+    c = text[b]
+    if c in "tuTU":
+        return True
+    if c in _RANGE_DASH:
+        b += 1
+        if b < len(text) and text[b] == " ":
+            b += 1
+        return b < len(text) and text[b].isdigit()
+    return False
 
 
 def _is_clock(text: str, start: int, end: int) -> bool:
@@ -250,31 +309,43 @@ _ANYTAG_RE = re.compile(r"</?[A-Za-z!?]" + _TAG)
 # Markers left in the text for the chapter finder (removed by ``_norm``): a
 # heading starts after HEAD, link text sits between LINK and END_LINK.
 HEAD, LINK, END_LINK = "\x02", "\x03", "\x04"
-_MARKS = str.maketrans("", "", HEAD + LINK + END_LINK)
-_HEADING_RE = re.compile(r"<h[1-6]\b" + _TAG, re.I)
-_LINK_RE = re.compile(r"<a\b" + _TAG, re.I)
-_END_LINK_RE = re.compile(r"</a\s*>", re.I)
+_HEADING_RE = re.compile(r"<h[1-6]\b" + _TAG)
+_HEADING_RE_I = re.compile(r"<h[1-6]\b" + _TAG, re.I)
+_LINK_RE = re.compile(r"<a\b" + _TAG)
+_LINK_RE_I = re.compile(r"<a\b" + _TAG, re.I)
+_END_LINK_RE = re.compile(r"</a\s*>")
+_END_LINK_RE_I = re.compile(r"</a\s*>", re.I)
 _LINK_TEXT_RE = re.compile(LINK + "[^" + LINK + END_LINK + "]*" + END_LINK + "?")
 _ZW_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 _ZW_CHARS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
 
 
-def _html_to_text(notes: str) -> str:
+def _html_to_text(notes: str, marks: bool = False) -> str:
     """Block tags -> line breaks, table cells -> tabs, other tags dropped;
-    headings and link text are marked (``HEAD``, ``LINK``…``END_LINK``).
+    with ``marks`` headings and link text are marked (``HEAD``,
+    ``LINK``…``END_LINK``).
     Entities are NOT decoded here (see ``_norm``)."""
     text = notes
+    if HEAD in text or LINK in text or END_LINK in text:
+        text = text.replace(HEAD, "").replace(LINK, "").replace(END_LINK, "")  # the notes' own control characters are not markers
     if _HTML_HINT_RE.search(text):
         low = text.lower()
         if "<!--" in low or "<script" in low or "<style" in low or "<template" in low or "<noscript" in low:
             text = _DROP_RE.sub(" ", text)
-        if "\x02" in text or "\x03" in text or "\x04" in text:
-            text = text.translate(_MARKS)
-        if "<h" in low:
-            text = _HEADING_RE.sub("\n" + HEAD, text)
-        if "<a" in low:
-            text = _END_LINK_RE.sub(END_LINK, _LINK_RE.sub(LINK, text))
-        block = _BLOCK_RE_I if _UPPER_TAG_RE.search(text) else _BLOCK_RE
+        # Case-sensitive (lower-case) patterns are ~3x faster; the re.I ones
+        # only when the notes contain upper-case tags.
+        upper = _UPPER_TAG_RE.search(text) is not None
+        heading = _HEADING_RE_I if upper else _HEADING_RE
+        heads = marks and "<h" in low and heading.search(text) is not None
+        if heads:
+            text = heading.sub(HEAD, text)
+        if marks and "<a" in low:
+            # Link text is marked for the heading layout (a paragraph of links
+            # under a heading) and for long link paragraphs, the only kind that
+            # can be the "lot of other text" that would split a list.
+            text = (_LINK_RE_I if upper else _LINK_RE).sub(LINK, text)
+            text = (_END_LINK_RE_I if upper else _END_LINK_RE).sub(END_LINK, text)
+        block = _BLOCK_RE_I if upper else _BLOCK_RE
         if block.search(text):
             # Real HTML: raw line breaks are just spaces, block tags break lines.
             # (Notes with only inline tags, e.g. a plain-text description with
@@ -282,6 +353,8 @@ def _html_to_text(notes: str) -> str:
             if "\n" in text or "\r" in text:
                 text = text.replace("\r", " ").replace("\n", " ")
             text = block.sub("\n", text)
+        if heads:
+            text = text.replace(HEAD, "\n" + HEAD)
         if "<t" in text or "<T" in text or "</t" in text or "</T" in text:
             text = _CELL_RE.sub("\t", text)
         text = _ANYTAG_RE.sub("", text)
@@ -296,7 +369,7 @@ def _norm(line: str) -> str:
     """Decode entities, drop zero-width characters, collapse whitespace
     (cells stay tab-separated)."""
     if HEAD in line or LINK in line or END_LINK in line:
-        line = line.translate(_MARKS)
+        line = line.replace(HEAD, "").replace(LINK, "").replace(END_LINK, "")
     if "&" in line:
         line = html.unescape(line)
     if "\t" in line:
@@ -334,7 +407,7 @@ _RANGE_CLOCK_RE = re.compile(
     r"\s*(?:[" + _D + r"~]|to|until|till)\s*\d{1,2}(?::[0-5]\d)?\s?(?:[ap]\.?m\b|[AP]\.?M\b)", re.I
 )
 _RANGE_GAP_RE = re.compile(r"\s*(?:[" + _D + r"~]|to|until|till)\s*", re.I)
-_RANGE_HINT = frozenset(" \u00a0~tuTU" + DASHES)
+_RANGE_DASH = frozenset("~" + DASHES)
 _RANGE_RE = re.compile(r"\s*(?:[" + _D + r"~]|to)\s*[(\[{]?\s*")
 _AFTER_RE = re.compile(r"[*_]*[)\]}]?[*_]*(\s*(?:[" + _D + r":|•·]+|\.(?=\s))?)\s*")
 # Decoration just before a mid-line timestamp ("Intro • (01:19)").
@@ -475,7 +548,7 @@ def _clean_title(t: str, mid: bool = False) -> str:
 class _Entry:
     """A chapter candidate; ``line``/``stop`` are the offsets of its line(s)."""
 
-    __slots__ = ("start", "end", "title", "line", "stop", "pending")
+    __slots__ = ("start", "end", "title", "line", "stop", "pending", "hms")
 
     def __init__(self, start: float, end: float | None, title: str, line: int, pending: bool = False):
         self.start = start
@@ -484,6 +557,7 @@ class _Entry:
         self.line = line
         self.stop = line
         self.pending = pending
+        self.hms = False  # written as h:mm:ss (a clock time never is)
 
 
 def _after_ts(line: str, k: int, ms: list[tuple[int, int, float]]) -> tuple[int, float | None, int, bool]:
@@ -694,6 +768,14 @@ def _prev_line(text: str, ls: int) -> tuple[int, int, str] | None:
     return None
 
 
+def _mostly_links(raw: str) -> bool:
+    """Is this line (a paragraph) mostly link text?"""
+    if LINK not in raw:
+        return False
+    rest = len("".join(_LINK_TEXT_RE.sub("", raw).split()))
+    return rest * 2 < len("".join(raw.split()))
+
+
 def _words_between(text: str, a: int, b: int) -> int:
     """Words of other text between two entries; link text does not count (a
     long paragraph of links under a chapter does not end the list)."""
@@ -721,7 +803,7 @@ def _looks_like_agenda(run: list[_Entry], text: str) -> bool:
     clock time on a 5-minute grid.  Prefer missing an agenda to inventing
     chapters."""
     first = run[0].start
-    if first < 60:
+    if first < 60 or any(e.hms for e in run):
         return False
     for e in run:
         hour, minute = divmod(e.start, 60)
@@ -743,16 +825,72 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
     rejected.  Ends are filled (next start; the last one gets ``duration``)."""
     if not notes or not isinstance(notes, str) or not _has_ts(notes):
         return []
-    if duration is not None and duration <= 0:
-        duration = None
     if len(notes) > MAX_NOTES:
         log.warning("show notes of %d characters: only the first %d are searched for chapters", len(notes), MAX_NOTES)
         notes = notes[:MAX_NOTES]
-    text = _html_to_text(notes)
+    chs = _chapters_in(_lines(notes), duration, _lazy(notes))
+    if chs is None:
+        chs = _chapters_in(_lines(notes, True), duration, None)
+    return chs
+
+
+def _lazy(notes: str) -> tuple[bool, bool] | None:
+    """Headings and links are only marked when the chapter finder needs them
+    (most notes never do): may the notes have (headings, links)?"""
+    if "<" not in notes:
+        return None
+    h = "<h" in notes or "<H" in notes
+    a = "<a" in notes or "<A" in notes
+    return (h, a) if h or a else None
+
+
+def chapters_and_text(notes: str, duration: float | None = None) -> tuple[list[Chapter], str]:
+    """The chapters of the notes (as ``chapters_from_notes``) and their plain
+    text, from one HTML-to-text pass (ingest would otherwise convert every
+    item's notes twice).  The text is one block per line, spaces collapsed,
+    entities decoded: what ``text.html_to_text`` gives for sanitised notes."""
+    if not notes or not isinstance(notes, str):
+        return [], ""
+    text = _lines(notes)
+    chs: list[Chapter] | None = []
+    if _has_ts(notes):
+        if len(text) > MAX_NOTES:
+            log.warning("show notes of %d characters: only the first %d are searched for chapters", len(text), MAX_NOTES)
+        chs = _chapters_in(text[:MAX_NOTES], duration, _lazy(notes))
+        if chs is None:
+            chs = _chapters_in(_lines(notes, True)[:MAX_NOTES], duration, None)
+    return chs, _plain(text)
+
+
+def _lines(notes: str, marks: bool = False) -> str:
+    text = _html_to_text(notes, marks)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _plain(text: str) -> str:
+    """The output of ``_lines`` as plain text for search."""
+    if HEAD in text or LINK in text or END_LINK in text:
+        text = text.replace(HEAD, "").replace(LINK, "").replace(END_LINK, "")
+    if "&" in text:
+        text = html.unescape(text)
+    if "\t" in text:
+        text = text.replace("\t", " ")
+    if "\r" in text:  # an entity may decode to one
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
+
+
+def _chapters_in(text: str, duration: float | None, lazy: tuple[bool, bool] | None) -> list[Chapter] | None:
+    """Chapters in the output of ``_lines``.  ``lazy``: the text is unmarked
+    and the notes may have (headings, links); None is returned as soon as
+    those marks would matter, for a second pass on marked text."""
+    if duration is not None and duration <= 0:
+        duration = None
     size = len(text)
     heads = HEAD in text
+    above: bool | None = None  # lone times take the heading above them
 
     # Only lines holding a timestamp (and the title line after a lone
     # timestamp) are decoded and analysed: find them from the ":dd" hits.
@@ -779,18 +917,27 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
                 line, ms = spaced, sms
         if not ms:
             continue
+        hms = ms[0][1] - ms[0][0] >= 7 or ms[-1][1] - ms[-1][0] >= 7
         for e in _line_entries(line, ls, ms):
             e.stop = le
+            e.hms = hms
             if not e.pending:
                 entries.append(e)
                 continue
+            if lazy and lazy[0]:
+                return None  # the heading layout needs the marks
             # A timestamp alone on its line: the title is the next non-empty
-            # line, or the heading just above when the next line is not a
-            # heading (Podlove / Open Shownotes: heading, time, links).
+            # line, or the heading just above it (Podlove / Open Shownotes:
+            # heading, time, links).  The first such time decides which way
+            # the document goes: above when a heading sits above it and the
+            # line below is a heading, a paragraph of links or nothing.
             use = nxt = _next_line(text, le + 1)
-            if heads and not (nxt and nxt[2].lstrip().startswith(HEAD)):
+            if heads and above is not False:
                 prv = _prev_line(text, ls)
-                if prv and prv[2].lstrip().startswith(HEAD) and prv[0] >= (entries[-1].stop if entries else -1):
+                ok = bool(prv and prv[2].lstrip().startswith(HEAD) and prv[0] >= (entries[-1].stop if entries else -1))
+                if above is None:
+                    above = ok and (nxt is None or nxt[2].lstrip().startswith(HEAD) or _mostly_links(nxt[2]))
+                if above and ok:
                     use = prv
             if use is None:
                 continue
@@ -817,6 +964,8 @@ def chapters_from_notes(notes: str, duration: float | None = None) -> list[Chapt
         if run:
             prev = run[-1]
             if e.start <= prev.start or (e.line - prev.stop > 600 and _words_between(text, prev.stop, e.line) > 120):
+                if lazy and lazy[1] and e.start > prev.start:
+                    return None  # link text must not count as other text
                 if len(run) > len(best):
                     best = run
                 run = []

@@ -165,7 +165,9 @@ def _is_cap_word(tok: str) -> bool:
     return True
 
 
-_HONORIFIC = r"(?:Dr|Prof|Professor|Mr|Mrs|Ms|Mx|Sir|Dame|Rev|Fr|Hon|Sen|Rep|Gen|Capt|Col|Lt)\.?"
+# Titles that may stand without a period; the rest ("Hon.", "Gen.") need one
+# ("Hon Weng Chong" is a name).
+_HONORIFIC = r"(?:(?:Dr|Prof|Professor|Mr|Mrs|Ms|Mx|Sir|Dame)\.?|(?:Rev|Fr|Hon|Sen|Rep|Gen|Capt|Col|Lt)\.)"
 _HONORIFIC_RE = re.compile(r"^\s*(?:" + _HONORIFIC + r"\s+)+")
 _HONORIFIC_ANY_RE = re.compile(r"(?:^|[,&(]|\band)\s*" + _HONORIFIC + r"\s+(?=[A-Z])")
 
@@ -361,8 +363,15 @@ def _affiliations(inner: str) -> list[str]:
 _ONE_PERSON_RE = re.compile(r"^(?P<name>[^()]+?)\s*(?:\((?P<aff>[^()]*)\))?$")
 
 
+_POSTNOMINAL_RE = re.compile(
+    r",?\s+(?:Ph\.?\s?D\.?|M\.?D\.?|D\.?Phil\.?|MBA|M\.?Sc\.?|J\.?D\.?|Esq\.?)(?=\s*(?:[,()&]|\band\b|$))"
+)
+
+
 def _parse_people(s: str) -> list[Person] | None:
     """Parse "A (X), B and C (Y/Z)" completely, or return None."""
+    if "D" in s or "MBA" in s or "Sc" in s or "Esq" in s:
+        s = _POSTNOMINAL_RE.sub("", s)
     s = s.strip().rstrip(".!?")
     if not s:
         return None
@@ -495,7 +504,7 @@ _DESC_INTRO_RE = re.compile(
     rf"""(?:
         \b(?:talk(?:ed|s|ing)?|spoke|speak(?:s|ing)?|chat(?:ted|s)?|sit(?:s)?\ down|sat\ down|
            sit|sat|conversation|interview(?:ed)?|joined|joins|catch(?:es)?\ up|caught\ up)
-           \s+(?:with|by)\s+
+           (?:\s+(?:today|again|this\ week|here))?\s+(?:with|by)\s+
       | \b(?:we|I)\s+(?:host(?:ed)?|welcome[ds]?|interview(?:ed)?|have|had)\s+
       | \b(?:[Oo]ur|[Mm]y)\s+guests?(?:\s+(?:today|tonight|this\ week|on\ this\ episode))?(?:\s+(?:is|are))?\s*:?\s+
       | \bguest[:\s]\s*
@@ -590,7 +599,28 @@ def guests_from_description(text: str) -> list[Person]:
         org = om.group("org").strip(" .,'’")
         if org and org.split()[0] not in _ORG_STOP and org not in affs:
             affs.insert(0, org)
-    return [Person(name=name, affiliations=affs, role="guest")]
+    out = [Person(name=name, affiliations=affs, role="guest")]
+    # "My guests are Ana Lee and Bo Kim": the names listed right after.
+    more = rest
+    while len(out) < 4:
+        mm = _MORE_NAME_RE.match(more)
+        if not mm:
+            break
+        other = _trim_name_run(mm.group("name"))
+        if not other or not mm.group("name").startswith(other):
+            break
+        if any(w.casefold() in _ROLE_WORDS for w in other.split()):
+            break  # "Ana Lee, Chief Scientist at Acme": a role, not a second guest
+        if "," in more[: mm.start("name")] and not re.match(
+            r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)[A-Z]", more[mm.start("name") + len(other) :]
+        ):
+            break  # "A, B" only in a list that goes on ("A, B and C")
+        out.append(Person(name=other, role="guest"))
+        more = more[mm.start("name") + len(other) :]
+    return out
+
+
+_MORE_NAME_RE = re.compile(rf"(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)(?:{_HONORIFIC}\s+)?(?P<name>{_NAME_RUN})")
 
 
 # ---------------------------------------------------------------------------

@@ -189,11 +189,11 @@ def _parse_vc_time(value: str) -> float | None:
     m = _VC_TIME.match(value)
     if not m:
         try:
-            return float(value)  # some taggers write plain seconds
-        except ValueError:
+            return _sane(float(value))  # some taggers write plain seconds
+        except (ValueError, OverflowError):
             return None
     h, mi, s = m.groups()
-    return int(h or 0) * 3600 + int(mi) * 60 + float(s)
+    return _sane(int(h or 0) * 3600 + int(mi) * 60 + float(s))
 
 
 def _vorbis_chapters(tags) -> list[Chapter]:
