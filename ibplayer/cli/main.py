@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=20)
     s = sub.add_parser("export", help="export the library (backup and interop format)")
     s.add_argument("--json", action="store_true", required=True, help="JSON (the only format)")
+    s.add_argument("--pretty", action="store_true", help="indented JSON (default: compact, one line)")
     s = sub.add_parser("opml", help="import or export subscriptions as OPML")
     osub = s.add_subparsers(dest="opml_command", metavar="import|export", required=True)
     o = osub.add_parser("import", help="subscribe to every feed in an OPML file")
@@ -122,6 +123,18 @@ def _core(args, *, write: bool = False):
     return core
 
 
+def _library(args):
+    """The library alone, for commands that only read it: no network stack,
+    no feed parser, no audio-file reader loaded."""
+    from ibplayer.infra.paths import data_dir
+    from ibplayer.infra.store import Library
+
+    lib = Library(data_dir(args.data_dir))
+    if lib.recovered is not None:
+        print(f"ibplayer: warning: {lib.recovered}", file=sys.stderr)
+    return lib
+
+
 def cmd_subscribe(args) -> int:
     with _core(args, write=True) as core:
         r = core.subscribe(args.url)
@@ -157,8 +170,8 @@ def cmd_refresh(args) -> int:
 
 
 def cmd_feeds(args) -> int:
-    with _core(args) as core:
-        fs = core.library.feeds()
+    with _library(args) as lib:
+        fs = lib.feeds()
         if not fs:
             print("no subscriptions (try `ibplayer subscribe`)")
         for f in fs:
@@ -175,32 +188,35 @@ def _guest_line(ep) -> str:
 
 
 def cmd_episodes(args) -> int:
-    with _core(args) as core:
-        lib = core.library
+    with _library(args) as lib:
         feed_id = lib.find_feed(args.feed).id if args.feed else None
-        eps = lib.episodes(feed_id, unplayed=args.unplayed, downloaded=args.downloaded)
+        eps = lib.listing(feed_id, unplayed=args.unplayed, downloaded=args.downloaded)
         if not eps:
             print("no episodes" + ("" if lib.feeds() else " (try `ibplayer subscribe`)"))
+        out: list[str] = []  # written in blocks: a print per line is a write per line when unbuffered
+        write = sys.stdout.write
         for ep in eps:
-            date = ep.published.strftime("%Y-%m-%d") if ep.published else "----------"
-            state = ("D" if ep.downloaded else " ") + ("✓" if ep.played else " ")
-            guest = _guest_line(ep)
-            print(f"{ep.short_id}  {date}  {fmt_time(ep.duration):>8}  {state} {ep.title}")
-            if guest:
-                print(f"{'':9}guest: {guest}")
+            date = ep.published.date().isoformat() if ep.published_ts is not None else "----------"
+            state = ("D" if ep.file else " ") + ("✓" if ep.played else " ")
+            out.append(f"{ep.short_id}  {date}  {fmt_time(ep.duration):>8}  {state} {ep.title}")
+            if ep.guests:
+                out.append(f"{'':9}guest: {_guest_line(ep)}")
             if args.chapters:
-                source, chs = lib.chapters(ep.id)
-                for c in chs:
-                    if not c.hidden:
-                        print(f"{'':9}{fmt_time(c.start):>8}  {c.title}")
+                _source, chs = lib.chapters(ep.id)
+                out.extend(f"{'':9}{fmt_time(c.start):>8}  {c.title}" for c in chs if not c.hidden)
+            if len(out) >= 4096:
+                write("\n".join(out) + "\n")
+                out.clear()
+        if out:
+            write("\n".join(out) + "\n")
+        sys.stdout.flush()
     return 0
 
 
 def cmd_show(args) -> int:
     from ibplayer.domain.models import SOURCE_LABELS
 
-    with _core(args) as core:
-        lib = core.library
+    with _library(args) as lib:
         ep = lib.resolve_episode(args.episode)
         print(ep.title)
         date = ep.published.strftime("%Y-%m-%d") if ep.published else "unknown date"
@@ -247,8 +263,8 @@ def cmd_show(args) -> int:
 
 def cmd_search(args) -> int:
     query = " ".join(args.query)
-    with _core(args) as core:
-        hits = core.library.search(query, limit=args.limit)
+    with _library(args) as lib:
+        hits = lib.search(query, limit=args.limit)
         if args.json:
             print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
             return 0
@@ -268,9 +284,13 @@ def cmd_search(args) -> int:
 
 
 def cmd_export(args) -> int:
-    with _core(args) as core:
-        json.dump(core.library.export(), sys.stdout, ensure_ascii=False, indent=2)
-        print()
+    with _library(args) as lib:
+        doc = lib.export()
+        if args.pretty:
+            text = json.dumps(doc, ensure_ascii=False, indent=2)
+        else:  # the C encoder: several times faster than indent's pure-Python one
+            text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        sys.stdout.write(text + "\n")
     return 0
 
 
