@@ -10,7 +10,8 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     from ibplayer.cli.main import apply_global_options, build_parser, run
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     if args.command is None:
         apply_global_options(args)
         from ibplayer.ui.app import run_gui

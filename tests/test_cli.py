@@ -146,3 +146,16 @@ def test_newer_schema_is_refused_clearly(tmp_path):
     db.close()
     r = run_cli("feeds", data_dir=tmp_path)
     assert r.returncode != 0 and "newer ibplayer" in r.stderr
+
+
+def test_version_is_the_packages_version():
+    import tomllib
+
+    from conftest import ROOT
+
+    import ibplayer
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert ibplayer.__version__ == declared
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"ibplayer {declared}"

@@ -121,3 +121,20 @@ def test_listing_is_the_narrow_form_of_episodes(data_dir):
         fid = lib.feeds()[0].id
         assert [e.id for e in lib.listing(fid)] == [e.id for e in lib.episodes(fid)]
         assert len(lib.listing(downloaded=True)) == 1 and len(lib.listing(unplayed=True)) == 11
+
+
+def test_page_cache_is_big_only_while_ingesting(data_dir):
+    """A long-lived reader (the window) keeps a small page cache; a bulk write
+    gets a big one and gives it back."""
+    from ibplayer.infra.store import BULK_CACHE_KIB, DEFAULT_CACHE_KIB
+
+    with Library(data_dir) as lib:
+        assert lib.db.execute("PRAGMA cache_size").fetchone()[0] == -DEFAULT_CACHE_KIB
+        fid = lib.add_feed("http://127.0.0.1:9/f.xml", "x")
+        seen = []
+        lib.db.set_trace_callback(lambda sql: seen.append(sql) if "cache_size" in sql else None)
+        lib.store_feed(fid, ParsedFeed(title="x", episodes=[ParsedEpisode(guid="a", title="a", audio_url="http://h/a")]))
+        lib.db.set_trace_callback(None)
+        assert seen == [f"PRAGMA cache_size=-{BULK_CACHE_KIB}", f"PRAGMA cache_size=-{DEFAULT_CACHE_KIB}"]
+        assert lib.db.execute("PRAGMA cache_size").fetchone()[0] == -DEFAULT_CACHE_KIB
+        assert DEFAULT_CACHE_KIB * 1024 <= 16 << 20

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -41,7 +40,40 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return tuple(errs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """Stands in for the parser of a command that is not on the command line."""
+
+    def __getattr__(self, name):
+        return lambda *a, **k: self
+
+
+class _OnlyCommand:
+    """Adds only the named command's parser (each parser costs argparse
+    gettext look-ups: ~20 ms for all of them, at every start)."""
+
+    def __init__(self, sub, only: str):
+        self._sub, self._only = sub, only
+
+    def add_parser(self, name: str, **kw):
+        return self._sub.add_parser(name, **kw) if name == self._only else _Skipped()
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (None: none, help, or not a command)."""
+    it = iter(argv)
+    for a in it:
+        if a == "--data-dir":
+            next(it, None)
+        elif a in ("-h", "--help", "--version", "--"):
+            return None
+        elif not a.startswith("-"):
+            return a if a in COMMANDS else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the ``argv`` it will parse, it holds only the
+    command found there (the full one for help, errors or no command)."""
     p = argparse.ArgumentParser(
         prog="ibplayer",
         description="A podcast player for long interview shows. Without a command, starts the desktop app.",
@@ -50,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     p.add_argument("--version", action="version", version=f"ibplayer {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    only = _command_in(argv) if argv is not None else None
+    if only:
+        sub = _OnlyCommand(sub, only)
 
     s = sub.add_parser("subscribe", help="subscribe to a feed (default: The Information Bottleneck)")
     s.add_argument("url", nargs="?", help="feed URL (http or https)")
@@ -361,19 +396,27 @@ COMMANDS: dict[str, Callable] = {
 
 def main(argv: list[str] | None = None) -> int:
     """The CLI alone (no window): `ibplayer.main.main` is the full entry point."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     if args.command is None:
         build_parser().print_help()
         return EXIT_USAGE
     return run(args)
 
 
+# Commands that only read the library log nothing: they skip loading logging.
+_QUIET_COMMANDS = frozenset({"feeds", "episodes", "show", "search", "export"})
+
+
 def apply_global_options(args: argparse.Namespace) -> None:
     """--debug and --data-dir, for either front-end."""
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="ibplayer: %(levelname)s: %(message)s",
-    )
+    if args.debug or getattr(args, "command", None) not in _QUIET_COMMANDS:
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG if args.debug else logging.WARNING,
+            format="ibplayer: %(levelname)s: %(message)s",
+        )
     if args.data_dir:
         os.environ["IBPLAYER_DATA_DIR"] = args.data_dir
 

@@ -17,11 +17,10 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not `typing`'s: importing typing costs every reading command ~5 ms
 if TYPE_CHECKING:  # the models (pydantic) load only where chapters or feeds are handled
     from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
@@ -30,7 +29,8 @@ SCHEMA_VERSION = 3
 # SQLite page cache per connection.  A bulk ingest and FTS merges want a big
 # one; the window holds its connection for the whole session, so it is sized
 # deliberately rather than left at whatever a write once needed.
-DEFAULT_CACHE_KIB = 65536
+DEFAULT_CACHE_KIB = 16384
+BULK_CACHE_KIB = 65536
 
 
 class LibraryError(Exception):
@@ -57,8 +57,44 @@ class LibraryFull(LibraryError):
 
 # ---------------------------------------------------------------- row types
 
+_NEW_LIST = object()  # a field default: a new empty list for each row
 
-@dataclass(slots=True)
+
+def _row(cls):
+    """A light ``@dataclass(slots=True)``: ``__init__`` (positional or by
+    name), ``__repr__`` and ``__eq__`` from the annotations, without loading
+    `dataclasses` (which pulls in `inspect`: ~15 ms on every command)."""
+    names = tuple(cls.__dict__.get("__annotations__", {}))
+    ns = {k: v for k, v in cls.__dict__.items() if k not in names and k not in ("__dict__", "__weakref__")}
+    glb: dict = {"_NEW_LIST": _NEW_LIST}
+    params, body = [], []
+    for n in names:
+        if n in cls.__dict__:
+            glb[f"_d_{n}"] = cls.__dict__[n]
+            params.append(f"{n}=_d_{n}")
+            if cls.__dict__[n] is _NEW_LIST:
+                body.append(f"self.{n} = [] if {n} is _NEW_LIST else {n}")
+                continue
+        else:
+            params.append(n)
+        body.append(f"self.{n} = {n}")
+    exec(f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body), glb)  # noqa: S102
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    ns.update(__init__=glb["__init__"], __repr__=__repr__, __eq__=__eq__, __hash__=None, __slots__=names,
+              __match_args__=names)
+    return type(cls.__name__, cls.__bases__, ns)
+
+
+
+@_row
 class FeedRow:
     id: int
     url: str
@@ -79,17 +115,17 @@ class FeedRow:
     unplayed_count: int = 0
 
 
-@dataclass(slots=True)
+@_row
 class Guest:
     """A guest of a stored episode (a plain row: listing episodes builds no
     pydantic models)."""
 
     name: str
-    affiliations: list[str] = field(default_factory=list)
+    affiliations: list[str] = _NEW_LIST
     role: str = "guest"
 
 
-@dataclass(slots=True)
+@_row
 class EpisodeRow:
     id: int
     short_id: str
@@ -111,7 +147,7 @@ class EpisodeRow:
     position: float
     played: bool
     file: str | None
-    guests: list[Guest] = field(default_factory=list)
+    guests: list[Guest] = _NEW_LIST
 
     @property
     def downloaded(self) -> bool:
@@ -122,7 +158,7 @@ class EpisodeRow:
         return ", ".join(p.name for p in self.guests)
 
 
-@dataclass(slots=True)
+@_row
 class ListedEpisode:
     """One line of an episode list (`Library.listing`)."""
 
@@ -140,7 +176,7 @@ class ListedEpisode:
         return _dt(self.published_ts)
 
 
-@dataclass(slots=True)
+@_row
 class SearchHit:
     kind: str  # "chapter" | "episode" | "guest"
     feed_title: str
@@ -510,6 +546,19 @@ class Library:
             except OSError:
                 pass  # no stamp: the next session checks again
 
+    @contextmanager
+    def _bulk_cache(self) -> Iterator[None]:
+        """A big page cache for a bulk write (ingest, FTS merges), given back
+        after: a long-lived reader (the window) keeps only the default."""
+        if self._cache_kib >= BULK_CACHE_KIB:
+            yield
+            return
+        self.db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
+
     def check_writable(self) -> None:
         """Raise `LibraryReadOnly` now, before work that would end in a write."""
         if self.read_only:
@@ -718,7 +767,7 @@ class Library:
         longer has unless the user played or downloaded them."""
         stats = {"new": 0, "updated": 0, "unchanged": 0, "removed": 0}
         now = time.time()
-        with self.transaction():
+        with self._bulk_cache(), self.transaction():
             was_snapshot = bool(self.db.execute("SELECT snapshot FROM feeds WHERE id=?", (feed_id,)).fetchone()[0])
             self.db.execute(
                 """UPDATE feeds SET title=?, link=?, description=?, author=?, image=?, snapshot=?,
