@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,11 +29,13 @@ from ibplayer.domain import chapters
 from ibplayer.domain.models import Chapter, ParsedFeed
 from ibplayer.infra import downloader as downloads
 from ibplayer.infra import feeds, opml
-from ibplayer.infra.audiofile import AudioInfo, read_audio_info
 from ibplayer.infra.feeds import FeedError, NetworkUnreachable
 from ibplayer.infra.paths import data_dir as resolve_data_dir
 from ibplayer.infra.paths import resource
 from ibplayer.infra.store import EpisodeRow, Library, LibraryError
+
+if TYPE_CHECKING:
+    from ibplayer.infra.audiofile import AudioInfo  # mutagen loads only where audio files are read
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +346,8 @@ class Core:
         if not todo:
             return results
 
+        from ibplayer.infra.audiofile import AudioInfo, read_audio_info
+
         events: queue.Queue = queue.Queue()
         client = self.client  # created here, shared (thread-safe) by the workers
 
@@ -416,6 +421,8 @@ class Core:
         file's duration and chapters, cache the Podcasting 2.0 chapters, and
         re-check the feed's chapters against the real duration.  Blocking:
         call it from a worker."""
+        from ibplayer.infra.audiofile import read_audio_info
+
         ep = self._episode_row(episode)
         path = Path(path)
         info = read_audio_info(path)
