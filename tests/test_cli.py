@@ -195,3 +195,10 @@ def test_commands_load_only_what_they_use(httpserver, data_dir, real_feed_bytes)
     mods = _modules_after(["--data-dir", str(data_dir), "refresh"], data_dir)
     assert "httpx" in mods and not mods & {"feedparser", "mutagen"}, mods
     assert len(httpserver.log) == 1 and httpserver.log[0][1].status_code == 304
+
+
+def test_search_shows_each_hits_feed(httpserver, data_dir, real_feed_bytes):
+    subscribed(httpserver, data_dir, real_feed_bytes)
+    r = run_cli("search", "world", "models", data_dir=data_dir)
+    assert r.returncode == 0, r.stderr
+    assert f"in {QICHAO} · The Information Bottleneck" in r.stdout

@@ -308,13 +308,13 @@ def cmd_search(args) -> int:
         for h in hits:
             if h.kind == "chapter":
                 print(f"chapter  {fmt_time(h.start):>8}  {h.title}")
-                print(f"{'':19}in {h.episode_title}")
+                print(f"{'':19}in {h.episode_title} · {h.feed_title}")
             elif h.kind == "episode":
-                print(f"episode  {'':8}  {h.title}")
+                print(f"episode  {'':8}  {h.title} · {h.feed_title}")
                 if h.snippet:
                     print(f"{'':19}{h.snippet}")
             else:
-                print(f"guest    {'':8}  {h.title} — {h.episode_title}")
+                print(f"guest    {'':8}  {h.title} — {h.episode_title} · {h.feed_title}")
     return 0
 
 

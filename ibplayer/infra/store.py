@@ -409,6 +409,7 @@ class Library:
         self._lock = threading.RLock()
         self._depth = 0
         self._verified = False
+        self._people_grams: tuple | None = None
         if path.is_dir():
             raise LibraryError(f"the library path {path} is a directory, not a file: move it away or choose another --data-dir")
         try:
@@ -1210,10 +1211,16 @@ class Library:
         """Full-text search over chapter titles, episode titles and notes, and
         guest names.  Stemmed, case- and accent-insensitive, best first.
 
+        * abbreviations and their spelled-out forms from the topic vocabulary
+          find each other ("RL" and "reinforcement learning");
+        * episodes whose title matches come first (the five best);
+        * a misspelt guest name still finds the guest (trigram similarity,
+          when the name matches nothing as typed);
+        * the same episode in two subscriptions (same guid) is listed once.
+
         Each index is ranked and cut inside FTS5 first (bm25 computed once per
-        match, nothing joined or snippeted before the cut); only the rows
-        kept are joined and get a snippet."""
-        match = fts_query(query)
+        match, nothing joined before the cut); only the rows kept are joined."""
+        match = fts_query(query, synonyms=True)
         if not match:
             return []
         hits: list[SearchHit] = []
@@ -1237,13 +1244,21 @@ class Library:
                     r = rows.get(cid)
                     if r is not None:
                         hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
-                hits = _dedupe_chapter_hits(hits)
         if "episode" in kinds:
             top = db.execute(
                 """SELECT rowid, bm25(episodes_fts, 4.0, 1.0), snippet(episodes_fts, 1, '[', ']', '…', 12)
                    FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
                 (match, limit),
             ).fetchall()
+            # The best episodes whose *title* matches go first.
+            titled = db.execute(
+                """SELECT rowid, bm25(episodes_fts, 4.0, 1.0) - ?, snippet(episodes_fts, 1, '[', ']', '…', 12)
+                   FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
+                (_TITLE_BONUS, f"title : ({match})", _TITLED_FIRST),
+            ).fetchall()
+            if titled:
+                firsts = {t[0] for t in titled}
+                top = titled + [t for t in top if t[0] not in firsts]
             if top:
                 rows = {r[0]: r for r in db.execute(
                     """SELECT e.id, e.title, e.guid, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
@@ -1260,8 +1275,10 @@ class Library:
                        (SELECT rowid, bm25(people_fts) AS score FROM people_fts WHERE people_fts MATCH ?
                         ORDER BY 2 LIMIT ?) t
                    JOIN people p ON p.id=t.rowid ORDER BY t.score""",
-                (match, limit),
+                (fts_query(query), limit),
             ).fetchall()
+            if not people:
+                people = self._similar_people(query)
             for pid, score, name in people:
                 # The guest's five newest episodes (not all of them, to keep five).
                 for eid, guid, etitle, ftitle in db.execute(
@@ -1273,7 +1290,30 @@ class Library:
                     hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
                                           f"{name} in “{etitle}”", score * 2, person_id=pid))
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
-        return hits[:limit]
+        return _dedupe_hits(hits)[:limit]
+
+    def _similar_people(self, query: str, best: int = 3) -> list[tuple[int, float, str]]:
+        """Guests whose name is close to what was typed (misspelt): trigram
+        similarity of each typed word to the name's words; (id, score, name)."""
+        words = [w.casefold() for w in _TOKEN.findall(query) if len(w) >= 4]
+        if not words:
+            return []
+        stamp = self.db.execute("SELECT COUNT(*), MAX(id) FROM people").fetchone()
+        if self._people_grams is None or self._people_grams[0] != stamp:
+            self._people_grams = (stamp, [
+                (pid, name, [_trigrams(w) for w in _TOKEN.findall(name.casefold())])
+                for pid, name in self.db.execute("SELECT id, name FROM people")
+            ])
+        wanted = [_trigrams(w) for w in words]
+        scored = []
+        for pid, name, grams in self._people_grams[1]:
+            if not grams:
+                continue
+            sim = sum(max(len(q & g) / len(q | g) for g in grams) for q in wanted) / len(wanted)
+            if sim >= _FUZZY_MIN:
+                scored.append((-sim * _FUZZY_SCALE, pid, name))
+        scored.sort()
+        return [(pid, score, name) for score, pid, name in scored[:best]]
 
     # ------------------------------------------------------------ export
 
@@ -1357,12 +1397,25 @@ def _best_source(by_source: dict) -> str | None:
     return best
 
 
-def _dedupe_chapter_hits(hits: list[SearchHit]) -> list[SearchHit]:
-    """One hit per (episode, start): several sources may hold the same chapter."""
-    seen: set[tuple[int | None, int]] = set()
+_TITLE_BONUS = 1000.0  # bm25 is negative, lower is better: title matches sort first
+_TITLED_FIRST = 5
+_FUZZY_MIN = 0.45
+_FUZZY_SCALE = 5.0
+
+
+def _trigrams(word: str) -> frozenset[str]:
+    w = f"  {word} "
+    return frozenset(w[i:i + 3] for i in range(len(w) - 2))
+
+
+def _dedupe_hits(hits: list[SearchHit]) -> list[SearchHit]:
+    """One hit per chapter (several sources may hold the same one) and per
+    episode: the same episode (same guid) subscribed twice is listed once."""
+    seen: set[tuple] = set()
     out = []
     for h in hits:
-        key = (h.episode_id, int(h.start or 0))
+        ep = h.episode_guid or h.episode_id
+        key = (h.kind, ep, int(h.start or 0)) if h.kind == "chapter" else (h.kind, ep, h.person_id)
         if key in seen:
             continue
         seen.add(key)
@@ -1373,16 +1426,73 @@ def _dedupe_chapter_hits(hits: list[SearchHit]) -> list[SearchHit]:
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(text: str) -> str:
+def fts_query(text: str, *, synonyms: bool = False) -> str:
     """Turn what a user typed into a safe FTS5 query: every word must match
-    (stemmed); the last word also matches as a prefix while typing."""
+    (stemmed); the last word also matches as a prefix while typing.  With
+    ``synonyms``, an abbreviation or its spelled-out form from the topic
+    vocabulary matches either ("RL" finds "reinforcement learning")."""
     words = _TOKEN.findall(text or "")
     if not words:
         return ""
-    parts = [f'"{w}"' for w in words[:-1]]
-    last = words[-1]
-    parts.append(f'("{last}" OR "{last}"*)' if len(last) >= 3 else f'"{last}"')
+    groups = _synonym_groups() if synonyms else {}
+    parts: list[str] = []
+    i = 0
+    while i < len(words):
+        for k in range(min(_MAX_ALIAS_WORDS, len(words) - i), 0, -1) if groups else ():
+            alts = groups.get(tuple(w.casefold() for w in words[i:i + k]))
+            if alts:
+                parts.append("(" + " OR ".join(dict.fromkeys(_phrase(a) for a in alts)) + ")")
+                i += k
+                break
+        else:
+            w = words[i]
+            last = i == len(words) - 1
+            parts.append(f'("{w}" OR "{w}"*)' if last and len(w) >= 3 else f'"{w}"')
+            i += 1
     return " AND ".join(parts)
+
+
+def _phrase(text: str) -> str:
+    return '"' + " ".join(_TOKEN.findall(text)) + '"'
+
+
+_MAX_ALIAS_WORDS = 5
+_SYNONYMS: dict[tuple[str, ...], tuple[str, ...]] | None = None
+
+
+def _synonym_groups() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """(words of an alias, casefolded) -> the aliases that mean the same:
+    a topic's abbreviations ("RL", "CoT", "LLMs") and the spelled-out forms
+    whose initials make one of them ("reinforcement learning", "chain of
+    thought", "large language models").  Related but different aliases of
+    a topic ("reward model" under RL) are left out."""
+    global _SYNONYMS
+    if _SYNONYMS is None:
+        from ibplayer.domain.topics import VOCABULARY
+
+        table: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for canonical, aliases in VOCABULARY.items():
+            forms = dict.fromkeys((canonical, *aliases))
+            abbrevs = {a for a in forms if _is_abbreviation(a)}
+            short = {a.casefold().removesuffix("s") for a in abbrevs}
+            spelled = {a for a in forms if " " in a.replace("-", " ") and _initials(a) in short}
+            inits = {_initials(a) for a in spelled}
+            abbrevs = {a for a in abbrevs if a.casefold().removesuffix("s") in inits}
+            same = tuple(sorted(abbrevs | spelled, key=str.casefold)) if abbrevs and spelled else ()
+            for a in same:
+                key = tuple(w.casefold() for w in _TOKEN.findall(a))
+                if 0 < len(key) <= _MAX_ALIAS_WORDS:
+                    table[key] = same
+        _SYNONYMS = table
+    return _SYNONYMS
+
+
+def _is_abbreviation(alias: str) -> bool:
+    return " " not in alias and "-" not in alias and len(alias) <= 6 and sum(c.isupper() for c in alias) >= 2
+
+
+def _initials(alias: str) -> str:
+    return "".join(w[0] for w in _TOKEN.findall(alias.casefold())).removesuffix("s")
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
