@@ -431,6 +431,10 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # one clear line, no traceback unless --debug
+        damaged = _damage_found_while_reading(exc)
+        if damaged and not args.debug:
+            print(f"ibplayer: error: {damaged}", file=sys.stderr)
+            return EXIT_ERROR
         if args.debug or not isinstance(exc, _known_errors()):
             if args.debug:
                 raise
@@ -438,3 +442,20 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         print(f"ibplayer: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _damage_found_while_reading(exc: BaseException) -> str | None:
+    """A damaged page met by a read (the check at open only looks at the
+    header and size): say so with the path, and have the next session check
+    the whole file before it writes (and set it aside)."""
+    import sqlite3
+
+    if not isinstance(exc, sqlite3.DatabaseError) or getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (11, 26):
+        return None
+    from ibplayer.infra.paths import data_dir
+    from ibplayer.infra.store import DB_NAME, forget_check
+
+    path = data_dir() / DB_NAME
+    forget_check(path)
+    return (f"the library {path} is damaged ({exc}): nothing was changed; the next command that writes "
+            "sets it aside and starts a new, empty library")

@@ -561,9 +561,14 @@ class Library:
             self.db.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
 
     def check_writable(self) -> None:
-        """Raise `LibraryReadOnly` now, before work that would end in a write."""
+        """Before work that will end in a write: raise `LibraryReadOnly` now,
+        and check the file (once per session), so a damaged one is set aside
+        (`LibraryDamaged`) before anything is read from it."""
         if self.read_only:
             raise LibraryReadOnly(self.read_only_message)
+        with self._lock:
+            if not self._verified:
+                self._verify()
 
     def _translate(self, exc: sqlite3.Error) -> LibraryError | None:
         if _is_full(exc, self.path):
@@ -1557,6 +1562,15 @@ def _file_stamp(path: Path) -> str | None:
     except OSError:
         return None
     return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
+def forget_check(path: str | Path) -> None:
+    """Make the next write to the library at ``path`` check the whole file
+    first (after damage was met while reading)."""
+    try:
+        _stamp_path(Path(path)).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _read_stamp(path: Path) -> str | None:
