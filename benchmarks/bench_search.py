@@ -27,13 +27,21 @@ from biglib import cached_library  # noqa: E402
 QUERIES = [
     "world models", "diffusion", "agents", "battery", "benchmarks", "Schmidhuber", "peer review", "intro",
     "the", "and", "learning", "a", "ai", "of the", "closing thoughts", "reinforcement learning", "xyzzy",
-    "Qichao", "hu", "data", "what is", "model",
+    "Qichao", "hu", "data", "what is", "model", "RL", "LLM agents", "Quichao",
 ]
 
 
 def old_search(lib, query: str, limit: int = 50, kinds=("chapter", "episode", "guest")) -> list:
     """The search before this change, kept as the peer."""
-    from ibplayer.infra.store import SearchHit, _dedupe_chapter_hits, fts_query
+    from ibplayer.infra.store import SearchHit, fts_query
+
+    def _dedupe_chapter_hits(hits):
+        seen, out = set(), []
+        for h in hits:
+            if (h.episode_id, int(h.start or 0)) not in seen:
+                seen.add((h.episode_id, int(h.start or 0)))
+                out.append(h)
+        return out
 
     match = fts_query(query)
     if not match:
@@ -122,7 +130,12 @@ def main() -> int:
             1 for q in QUERIES
             if [key(h) for h in lib.search(q, limit=opts.limit)] == [key(h) for h in old_search(lib, q, opts.limit)]
         )
-        print(f"same hits as before (kind, episode, start, title, score; in order): {same}/{len(QUERIES)} queries")
+        same_set = sum(
+            1 for q in QUERIES
+            if {key(h)[:4] for h in lib.search(q, limit=opts.limit)} == {key(h)[:4] for h in old_search(lib, q, opts.limit)}
+        )
+        print(f"same hits as before: in order with scores {same}/{len(QUERIES)} queries, as a set {same_set}/{len(QUERIES)} "
+              "(intended differences: synonyms, title matches first, fuzzy guest names)")
     print(f"target: worst < 50 ms -> {'OK' if mx < 50 else 'MISSED'}")
     lib.close()
     return 0

@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
         return worker.main(argv[1:])
     from ibplayer.cli.main import apply_global_options, build_parser, run
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     if args.command is None:
         apply_global_options(args)
         from ibplayer.ui.app import run_gui

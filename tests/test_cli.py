@@ -146,3 +146,59 @@ def test_newer_schema_is_refused_clearly(tmp_path):
     db.close()
     r = run_cli("feeds", data_dir=tmp_path)
     assert r.returncode != 0 and "newer ibplayer" in r.stderr
+
+
+def test_version_is_the_packages_version():
+    import tomllib
+
+    from conftest import ROOT
+
+    import ibplayer
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert ibplayer.__version__ == declared
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"ibplayer {declared}"
+
+
+def _modules_after(args: list[str], data_dir) -> set[str]:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import sys\n"
+        "from ibplayer.main import main\n"
+        f"rc = main({args!r})\n"
+        "print(rc, ' '.join(sorted(m for m in sys.modules if '.' not in m)))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, "--data-dir", str(data_dir)], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    rc, mods = r.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert rc == "0", r.stdout
+    return set(mods.split())
+
+
+def test_commands_load_only_what_they_use(httpserver, data_dir, real_feed_bytes):
+    """Start-up: reading commands load no network, feed-parsing, audio or
+    validation stack; a refresh answered 304 parses nothing and reads no audio."""
+    httpserver.expect_request("/feed.xml").respond_with_data(real_feed_bytes, content_type="application/rss+xml",
+                                                             headers={"ETag": '"v1"'})
+    assert run_cli("subscribe", httpserver.url_for("/feed.xml"), data_dir=data_dir).returncode == 0
+    for args in (["search", "world", "models"], ["episodes"], ["feeds"]):
+        mods = _modules_after(["--data-dir", str(data_dir), *args], data_dir)
+        assert not mods & {"httpx", "feedparser", "mutagen", "pydantic", "nh3", "dataclasses"}, (args, mods)
+    httpserver.clear()
+    httpserver.expect_request("/feed.xml", headers={"If-None-Match": '"v1"'}).respond_with_data("", status=304)
+    mods = _modules_after(["--data-dir", str(data_dir), "refresh"], data_dir)
+    assert "httpx" in mods and not mods & {"feedparser", "mutagen"}, mods
+    assert len(httpserver.log) == 1 and httpserver.log[0][1].status_code == 304
+
+
+def test_search_shows_each_hits_feed(httpserver, data_dir, real_feed_bytes):
+    subscribed(httpserver, data_dir, real_feed_bytes)
+    r = run_cli("search", "world", "models", data_dir=data_dir)
+    assert r.returncode == 0, r.stderr
+    assert f"in {QICHAO} · The Information Bottleneck" in r.stdout

@@ -305,3 +305,23 @@ def test_full_disk_while_writing_a_big_refresh(tmpfs, httpserver, real_feed_byte
     r = run_cli("refresh", data_dir=d)
     assert r.returncode == 0, r.stderr
     assert "600 new" in r.stdout
+
+
+def test_damage_met_while_reading_is_one_line_and_the_next_write_sets_it_aside(data_dir):
+    _library_with(data_dir, "Kept show")
+    path = data_dir / DB_NAME
+    # a damaged page the cheap check at open cannot see; the check stamp says "intact"
+    _corrupt_a_middle_page(path)
+    from ibplayer.infra.store import _file_stamp, _stamp_path
+
+    _stamp_path(path).write_text(_file_stamp(path))
+    before = path.read_bytes()
+    r = run_cli("episodes", data_dir=data_dir)
+    assert r.returncode != 0
+    line = _one_line(r)
+    assert "damaged" in line and str(path) in line
+    assert path.read_bytes() == before
+    r = run_cli("unsubscribe", "1", "--yes", data_dir=data_dir)
+    assert r.returncode != 0 and "set aside" in _one_line(r)
+    [aside] = _set_aside(data_dir)
+    assert aside.read_bytes() == before

@@ -70,3 +70,57 @@ def test_limit_and_prefix_while_typing(lib):
     assert len(lib.search("owl", limit=3)) == 3
     assert lib.search("compil", kinds=("chapter",))[0].title == "Tensor compilers today"
     assert lib.search("") == [] and lib.search("  ;; ") == []
+
+
+# ---------------------------------------------------------------- search that understands the field
+
+
+@pytest.fixture
+def field_lib(tmp_path):
+    lib = Library(tmp_path)
+    a = lib.add_feed("http://127.0.0.1:9/a.xml", "Show A")
+    b = lib.add_feed("http://127.0.0.1:9/b.xml", "Show A (mirror)")
+    eps = [
+        _ep(1, "Robots that learn", chapters=[(0, "Hello"), (95, "RL from scratch"), (400, "Why CoT helps")],
+            guests=["Marguerite Okonkwo-Hale"]),
+        _ep(2, "Scaling laws", chapters=[(0, "Hello"), (50, "Large language models and their limits"),
+                                         (300, "Reinforcement learning for fine control")]),
+        _ep(3, "Reinforcement learning, explained", chapters=[(0, "Hello"), (60, "Bandits first")]),
+        _ep(4, "AGI timelines", chapters=[(0, "Artificial general intelligence, defined")]),
+    ]
+    lib.store_feed(a, ParsedFeed(title="Show A", episodes=eps))
+    lib.store_feed(b, ParsedFeed(title="Show A (mirror)", episodes=eps[:1]))  # the same episode, same guid
+    yield lib
+    lib.close()
+
+
+def test_abbreviations_and_spelled_out_forms_find_each_other(field_lib):
+    found = {h.title for h in field_lib.search("reinforcement learning", kinds=("chapter",))}
+    assert {"RL from scratch", "Reinforcement learning for fine control"} <= found
+    found = {h.title for h in field_lib.search("RL", kinds=("chapter",))}
+    assert {"RL from scratch", "Reinforcement learning for fine control"} <= found
+    assert "Large language models and their limits" in {h.title for h in field_lib.search("LLM")}
+    assert "Why CoT helps" in {h.title for h in field_lib.search("chain of thought")}
+    assert "Artificial general intelligence, defined" in {h.title for h in field_lib.search("agi")}
+    # an ordinary word is not widened
+    assert field_lib.search("bandits", kinds=("chapter",))[0].title == "Bandits first"
+
+
+def test_an_episode_whose_title_matches_comes_first(field_lib):
+    hits = field_lib.search("reinforcement learning")
+    assert (hits[0].kind, hits[0].title) == ("episode", "Reinforcement learning, explained")
+
+
+def test_misspelt_and_partial_guest_names_find_the_guest(field_lib):
+    for typed in ("Okonkwo Hale", "Margerite Okonkwo", "Okonkow-Hale", "Okonk"):
+        hits = field_lib.search(typed, kinds=("guest",))
+        assert hits and hits[0].title == "Marguerite Okonkwo-Hale", typed
+    assert field_lib.search("Zebedee Plunkett", kinds=("guest",)) == []
+
+
+def test_the_same_episode_subscribed_twice_is_listed_once_with_its_feed(field_lib):
+    hits = field_lib.search("RL from scratch", kinds=("chapter",))
+    assert len([h for h in hits if h.title == "RL from scratch"]) == 1
+    hits = field_lib.search("Robots that learn", kinds=("episode",))
+    assert len(hits) == 1 and hits[0].feed_title in ("Show A", "Show A (mirror)")
+    assert all(h.feed_title for h in field_lib.search("hello"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -41,7 +40,40 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return tuple(errs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """Stands in for the parser of a command that is not on the command line."""
+
+    def __getattr__(self, name):
+        return lambda *a, **k: self
+
+
+class _OnlyCommand:
+    """Adds only the named command's parser (each parser costs argparse
+    gettext look-ups: ~20 ms for all of them, at every start)."""
+
+    def __init__(self, sub, only: str):
+        self._sub, self._only = sub, only
+
+    def add_parser(self, name: str, **kw):
+        return self._sub.add_parser(name, **kw) if name == self._only else _Skipped()
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (None: none, help, or not a command)."""
+    it = iter(argv)
+    for a in it:
+        if a == "--data-dir":
+            next(it, None)
+        elif a in ("-h", "--help", "--version", "--"):
+            return None
+        elif not a.startswith("-"):
+            return a if a in COMMANDS else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the ``argv`` it will parse, it holds only the
+    command found there (the full one for help, errors or no command)."""
     p = argparse.ArgumentParser(
         prog="ibplayer",
         description="A podcast player for long interview shows. Without a command, starts the desktop app.",
@@ -50,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     p.add_argument("--version", action="version", version=f"ibplayer {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    only = _command_in(argv) if argv is not None else None
+    if only:
+        sub = _OnlyCommand(sub, only)
 
     s = sub.add_parser("subscribe", help="subscribe to a feed (default: The Information Bottleneck)")
     s.add_argument("url", nargs="?", help="feed URL (http or https)")
@@ -72,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=20)
     s = sub.add_parser("export", help="export the library (backup and interop format)")
     s.add_argument("--json", action="store_true", required=True, help="JSON (the only format)")
+    s.add_argument("--pretty", action="store_true", help="indented JSON (default: compact, one line)")
     s = sub.add_parser("opml", help="import or export subscriptions as OPML")
     osub = s.add_subparsers(dest="opml_command", metavar="import|export", required=True)
     o = osub.add_parser("import", help="subscribe to every feed in an OPML file")
@@ -122,6 +158,18 @@ def _core(args, *, write: bool = False):
     return core
 
 
+def _library(args):
+    """The library alone, for commands that only read it: no network stack,
+    no feed parser, no audio-file reader loaded."""
+    from ibplayer.infra.paths import data_dir
+    from ibplayer.infra.store import Library
+
+    lib = Library(data_dir(args.data_dir))
+    if lib.recovered is not None:
+        print(f"ibplayer: warning: {lib.recovered}", file=sys.stderr)
+    return lib
+
+
 def cmd_subscribe(args) -> int:
     with _core(args, write=True) as core:
         r = core.subscribe(args.url)
@@ -157,8 +205,8 @@ def cmd_refresh(args) -> int:
 
 
 def cmd_feeds(args) -> int:
-    with _core(args) as core:
-        fs = core.library.feeds()
+    with _library(args) as lib:
+        fs = lib.feeds()
         if not fs:
             print("no subscriptions (try `ibplayer subscribe`)")
         for f in fs:
@@ -175,32 +223,35 @@ def _guest_line(ep) -> str:
 
 
 def cmd_episodes(args) -> int:
-    with _core(args) as core:
-        lib = core.library
+    with _library(args) as lib:
         feed_id = lib.find_feed(args.feed).id if args.feed else None
-        eps = lib.episodes(feed_id, unplayed=args.unplayed, downloaded=args.downloaded)
+        eps = lib.listing(feed_id, unplayed=args.unplayed, downloaded=args.downloaded)
         if not eps:
             print("no episodes" + ("" if lib.feeds() else " (try `ibplayer subscribe`)"))
+        out: list[str] = []  # written in blocks: a print per line is a write per line when unbuffered
+        write = sys.stdout.write
         for ep in eps:
-            date = ep.published.strftime("%Y-%m-%d") if ep.published else "----------"
-            state = ("D" if ep.downloaded else " ") + ("✓" if ep.played else " ")
-            guest = _guest_line(ep)
-            print(f"{ep.short_id}  {date}  {fmt_time(ep.duration):>8}  {state} {ep.title}")
-            if guest:
-                print(f"{'':9}guest: {guest}")
+            date = ep.published.date().isoformat() if ep.published_ts is not None else "----------"
+            state = ("D" if ep.file else " ") + ("✓" if ep.played else " ")
+            out.append(f"{ep.short_id}  {date}  {fmt_time(ep.duration):>8}  {state} {ep.title}")
+            if ep.guests:
+                out.append(f"{'':9}guest: {_guest_line(ep)}")
             if args.chapters:
-                source, chs = lib.chapters(ep.id)
-                for c in chs:
-                    if not c.hidden:
-                        print(f"{'':9}{fmt_time(c.start):>8}  {c.title}")
+                _source, chs = lib.chapters(ep.id)
+                out.extend(f"{'':9}{fmt_time(c.start):>8}  {c.title}" for c in chs if not c.hidden)
+            if len(out) >= 4096:
+                write("\n".join(out) + "\n")
+                out.clear()
+        if out:
+            write("\n".join(out) + "\n")
+        sys.stdout.flush()
     return 0
 
 
 def cmd_show(args) -> int:
     from ibplayer.domain.models import SOURCE_LABELS
 
-    with _core(args) as core:
-        lib = core.library
+    with _library(args) as lib:
         ep = lib.resolve_episode(args.episode)
         print(ep.title)
         date = ep.published.strftime("%Y-%m-%d") if ep.published else "unknown date"
@@ -247,8 +298,8 @@ def cmd_show(args) -> int:
 
 def cmd_search(args) -> int:
     query = " ".join(args.query)
-    with _core(args) as core:
-        hits = core.library.search(query, limit=args.limit)
+    with _library(args) as lib:
+        hits = lib.search(query, limit=args.limit)
         if args.json:
             print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
             return 0
@@ -257,20 +308,24 @@ def cmd_search(args) -> int:
         for h in hits:
             if h.kind == "chapter":
                 print(f"chapter  {fmt_time(h.start):>8}  {h.title}")
-                print(f"{'':19}in {h.episode_title}")
+                print(f"{'':19}in {h.episode_title} · {h.feed_title}")
             elif h.kind == "episode":
-                print(f"episode  {'':8}  {h.title}")
+                print(f"episode  {'':8}  {h.title} · {h.feed_title}")
                 if h.snippet:
                     print(f"{'':19}{h.snippet}")
             else:
-                print(f"guest    {'':8}  {h.title} — {h.episode_title}")
+                print(f"guest    {'':8}  {h.title} — {h.episode_title} · {h.feed_title}")
     return 0
 
 
 def cmd_export(args) -> int:
-    with _core(args) as core:
-        json.dump(core.library.export(), sys.stdout, ensure_ascii=False, indent=2)
-        print()
+    with _library(args) as lib:
+        doc = lib.export()
+        if args.pretty:
+            text = json.dumps(doc, ensure_ascii=False, indent=2)
+        else:  # the C encoder: several times faster than indent's pure-Python one
+            text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        sys.stdout.write(text + "\n")
     return 0
 
 
@@ -341,19 +396,27 @@ COMMANDS: dict[str, Callable] = {
 
 def main(argv: list[str] | None = None) -> int:
     """The CLI alone (no window): `ibplayer.main.main` is the full entry point."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     if args.command is None:
         build_parser().print_help()
         return EXIT_USAGE
     return run(args)
 
 
+# Commands that only read the library log nothing: they skip loading logging.
+_QUIET_COMMANDS = frozenset({"feeds", "episodes", "show", "search", "export"})
+
+
 def apply_global_options(args: argparse.Namespace) -> None:
     """--debug and --data-dir, for either front-end."""
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="ibplayer: %(levelname)s: %(message)s",
-    )
+    if args.debug or getattr(args, "command", None) not in _QUIET_COMMANDS:
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG if args.debug else logging.WARNING,
+            format="ibplayer: %(levelname)s: %(message)s",
+        )
     if args.data_dir:
         os.environ["IBPLAYER_DATA_DIR"] = args.data_dir
 
@@ -368,6 +431,10 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # one clear line, no traceback unless --debug
+        damaged = _damage_found_while_reading(exc)
+        if damaged and not args.debug:
+            print(f"ibplayer: error: {damaged}", file=sys.stderr)
+            return EXIT_ERROR
         if args.debug or not isinstance(exc, _known_errors()):
             if args.debug:
                 raise
@@ -375,3 +442,20 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         print(f"ibplayer: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _damage_found_while_reading(exc: BaseException) -> str | None:
+    """A damaged page met by a read (the check at open only looks at the
+    header and size): say so with the path, and have the next session check
+    the whole file before it writes (and set it aside)."""
+    import sqlite3
+
+    if not isinstance(exc, sqlite3.DatabaseError) or getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (11, 26):
+        return None
+    from ibplayer.infra.paths import data_dir
+    from ibplayer.infra.store import DB_NAME, forget_check
+
+    path = data_dir() / DB_NAME
+    forget_check(path)
+    return (f"the library {path} is damaged ({exc}): nothing was changed; the next command that writes "
+            "sets it aside and starts a new, empty library")

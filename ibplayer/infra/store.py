@@ -8,7 +8,6 @@ nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,20 +17,20 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ibplayer.domain import chapters as chapters_mod
-from ibplayer.domain import people as people_mod
-from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
+TYPE_CHECKING = False  # not `typing`'s: importing typing costs every reading command ~5 ms
+if TYPE_CHECKING:  # the models (pydantic) load only where chapters or feeds are handled
+    from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
 SCHEMA_VERSION = 4
 # SQLite page cache per connection.  A bulk ingest and FTS merges want a big
 # one; the window holds its connection for the whole session, so it is sized
 # deliberately rather than left at whatever a write once needed.
-DEFAULT_CACHE_KIB = 65536
+DEFAULT_CACHE_KIB = 16384
+BULK_CACHE_KIB = 65536
 
 
 class LibraryError(Exception):
@@ -58,8 +57,44 @@ class LibraryFull(LibraryError):
 
 # ---------------------------------------------------------------- row types
 
+_NEW_LIST = object()  # a field default: a new empty list for each row
 
-@dataclass(slots=True)
+
+def _row(cls):
+    """A light ``@dataclass(slots=True)``: ``__init__`` (positional or by
+    name), ``__repr__`` and ``__eq__`` from the annotations, without loading
+    `dataclasses` (which pulls in `inspect`: ~15 ms on every command)."""
+    names = tuple(cls.__dict__.get("__annotations__", {}))
+    ns = {k: v for k, v in cls.__dict__.items() if k not in names and k not in ("__dict__", "__weakref__")}
+    glb: dict = {"_NEW_LIST": _NEW_LIST}
+    params, body = [], []
+    for n in names:
+        if n in cls.__dict__:
+            glb[f"_d_{n}"] = cls.__dict__[n]
+            params.append(f"{n}=_d_{n}")
+            if cls.__dict__[n] is _NEW_LIST:
+                body.append(f"self.{n} = [] if {n} is _NEW_LIST else {n}")
+                continue
+        else:
+            params.append(n)
+        body.append(f"self.{n} = {n}")
+    exec(f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body), glb)  # noqa: S102
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    ns.update(__init__=glb["__init__"], __repr__=__repr__, __eq__=__eq__, __hash__=None, __slots__=names,
+              __match_args__=names)
+    return type(cls.__name__, cls.__bases__, ns)
+
+
+
+@_row
 class FeedRow:
     id: int
     url: str
@@ -80,7 +115,17 @@ class FeedRow:
     unplayed_count: int = 0
 
 
-@dataclass(slots=True)
+@_row
+class Guest:
+    """A guest of a stored episode (a plain row: listing episodes builds no
+    pydantic models)."""
+
+    name: str
+    affiliations: list[str] = _NEW_LIST
+    role: str = "guest"
+
+
+@_row
 class EpisodeRow:
     id: int
     short_id: str
@@ -102,7 +147,7 @@ class EpisodeRow:
     position: float
     played: bool
     file: str | None
-    guests: list[Person] = field(default_factory=list)
+    guests: list[Guest] = _NEW_LIST
 
     @property
     def downloaded(self) -> bool:
@@ -113,7 +158,7 @@ class EpisodeRow:
         return ", ".join(p.name for p in self.guests)
 
 
-@dataclass
+@_row
 class EnrichmentRow:
     url: str
     kind: str  # "chapters" | "image" (later "transcript")
@@ -126,7 +171,25 @@ class EnrichmentRow:
     error: str | None = None
 
 
-@dataclass(slots=True)
+@_row
+class ListedEpisode:
+    """One line of an episode list (`Library.listing`)."""
+
+    id: int
+    short_id: str
+    published_ts: float | None
+    duration: float | None
+    title: str
+    file: str | None
+    played: int
+    guests: list[Guest]
+
+    @property
+    def published(self) -> datetime | None:
+        return _dt(self.published_ts)
+
+
+@_row
 class SearchHit:
     kind: str  # "chapter" | "episode" | "guest"
     feed_title: str
@@ -316,6 +379,8 @@ FEED_CHAPTER_SOURCES = ("notes", "psc")
 
 
 def short_id_for(guid: str) -> str:
+    import hashlib  # only where episodes are stored: reading commands skip loading OpenSSL
+
     return hashlib.sha1(guid.encode("utf-8", "surrogatepass")).hexdigest()[:7]
 
 
@@ -335,6 +400,8 @@ PARSER_VERSION = 2
 def _item_hash(ep: ParsedEpisode) -> str:
     """Identity of what the feed says about an episode: unchanged items are
     skipped on refresh."""
+    import hashlib
+
     h = hashlib.sha1(str(PARSER_VERSION).encode())
     for part in (ep.title, ep.audio_url, ep.audio_type, str(ep.audio_length), str(ep.duration), str(ep.published),
                  str(ep.episode_number), ep.link, ep.image, ep.chapters_url, ep.summary, ep.notes_html):
@@ -380,6 +447,7 @@ class Library:
         self._lock = threading.RLock()
         self._depth = 0
         self._verified = False
+        self._people_grams: tuple | None = None
         if path.is_dir():
             raise LibraryError(f"the library path {path} is a directory, not a file: move it away or choose another --data-dir")
         try:
@@ -517,10 +585,28 @@ class Library:
             except OSError:
                 pass  # no stamp: the next session checks again
 
+    @contextmanager
+    def _bulk_cache(self) -> Iterator[None]:
+        """A big page cache for a bulk write (ingest, FTS merges), given back
+        after: a long-lived reader (the window) keeps only the default."""
+        if self._cache_kib >= BULK_CACHE_KIB:
+            yield
+            return
+        self.db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
+
     def check_writable(self) -> None:
-        """Raise `LibraryReadOnly` now, before work that would end in a write."""
+        """Before work that will end in a write: raise `LibraryReadOnly` now,
+        and check the file (once per session), so a damaged one is set aside
+        (`LibraryDamaged`) before anything is read from it."""
         if self.read_only:
             raise LibraryReadOnly(self.read_only_message)
+        with self._lock:
+            if not self._verified:
+                self._verify()
 
     def _translate(self, exc: sqlite3.Error) -> LibraryError | None:
         if _is_full(exc, self.path):
@@ -725,7 +811,7 @@ class Library:
         longer has unless the user played or downloaded them."""
         stats: dict = {"new": 0, "updated": 0, "unchanged": 0, "removed": 0, "touched": []}
         now = time.time()
-        with self.transaction():
+        with self._bulk_cache(), self.transaction():
             was_snapshot = bool(self.db.execute("SELECT snapshot FROM feeds WHERE id=?", (feed_id,)).fetchone()[0])
             self.db.execute(
                 """UPDATE feeds SET title=?, link=?, description=?, author=?, image=?, snapshot=?,
@@ -830,7 +916,9 @@ class Library:
         return stats
 
     def _person_id(self, name: str, cache: dict[str, int]) -> int:
-        key = people_mod.person_key(name)
+        from ibplayer.domain.people import person_key
+
+        key = person_key(name)
         pid = cache.get(key)
         if pid is None:
             row = self.db.execute("SELECT id FROM people WHERE key=?", (key,)).fetchone()
@@ -854,6 +942,8 @@ class Library:
         self.db.execute("DELETE FROM topics WHERE id NOT IN (SELECT topic_id FROM episode_topics)")
 
     def hosts(self, feed_id: int) -> list[Person]:
+        from ibplayer.domain.models import Person
+
         row = self.db.execute("SELECT hosts_json FROM feeds WHERE id=?", (feed_id,)).fetchone()
         return [Person(**p) for p in json.loads(row[0])] if row else []
 
@@ -879,19 +969,25 @@ class Library:
             self._attach_guests(eps)
         return eps
 
-    def _attach_guests(self, eps: list[EpisodeRow]) -> None:
+    def _attach_guests(self, eps: list[EpisodeRow] | list[ListedEpisode]) -> None:
         by_id = {e.id: e for e in eps}
-        ids = list(by_id)
-        for i in range(0, len(ids), 900):
-            chunk = ids[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            for eid, name, affs, _pid in self.db.execute(
-                f"""SELECT ep.episode_id, p.name, ep.affiliations, p.id FROM episode_people ep
-                    JOIN people p ON p.id=ep.person_id
-                    WHERE ep.role='guest' AND ep.episode_id IN ({marks}) ORDER BY ep.episode_id, ep.pos""",
-                chunk,
-            ):
-                by_id[eid].guests.append(Person(name=name, affiliations=json.loads(affs)))
+        sql = """SELECT ep.episode_id, p.name, ep.affiliations FROM episode_people ep JOIN people p ON p.id=ep.person_id
+                 WHERE ep.role='guest'{} ORDER BY ep.episode_id, ep.pos"""
+        if len(by_id) > 2000:  # a long list: one pass over every guest row beats id lists
+            batches = [self.db.execute(sql.format(""))]
+        else:
+            ids = list(by_id)
+            batches = [
+                self.db.execute(sql.format(f" AND ep.episode_id IN ({','.join('?' * len(ids[i:i + 900]))})"),
+                                ids[i:i + 900])
+                for i in range(0, len(ids), 900)
+            ]
+        get = by_id.get
+        for rows in batches:
+            for eid, name, affs in rows:
+                ep = get(eid)
+                if ep is not None:
+                    ep.guests.append(Guest(name, [] if affs == "[]" else json.loads(affs)))
 
     def episodes(
         self,
@@ -919,6 +1015,28 @@ class Library:
             params += [like, like]
         return self._episodes(" AND ".join(where), tuple(params), limit=limit)
 
+    def listing(self, feed_id: int | None = None, *, unplayed: bool = False,
+                downloaded: bool = False) -> list[ListedEpisode]:
+        """What a list of episodes shows (newest first), and nothing more: the
+        narrow, fast form of `episodes` for long lists."""
+        where, params = [], []
+        if feed_id is not None:
+            where.append("feed_id=?")
+            params.append(feed_id)
+        if unplayed:
+            where.append("played=0")
+        if downloaded:
+            where.append("file IS NOT NULL")
+        rows = self.db.execute(
+            "SELECT id, short_id, published, COALESCE(file_duration, feed_duration), title, file, played FROM episodes"
+            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY published DESC, id DESC",
+            params,
+        ).fetchall()
+        eps = [ListedEpisode(*r, []) for r in rows]
+        if eps:
+            self._attach_guests(eps)
+        return eps
+
     def episode(self, episode_id: int) -> EpisodeRow | None:
         eps = self._episodes("e.id=?", (episode_id,))
         return eps[0] if eps else None
@@ -945,9 +1063,9 @@ class Library:
         row = self.db.execute("SELECT notes_text FROM episodes WHERE id=?", (episode_id,)).fetchone()
         return row[0] if row else ""
 
-    def guests(self, episode_id: int) -> list[Person]:
+    def guests(self, episode_id: int) -> list[Guest]:
         return [
-            Person(name=n, affiliations=json.loads(a))
+            Guest(n, json.loads(a))
             for n, a in self.db.execute(
                 """SELECT p.name, ep.affiliations FROM episode_people ep JOIN people p ON p.id=ep.person_id
                    WHERE ep.episode_id=? AND ep.role='guest' ORDER BY ep.pos""",
@@ -956,7 +1074,9 @@ class Library:
         ]
 
     def person_id(self, name: str) -> int | None:
-        row = self.db.execute("SELECT id FROM people WHERE key=?", (people_mod.person_key(name),)).fetchone()
+        from ibplayer.domain.people import person_key
+
+        row = self.db.execute("SELECT id FROM people WHERE key=?", (person_key(name),)).fetchone()
         return row[0] if row else None
 
     def people(self) -> list[tuple[int, str, int]]:
@@ -997,6 +1117,8 @@ class Library:
 
     def chapter_sets(self, episode_id: int) -> dict[str, list[Chapter]]:
         """Every chapter list the episode has, by source."""
+        from ibplayer.domain.models import Chapter
+
         out: dict[str, list[Chapter]] = {}
         for source, start, end, title, url, image, hidden in self.db.execute(
             "SELECT source, start, end, title, url, image, hidden FROM chapters WHERE episode_id=? ORDER BY source, idx",
@@ -1014,7 +1136,7 @@ class Library:
             row = self.db.execute("SELECT chapter_source FROM episodes WHERE id=?", (episode_id,)).fetchone()
             source = row[0] if row else None
         if source not in sets:
-            source = chapters_mod.best_source(sets)
+            source = _best_source(sets)
         return source, (sets.get(source, []) if source else [])
 
     def chapter_source(self, episode_id: int) -> str | None:
@@ -1047,7 +1169,9 @@ class Library:
     def chapters_disagree(self, episode_id: int) -> bool:
         """Whether the episode's chapter sources differ (count, or starts more
         than a few seconds apart), so the app can offer a choice."""
-        return chapters_mod.any_disagree(self.chapter_sets(episode_id))
+        from ibplayer.domain.chapters import any_disagree
+
+        return any_disagree(self.chapter_sets(episode_id))
 
     def chapters_with_topic(self, topic: str, limit: int = 200) -> list[SearchHit]:
         """Every chapter on a topic across the library (full-text match of the
@@ -1136,10 +1260,16 @@ class Library:
         """Full-text search over chapter titles, episode titles and notes, and
         guest names.  Stemmed, case- and accent-insensitive, best first.
 
+        * abbreviations and their spelled-out forms from the topic vocabulary
+          find each other ("RL" and "reinforcement learning");
+        * episodes whose title matches come first (the five best);
+        * a misspelt guest name still finds the guest (trigram similarity,
+          when the name matches nothing as typed);
+        * the same episode in two subscriptions (same guid) is listed once.
+
         Each index is ranked and cut inside FTS5 first (bm25 computed once per
-        match, nothing joined or snippeted before the cut); only the rows
-        kept are joined and get a snippet."""
-        match = fts_query(query)
+        match, nothing joined before the cut); only the rows kept are joined."""
+        match = fts_query(query, synonyms=True)
         if not match:
             return []
         hits: list[SearchHit] = []
@@ -1163,13 +1293,21 @@ class Library:
                     r = rows.get(cid)
                     if r is not None:
                         hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
-                hits = _dedupe_chapter_hits(hits)
         if "episode" in kinds:
             top = db.execute(
                 """SELECT rowid, bm25(episodes_fts, 4.0, 1.0), snippet(episodes_fts, 1, '[', ']', '…', 12)
                    FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
                 (match, limit),
             ).fetchall()
+            # The best episodes whose *title* matches go first.
+            titled = db.execute(
+                """SELECT rowid, bm25(episodes_fts, 4.0, 1.0) - ?, snippet(episodes_fts, 1, '[', ']', '…', 12)
+                   FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
+                (_TITLE_BONUS, f"title : ({match})", _TITLED_FIRST),
+            ).fetchall()
+            if titled:
+                firsts = {t[0] for t in titled}
+                top = titled + [t for t in top if t[0] not in firsts]
             if top:
                 rows = {r[0]: r for r in db.execute(
                     """SELECT e.id, e.title, e.guid, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
@@ -1186,8 +1324,10 @@ class Library:
                        (SELECT rowid, bm25(people_fts) AS score FROM people_fts WHERE people_fts MATCH ?
                         ORDER BY 2 LIMIT ?) t
                    JOIN people p ON p.id=t.rowid ORDER BY t.score""",
-                (match, limit),
+                (fts_query(query), limit),
             ).fetchall()
+            if not people:
+                people = self._similar_people(query)
             for pid, score, name in people:
                 # The guest's five newest episodes (not all of them, to keep five).
                 for eid, guid, etitle, ftitle in db.execute(
@@ -1199,46 +1339,96 @@ class Library:
                     hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
                                           f"{name} in “{etitle}”", score * 2, person_id=pid))
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
-        return hits[:limit]
+        return _dedupe_hits(hits)[:limit]
+
+    def _similar_people(self, query: str, best: int = 3) -> list[tuple[int, float, str]]:
+        """Guests whose name is close to what was typed (misspelt): trigram
+        similarity of each typed word to the name's words; (id, score, name)."""
+        words = [w.casefold() for w in _TOKEN.findall(query) if len(w) >= 4]
+        if not words:
+            return []
+        stamp = self.db.execute("SELECT COUNT(*), MAX(id) FROM people").fetchone()
+        if self._people_grams is None or self._people_grams[0] != stamp:
+            self._people_grams = (stamp, [
+                (pid, name, [_trigrams(w) for w in _TOKEN.findall(name.casefold())])
+                for pid, name in self.db.execute("SELECT id, name FROM people")
+            ])
+        wanted = [_trigrams(w) for w in words]
+        scored = []
+        for pid, name, grams in self._people_grams[1]:
+            if not grams:
+                continue
+            sim = sum(max(len(q & g) / len(q | g) for g in grams) for q in wanted) / len(wanted)
+            if sim >= _FUZZY_MIN:
+                scored.append((-sim * _FUZZY_SCALE, pid, name))
+        scored.sort()
+        return [(pid, score, name) for score, pid, name in scored[:best]]
 
     # ------------------------------------------------------------ export
 
     def export(self) -> dict:
-        feeds = []
-        for f in self.feeds():
-            eps = []
-            for e in self._episodes("e.feed_id=?", (f.id,)):
-                source, chs = self.chapters(e.id)
-                eps.append(
-                    {
-                        "id": e.short_id,
-                        "guid": e.guid,
-                        "title": e.title,
-                        "published": e.published.isoformat() if e.published else None,
-                        "audio_url": e.audio_url,
-                        "duration": e.duration,
-                        "episode_number": e.episode_number,
-                        "guests": [{"name": p.name, "affiliations": p.affiliations} for p in e.guests],
-                        "topics": self.topics(e.id),
-                        "chapters": [
-                            {"start": c.start, "end": c.end, "title": c.title, "source": c.source} for c in chs
-                        ],
-                        "chapter_sources": sorted(self.chapter_sets(e.id)),
-                        "downloaded": e.downloaded,
-                        "file": e.file,
-                        "position": e.position,
-                        "played": e.played,
-                    }
-                )
-            feeds.append(
-                {
-                    "url": f.url,
-                    "title": f.title,
-                    "author": f.author,
-                    "snapshot": f.snapshot,
-                    "episodes": eps,
-                }
+        """The whole library as plain data (the backup and interop format).
+
+        Built set-wise: one query per table, rows grouped in Python, no model
+        objects (20,000 episodes and 450,000 chapters in a second or two)."""
+        db = self.db
+        guests: dict[int, list[dict]] = {}
+        for eid, name, affs in db.execute(
+            """SELECT ep.episode_id, p.name, ep.affiliations FROM episode_people ep JOIN people p ON p.id=ep.person_id
+               WHERE ep.role='guest' ORDER BY ep.episode_id, ep.pos"""
+        ):
+            guests.setdefault(eid, []).append({"name": name, "affiliations": json.loads(affs)})
+        topics: dict[int, list[str]] = {}
+        for eid, name in db.execute(
+            """SELECT et.episode_id, t.name FROM episode_topics et JOIN topics t ON t.id=et.topic_id
+               ORDER BY et.episode_id, et.rank"""
+        ):
+            topics.setdefault(eid, []).append(name)
+        sets: dict[int, dict[str, list[dict]]] = {}
+        last_eid, last_source, by_source, chs = None, None, {}, []
+        for eid, source, start, end, title in db.execute(
+            "SELECT episode_id, source, start, end, title FROM chapters ORDER BY episode_id, source, idx"
+        ):  # rows come grouped: no lookups per chapter
+            if eid != last_eid:
+                by_source = sets[eid] = {}
+                last_eid, last_source = eid, None
+            if source != last_source:
+                chs = by_source[source] = []
+                last_source = source
+            chs.append({"start": start, "end": end, "title": title, "source": source})
+        episodes: dict[int, list[dict]] = {}
+        for (eid, short_id, feed_id, guid, title, published, audio_url, duration, number, chosen, position, played,
+             file) in db.execute(
+            """SELECT e.id, e.short_id, e.feed_id, e.guid, e.title, e.published, e.audio_url,
+                      COALESCE(e.file_duration, e.feed_duration), e.episode_number, e.chapter_source,
+                      e.position, e.played, e.file
+               FROM episodes e ORDER BY e.feed_id, e.published DESC, e.id DESC"""
+        ):
+            by_source = sets.get(eid, {})
+            source = chosen if chosen in by_source else _best_source(by_source)
+            episodes.setdefault(feed_id, []).append({
+                "id": short_id,
+                "guid": guid,
+                "title": title,
+                "published": _dt(published).isoformat() if published is not None else None,
+                "audio_url": audio_url,
+                "duration": duration,
+                "episode_number": number,
+                "guests": guests.get(eid, []),
+                "topics": topics.get(eid, []),
+                "chapters": by_source.get(source, []) if source else [],
+                "chapter_sources": sorted(by_source),
+                "downloaded": bool(file),
+                "file": file,
+                "position": position,
+                "played": bool(played),
+            })
+        feeds = [
+            {"url": url, "title": title, "author": author, "snapshot": bool(snapshot), "episodes": episodes.get(fid, [])}
+            for fid, url, title, author, snapshot in db.execute(
+                "SELECT id, url, title, author, snapshot FROM feeds ORDER BY title COLLATE NOCASE"
             )
+        ]
         return {"version": 1, "feeds": feeds}
 
     # ------------------------------------------------------------ enrichment
@@ -1274,12 +1464,39 @@ class Library:
         return [tuple(r) for r in self.db.execute(sql, params)]
 
 
-def _dedupe_chapter_hits(hits: list[SearchHit]) -> list[SearchHit]:
-    """One hit per (episode, start): several sources may hold the same chapter."""
-    seen: set[tuple[int | None, int]] = set()
+def _best_source(by_source: dict) -> str | None:
+    """`domain.chapters.best_source` for plain rows as well as models: the
+    highest SOURCE_PRIORITY among non-empty sources, the first on a tie."""
+    from ibplayer.domain.models import SOURCE_PRIORITY
+
+    best, best_p = None, -1
+    for src, chs in by_source.items():
+        if chs:
+            p = SOURCE_PRIORITY.get(src, 0)
+            if p > best_p:
+                best, best_p = src, p
+    return best
+
+
+_TITLE_BONUS = 1000.0  # bm25 is negative, lower is better: title matches sort first
+_TITLED_FIRST = 5
+_FUZZY_MIN = 0.45
+_FUZZY_SCALE = 5.0
+
+
+def _trigrams(word: str) -> frozenset[str]:
+    w = f"  {word} "
+    return frozenset(w[i:i + 3] for i in range(len(w) - 2))
+
+
+def _dedupe_hits(hits: list[SearchHit]) -> list[SearchHit]:
+    """One hit per chapter (several sources may hold the same one) and per
+    episode: the same episode (same guid) subscribed twice is listed once."""
+    seen: set[tuple] = set()
     out = []
     for h in hits:
-        key = (h.episode_id, int(h.start or 0))
+        ep = h.episode_guid or h.episode_id
+        key = (h.kind, ep, int(h.start or 0)) if h.kind == "chapter" else (h.kind, ep, h.person_id)
         if key in seen:
             continue
         seen.add(key)
@@ -1290,16 +1507,73 @@ def _dedupe_chapter_hits(hits: list[SearchHit]) -> list[SearchHit]:
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(text: str) -> str:
+def fts_query(text: str, *, synonyms: bool = False) -> str:
     """Turn what a user typed into a safe FTS5 query: every word must match
-    (stemmed); the last word also matches as a prefix while typing."""
+    (stemmed); the last word also matches as a prefix while typing.  With
+    ``synonyms``, an abbreviation or its spelled-out form from the topic
+    vocabulary matches either ("RL" finds "reinforcement learning")."""
     words = _TOKEN.findall(text or "")
     if not words:
         return ""
-    parts = [f'"{w}"' for w in words[:-1]]
-    last = words[-1]
-    parts.append(f'("{last}" OR "{last}"*)' if len(last) >= 3 else f'"{last}"')
+    groups = _synonym_groups() if synonyms else {}
+    parts: list[str] = []
+    i = 0
+    while i < len(words):
+        for k in range(min(_MAX_ALIAS_WORDS, len(words) - i), 0, -1) if groups else ():
+            alts = groups.get(tuple(w.casefold() for w in words[i:i + k]))
+            if alts:
+                parts.append("(" + " OR ".join(dict.fromkeys(_phrase(a) for a in alts)) + ")")
+                i += k
+                break
+        else:
+            w = words[i]
+            last = i == len(words) - 1
+            parts.append(f'("{w}" OR "{w}"*)' if last and len(w) >= 3 else f'"{w}"')
+            i += 1
     return " AND ".join(parts)
+
+
+def _phrase(text: str) -> str:
+    return '"' + " ".join(_TOKEN.findall(text)) + '"'
+
+
+_MAX_ALIAS_WORDS = 5
+_SYNONYMS: dict[tuple[str, ...], tuple[str, ...]] | None = None
+
+
+def _synonym_groups() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """(words of an alias, casefolded) -> the aliases that mean the same:
+    a topic's abbreviations ("RL", "CoT", "LLMs") and the spelled-out forms
+    whose initials make one of them ("reinforcement learning", "chain of
+    thought", "large language models").  Related but different aliases of
+    a topic ("reward model" under RL) are left out."""
+    global _SYNONYMS
+    if _SYNONYMS is None:
+        from ibplayer.domain.topics import VOCABULARY
+
+        table: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for canonical, aliases in VOCABULARY.items():
+            forms = dict.fromkeys((canonical, *aliases))
+            abbrevs = {a for a in forms if _is_abbreviation(a)}
+            short = {a.casefold().removesuffix("s") for a in abbrevs}
+            spelled = {a for a in forms if " " in a.replace("-", " ") and _initials(a) in short}
+            inits = {_initials(a) for a in spelled}
+            abbrevs = {a for a in abbrevs if a.casefold().removesuffix("s") in inits}
+            same = tuple(sorted(abbrevs | spelled, key=str.casefold)) if abbrevs and spelled else ()
+            for a in same:
+                key = tuple(w.casefold() for w in _TOKEN.findall(a))
+                if 0 < len(key) <= _MAX_ALIAS_WORDS:
+                    table[key] = same
+        _SYNONYMS = table
+    return _SYNONYMS
+
+
+def _is_abbreviation(alias: str) -> bool:
+    return " " not in alias and "-" not in alias and len(alias) <= 6 and sum(c.isupper() for c in alias) >= 2
+
+
+def _initials(alias: str) -> str:
+    return "".join(w[0] for w in _TOKEN.findall(alias.casefold())).removesuffix("s")
 
 
 def _damage_signs(path: Path) -> str | None:
@@ -1356,6 +1630,15 @@ def _file_stamp(path: Path) -> str | None:
     except OSError:
         return None
     return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
+def forget_check(path: str | Path) -> None:
+    """Make the next write to the library at ``path`` check the whole file
+    first (after damage was met while reading)."""
+    try:
+        _stamp_path(Path(path)).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _read_stamp(path: Path) -> str | None:

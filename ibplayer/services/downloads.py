@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 
 from ibplayer.domain import chapters
 from ibplayer.infra import downloader
-from ibplayer.infra.audiofile import AudioInfo, read_audio_info
 from ibplayer.infra.store import FEED_CHAPTER_SOURCES, EpisodeRow, LibraryError
 from ibplayer.services.changes import Changes
 
 if TYPE_CHECKING:
+    from ibplayer.infra.audiofile import AudioInfo  # mutagen loads only where a download is recorded
     from ibplayer.services.core import Core
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,8 @@ class DownloadService:
         re-checked against that duration, and the chapter file and images
         cached for offline.  Blocking (reads the file, may fetch): call it
         from a worker in a front-end."""
+        from ibplayer.infra.audiofile import read_audio_info
+
         ep = self.episode(episode)
         path = Path(path)
         info = read_audio_info(path)
