@@ -46,6 +46,9 @@ def run_gui(args) -> int:
     data_dir = getattr(args, "data_dir", None)
     win = MainWindow(data_dir)
     win.show()
+    from . import stallprobe
+
+    stallprobe.install(win)  # benchmarks only (IBPLAYER_STALL_PROBE)
     win.start()
     try:
         return app.exec()

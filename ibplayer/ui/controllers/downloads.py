@@ -187,6 +187,9 @@ class DownloadsController(QObject):
 
     def _progress(self, job_id: str, prog) -> None:
         eid = int(job_id)
+        job = self.model.job(eid)
+        if job is None or job["state"] not in ("queued", "running"):
+            return  # a late report from the queue's thread after the job finished
         frac = prog.fraction
         self.model.upsert(eid, state="running", fraction=frac, done=prog.bytes_done, total=prog.total, speed=prog.speed)
         self.w.episodes.model.set_download(eid, frac if frac is not None else -1.0)
