@@ -1571,6 +1571,7 @@ def _initials(alias: str) -> str:
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_EMPTY_GRACE_S = 30.0
 
 
 def _damage_signs(path: Path) -> str | None:
@@ -1578,15 +1579,18 @@ def _damage_signs(path: Path) -> str | None:
     database, or shorter than its header says.  None when it looks right (or
     does not exist yet)."""
     try:
-        size = path.stat().st_size
+        st = path.stat()
         with open(path, "rb") as f:
             head = f.read(100)
     except FileNotFoundError:
         return None
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
+    size = st.st_size
     if size == 0:
-        return "the file is empty (0 bytes)"
+        # A library another process is creating right now is empty for a
+        # moment: only an empty file left alone for a while is damage.
+        return "the file is empty (0 bytes)" if time.time() - st.st_mtime > _EMPTY_GRACE_S else None
     if len(head) < 100 or not head.startswith(_SQLITE_HEADER):
         return "not an SQLite database"
     page_size = int.from_bytes(head[16:18], "big")
