@@ -107,6 +107,8 @@ def test_damaged_library_is_set_aside_and_a_fresh_one_started(data_dir, damage):
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     else:
         path.write_bytes(b"")
+        old = path.stat().st_mtime - 3600  # left empty an hour ago, not being created right now
+        os.utime(path, (old, old))
     before = path.read_bytes()
     r = run_cli("feeds", data_dir=data_dir)
     assert r.returncode == 0, r.stderr
@@ -325,3 +327,12 @@ def test_damage_met_while_reading_is_one_line_and_the_next_write_sets_it_aside(d
     assert r.returncode != 0 and "set aside" in _one_line(r)
     [aside] = _set_aside(data_dir)
     assert aside.read_bytes() == before
+
+
+def test_a_library_being_created_right_now_is_not_set_aside(data_dir):
+    """Another process has just created the file and not written it yet:
+    that is not damage (setting it aside would lose that process's writes)."""
+    (data_dir / DB_NAME).write_bytes(b"")
+    with Library(data_dir) as lib:
+        assert lib.recovered is None and lib.feeds() == []
+    assert not _set_aside(data_dir)

@@ -80,6 +80,27 @@ def test_export_is_the_same_value_for_value(data_dir):
         assert sum(len(f["episodes"]) for f in doc["feeds"]) == 12
 
 
+def test_compact_json_text_is_the_same_document(data_dir):
+    _varied_library(data_dir)
+    with Library(data_dir) as lib:
+        eid = lib.episodes()[3].id
+        odd = ['quote " back\\slash', "tab\tnew\nline \x01 \u2028 é 😀 </script>", ""]
+        lib.replace_chapters(eid, "psc", [
+            Chapter.model_construct(start=1 / 3, end=float("inf"), title=odd[0], source="psc", url=None, image=None,
+                                    hidden=False),
+            Chapter.model_construct(start=1e-7, end=1e16, title=odd[1], source="psc", url=None, image=None,
+                                    hidden=False),
+            Chapter.model_construct(start=12345.678901234567, end=None, title=odd[2], source="psc", url=None,
+                                    image=None, hidden=False),
+        ])
+        lib.set_chapter_source(eid, "psc")
+        text = lib.export_json()
+        assert "\n" not in text
+        assert json.loads(text) == lib.export() == _export_per_episode(lib)
+        assert text == json.dumps(lib.export(), ensure_ascii=False, separators=(",", ":"))
+        assert json.loads(lib.export_json(pretty=True)) == lib.export()
+
+
 def test_cli_export_compact_by_default_and_pretty_on_request(data_dir):
     _varied_library(data_dir)
     compact = run_cli("export", "--json", data_dir=data_dir)

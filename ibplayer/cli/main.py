@@ -320,12 +320,7 @@ def cmd_search(args) -> int:
 
 def cmd_export(args) -> int:
     with _library(args) as lib:
-        doc = lib.export()
-        if args.pretty:
-            text = json.dumps(doc, ensure_ascii=False, indent=2)
-        else:  # the C encoder: several times faster than indent's pure-Python one
-            text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(lib.export_json(pretty=args.pretty) + "\n")  # one write
     return 0
 
 
