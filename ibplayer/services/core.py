@@ -14,6 +14,7 @@ import logging
 import os
 import posixpath
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from ibplayer import DEFAULT_FEED_URL
 from ibplayer.domain import chapters
 from ibplayer.domain.models import Chapter, ParsedFeed
 from ibplayer.infra import downloader as downloads
-from ibplayer.infra import feeds, opml
+from ibplayer.infra import feeds, http, opml
 from ibplayer.infra.audiofile import AudioInfo, read_audio_info
 from ibplayer.infra.feeds import FeedError, NetworkUnreachable
 from ibplayer.infra.paths import data_dir as resolve_data_dir
@@ -72,11 +73,13 @@ class Core:
     opens its own connection to the same library file)."""
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, timeout: float | None = None,
-                 max_feed_bytes: int = feeds.MAX_FEED_BYTES):
+                 max_feed_bytes: int = feeds.MAX_FEED_BYTES, deadline: float | None = None):
         self.data_dir = resolve_data_dir(data_dir)
         self.library = Library(self.data_dir)
         self.timeout = timeout
         self.max_feed_bytes = max_feed_bytes
+        self.deadline = deadline or feeds.DEFAULT_DEADLINE  # total seconds per fetch
+        self._private_feeds: dict[int, bool] = {}  # feed id -> served from this computer / the LAN
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -115,13 +118,13 @@ class Core:
         if existing:
             return self.refresh_feed(existing.id)
         try:
-            fetched = feeds.fetch_feed(url, client=self.client, max_bytes=self.max_feed_bytes)
+            fetched = feeds.fetch_feed(url, client=self.client, max_bytes=self.max_feed_bytes, deadline=self.deadline)
             parsed = feeds.parse_feed(fetched.content or b"", url)
         except FeedError as exc:
             if is_default:
                 return self._load_snapshot(url, exc)
             raise
-        self._fetch_chapter_json(parsed)
+        self._fetch_chapter_json(parsed, feed_url=url)
         final_url = fetched.url
         existing = self.library.feed_by_url(final_url)
         feed_id = existing.id if existing else self.library.add_feed(final_url, parsed.title)
@@ -157,7 +160,15 @@ class Core:
         for f in self.library.feeds():
             if feed_ids is not None and f.id not in feed_ids:
                 continue
-            r = self.refresh_feed(f.id)
+            try:
+                r = self.refresh_feed(f.id)
+            except (LibraryError, sqlite3.Error):
+                raise  # the library, not the feed: stop
+            except Exception as exc:  # one bad feed must not stop the others
+                log.warning("refreshing %s", f.url, exc_info=True)
+                msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+                self.library.note_feed_checked(f.id, error=msg)
+                r = RefreshResult(f.id, f.url, f.title, "error", error=msg)
             results.append(r)
             if on_result:
                 on_result(r)
@@ -174,6 +185,7 @@ class Core:
                 last_modified=None if f.snapshot else f.last_modified,
                 client=self.client,
                 max_bytes=self.max_feed_bytes,
+                deadline=self.deadline,
             )
         except NetworkUnreachable as exc:
             self.library.note_feed_checked(feed_id, error=str(exc))
@@ -197,14 +209,14 @@ class Core:
         except FeedError as exc:
             self.library.note_feed_checked(feed_id, error=str(exc))
             return RefreshResult(feed_id, f.url, f.title, "error", error=str(exc))
-        self._fetch_chapter_json(parsed, feed_id)
+        self._fetch_chapter_json(parsed, feed_id, feed_url=f.url)
         stats = self.library.store_feed(
             feed_id, parsed, url=fetched.url, etag=fetched.etag, last_modified=fetched.last_modified,
             content_hash=digest, snapshot=False,
         )
         return RefreshResult(feed_id, fetched.url, parsed.title, "updated", stats["new"], stats["updated"])
 
-    def _fetch_chapter_json(self, parsed: ParsedFeed, feed_id: int | None = None) -> None:
+    def _fetch_chapter_json(self, parsed: ParsedFeed, feed_id: int | None = None, feed_url: str = "") -> None:
         """Fetch Podcasting 2.0 chapter files for episodes that name one and
         whose chapters the library does not have yet.  Failures keep the
         other sources; they are logged, never fatal."""
@@ -222,15 +234,14 @@ class Core:
         if not todo:
             return
 
+        allow_private = http.is_private_url(feed_url)
+
         def fetch(ep):
             try:
-                feeds.check_url(ep.chapters_url)
-                resp = self.client.get(ep.chapters_url)
-                resp.raise_for_status()
-                if len(resp.content) > 5_000_000:
-                    raise ValueError("chapters file too large")
-                return ep, chapters.chapters_from_json(resp.content, ep.duration)
-            except (httpx.HTTPError, ValueError, FeedError) as exc:
+                got = http.fetch_bytes(ep.chapters_url, MAX_CHAPTERS_BYTES, self.deadline, client=self.client,
+                                       allow_private=allow_private, what="the chapters file")
+                return ep, chapters.chapters_from_json(got.content, ep.duration)
+            except Exception as exc:  # a bad enrichment costs only that enrichment
                 log.warning("chapters for %r: %s", ep.title, exc)
                 return ep, None
 
@@ -242,12 +253,12 @@ class Core:
     # ------------------------------------------------------------ OPML
 
     def opml_import(self, path: str | os.PathLike[str]) -> list[RefreshResult | str]:
-        urls = opml.read_opml(Path(path))
+        urls = opml.read_opml(path)
         out: list[RefreshResult | str] = []
         for url in urls:
             try:
                 out.append(self.subscribe(url))
-            except (FeedError, LibraryError) as exc:
+            except (FeedError, LibraryError, ValueError) as exc:
                 out.append(f"{url}: {exc}")
         return out
 
@@ -340,6 +351,7 @@ class Core:
                                       error=f"not an http(s) enclosure: {ep.audio_url[:200]!r}"))
                 continue
             todo[str(ep.id)] = (ep, self.download_path(ep, reserve=True))
+            self._note_private_feed(ep.feed_id)
         if not todo:
             return results
 
@@ -418,6 +430,7 @@ class Core:
         call it from a worker."""
         ep = self._episode_row(episode)
         path = Path(path)
+        self._note_private_feed(ep.feed_id)
         info = read_audio_info(path)
         try:
             pc = self._cache_podcast_chapters(ep, path, info.duration, self.client)
@@ -469,17 +482,15 @@ class Core:
         cache = self.chapter_cache_dir(dest)
         json_path = cache / (dest.name + ".json")
         data: bytes | None = None
+        allow_private = self._private_feeds.get(ep.feed_id, False)
         try:
-            feeds.check_url(ep.chapters_url)
-            resp = client.get(ep.chapters_url)
-            resp.raise_for_status()
-            if len(resp.content) > MAX_CHAPTERS_BYTES:
-                raise ValueError("chapters file too large")
-            chapters.chapters_from_json(resp.content)  # valid before it replaces a cached copy
-            data = resp.content
+            got = http.fetch_bytes(ep.chapters_url, MAX_CHAPTERS_BYTES, self.deadline, client=client,
+                                   allow_private=allow_private, what="the chapters file")
+            chapters.chapters_from_json(got.content)  # valid before it replaces a cached copy
+            data = got.content
             cache.mkdir(parents=True, exist_ok=True)
             _write_atomic(json_path, data)
-        except (httpx.HTTPError, ValueError, FeedError, OSError) as exc:
+        except (http.FetchError, ValueError, RecursionError, OSError) as exc:
             log.warning("chapters for %r: %s", ep.title, exc)
             try:
                 data = json_path.read_bytes()
@@ -490,24 +501,30 @@ class Core:
         except ValueError as exc:
             log.warning("cached chapters for %r: %s", ep.title, exc)
             return None
-        return [self._cache_chapter_image(c, cache, client) for c in chs]
+        return [self._cache_chapter_image(c, cache, client, allow_private) for c in chs]
 
-    def _cache_chapter_image(self, c: Chapter, cache: Path, client: httpx.Client | None) -> Chapter:
+    def _note_private_feed(self, feed_id: int) -> None:
+        """Remember (in the calling thread) whether a feed came from this
+        computer or the LAN: only then may its enrichment URLs point there."""
+        if feed_id not in self._private_feeds:
+            f = self.library.feed(feed_id)
+            self._private_feeds[feed_id] = bool(f and http.is_private_url(f.url))
+
+    def _cache_chapter_image(self, c: Chapter, cache: Path, client: httpx.Client | None,
+                             allow_private: bool = False) -> Chapter:
         if not c.image or urlsplit(c.image).scheme.lower() not in ("http", "https"):
             return c
         local = cache / _image_name(c.image)
         if not local.exists() and client is not None:
             try:
-                resp = client.get(c.image)
-                resp.raise_for_status()
-                if len(resp.content) > MAX_IMAGE_BYTES:
-                    raise ValueError("image too large")
-                ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                got = http.fetch_bytes(c.image, MAX_IMAGE_BYTES, self.deadline, client=client,
+                                       allow_private=allow_private, what="the image")
+                ctype = got.content_type
                 if ctype and not ctype.startswith("image/"):
                     raise ValueError(f"not an image ({ctype})")
                 cache.mkdir(parents=True, exist_ok=True)
-                _write_atomic(local, resp.content)
-            except (httpx.HTTPError, ValueError, OSError) as exc:
+                _write_atomic(local, got.content)
+            except (http.FetchError, ValueError, OSError) as exc:
                 log.warning("chapter image %s: %s", c.image, exc)
         if local.exists():
             return c.model_copy(update={"image": local.resolve().as_uri()})
