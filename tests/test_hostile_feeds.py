@@ -247,3 +247,21 @@ def test_feed_from_this_computer_may_use_its_own_chapter_urls(file_server, core)
 def test_enrichment_fetch_refuses_private_targets_without_a_request(url):
     with pytest.raises(http.FetchError, match="refused"):
         http.fetch_bytes(url, 1000, 2)
+
+
+def test_out_of_range_numbers_do_not_stop_the_refresh(file_server, data_dir):
+    """Numbers SQLite cannot hold (an episode number, a length) once made
+    the refresh stop at that feed: now they are dropped, and whatever goes
+    wrong with one feed is its own last error."""
+    a = file_server.add("/a.xml", feed_xml("Show a", ["a1"]))
+    b = file_server.add("/b.xml", feed_xml("Show b", ["b1"]))
+    for u in (a, b):
+        assert run_cli("subscribe", u, data_dir=data_dir).returncode == 0
+    huge = ('<itunes:episode>123456789012345678901234567890</itunes:episode>'
+            '<enclosure url="http://127.0.0.1:9/x.mp3" type="audio/mpeg" length="99999999999999999999999"/>')
+    ns = ' xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+    file_server.add("/a.xml", feed_xml("Show a", ["a1", "a2"], extra=huge, ns=ns))
+    file_server.add("/b.xml", feed_xml("Show b", ["b1", "b2"]))
+    r = run_cli("refresh", data_dir=data_dir)
+    assert "Show a: 1 new" in r.stdout and "Show b: 1 new" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0, r.stderr

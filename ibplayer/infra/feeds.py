@@ -392,8 +392,10 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
         duration = parse_duration(entry.get("itunes_duration"))
         length = enc.get("length") or "0"
         try:
-            audio_length = max(0, int(str(length).strip() or 0))
+            audio_length = max(0, int(str(length).strip()[:20] or 0))
         except ValueError:
+            audio_length = 0
+        if audio_length >= 1 << 50:  # a petabyte is a broken value (and overflows SQLite)
             audio_length = 0
 
         by_source: dict[str, list[Chapter]] = {}
@@ -474,7 +476,10 @@ def _episode_number(entry, title: str) -> int | None:
     raw = entry.get("itunes_episode")
     if raw:
         try:
-            return int(str(raw).strip())
+            n = int(str(raw).strip()[:12])
+            if 0 <= n < 10**9:
+                return n
         except ValueError:
             pass
-    return people.episode_number(title)
+    n = people.episode_number(title)
+    return n if n is None or 0 <= n < 10**9 else None
