@@ -21,7 +21,7 @@ import xml.sax
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -116,7 +116,39 @@ _ATTR_RE = re.compile(rb"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ITEM_SPLIT = re.compile(rb"<item[\s>]")
 
 
-def _persons_by_item(raw: bytes) -> tuple[list[dict], list[list[dict]]]:
+_BASE_ATTR = re.compile(rb"""\bxml:base\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ROOT_TAGS = re.compile(rb"<(?:rss|channel|feed)\b[^>]*>")
+_ENCLOSURE_TAG = re.compile(rb"<(?:enclosure|media:content)\b[^>]*>")
+
+
+def _bases_by_item(parts: list[bytes], feed_url: str) -> list[str]:
+    """The base URL of each item, for relative enclosure URLs: the feed's
+    URL, then any xml:base on the root and channel, then on the item (or on
+    its enclosure).  feedparser does not resolve enclosure URLs."""
+    base = feed_url
+    for tag in _ROOT_TAGS.findall(parts[0]):
+        for a, b in _BASE_ATTR.findall(tag):
+            base = _join(base, (a or b).decode("utf-8", "replace"))
+    out = []
+    for part in parts[1:]:
+        item_base = base
+        start_tag = part[: part.find(b">") + 1]
+        tags = [start_tag] + [t for t in _ENCLOSURE_TAG.findall(part, 0, 65536) if b"xml:base" in t][:1]
+        for tag in tags:
+            for a, b in _BASE_ATTR.findall(tag):
+                item_base = _join(item_base, (a or b).decode("utf-8", "replace"))
+        out.append(item_base)
+    return out
+
+
+def _join(base: str, ref: str) -> str:
+    try:
+        return urljoin(base, _text(ref))
+    except ValueError:
+        return base
+
+
+def _persons_by_item(raw: bytes, parts: list[bytes] | None = None) -> tuple[list[dict], list[list[dict]]]:
     """feedparser keeps only one <podcast:person> per element and loses its
     attributes, so read them from the raw XML: (channel persons, per item)."""
     if b"podcast:person" not in raw:
@@ -135,7 +167,7 @@ def _persons_by_item(raw: bytes) -> tuple[list[dict], list[list[dict]]]:
             out.append(d)
         return out
 
-    parts = _ITEM_SPLIT.split(raw)
+    parts = parts if parts is not None else _ITEM_SPLIT.split(raw)
     return persons(parts[0]), [persons(p) for p in parts[1:]]
 
 
@@ -189,7 +221,29 @@ def _audio_enclosure(entry) -> dict | None:
     for enc in entry.get("enclosures", ()):
         if enc.get("href") and _is_audio(enc):
             return enc
+    for media in entry.get("media_content", ()) or ():  # <media:content> without an <enclosure>
+        link = {"href": media.get("url"), "type": media.get("type") or "",
+                "length": media.get("filesize") or media.get("fileSize") or "0"}
+        if link["href"] and (_is_audio(link) or (media.get("medium") == "audio" and not link["type"])):
+            return link
     return None
+
+
+def _title_from_url(url: str) -> str:
+    """An untitled item is named after its file, as gPodder does."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return _text(stem)
+
+
+def fit_explicit(chs: list[Chapter], stated: float | None) -> list[Chapter]:
+    """Explicit chapters (PSC, Podcasting 2.0) are kept whole: a feed's
+    itunes:duration is often wrong, so it only closes the last chapter when
+    every chapter starts before it.  The file's real duration, once
+    downloaded, is the check that may drop some."""
+    if stated and all(c.start < stated for c in chs):
+        return chapters.finalize(chs, stated)
+    return chapters.finalize(chs, None)
 
 
 def _published(entry) -> datetime | None:
@@ -200,6 +254,40 @@ def _published(entry) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(st), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+KNOWN_NAMESPACES = {
+    b"itunes": b"http://www.itunes.com/dtds/podcast-1.0.dtd",
+    b"podcast": b"https://podcastindex.org/namespace/1.0",
+    b"psc": b"http://podlove.org/simple-chapters",
+    b"media": b"http://search.yahoo.com/mrss/",
+    b"content": b"http://purl.org/rss/1.0/modules/content/",
+    b"atom": b"http://www.w3.org/2005/Atom",
+    b"dc": b"http://purl.org/dc/elements/1.1/",
+    b"googleplay": b"http://www.google.com/schemas/play-podcasts/1.0",
+    b"sy": b"http://purl.org/rss/1.0/modules/syndication/",
+    b"fh": b"http://purl.org/syndication/history/1.0",
+}
+_USED_PREFIX = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]|\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
+_DECLARED = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
+_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)\b")
+
+
+def _declare_missing_prefixes(data: bytes) -> bytes | None:
+    """A feed that uses itunes:, podcast:, psc: ... without declaring them is
+    not namespace-well-formed; feedparser and podcastparser read it anyway.
+    Declare the missing prefixes on the root element (the known ones with
+    their real namespace) so that the strict parser reads it; None when
+    there is nothing to declare."""
+    root = _ROOT.search(data)
+    if not root:
+        return None
+    used = {a or b for a, b in _USED_PREFIX.findall(data)} - {b"xml", b"xmlns"}
+    missing = sorted(used - set(_DECLARED.findall(data)))
+    if not missing:
+        return None
+    decl = b"".join(b' xmlns:%s="%s"' % (p, KNOWN_NAMESPACES.get(p, b"urn:ibplayer:undeclared:" + p)) for p in missing)
+    return data[: root.end()] + decl + data[root.end():]
 
 
 def _check_parsed(d, url: str) -> None:
@@ -347,6 +435,12 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
     data = _strip_c0_bytes(data)
     try:
         d = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+        if d.get("bozo") and "unbound prefix" in str(d.get("bozo_exception")):
+            fixed = _declare_missing_prefixes(data)
+            if fixed is not None:
+                retry = feedparser.parse(fixed, sanitize_html=False, resolve_relative_uris=False)
+                if not retry.get("bozo") or "unbound prefix" not in str(retry.get("bozo_exception")):
+                    d, data = retry, fixed
     except Exception as exc:  # feedparser should not raise, but never trust it
         raise FeedError(f"{url}: cannot parse the feed ({_one_line(exc)})") from exc
     _check_parsed(d, url)
@@ -355,7 +449,9 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
     if not title and not d.entries:
         raise FeedError(f"{url}: not a podcast feed (no title, no items)")
 
-    channel_persons, item_persons = _persons_by_item(data)
+    parts = _ITEM_SPLIT.split(data)
+    channel_persons, item_persons = _persons_by_item(data, parts)
+    item_bases = _bases_by_item(parts, url if http.is_http_url(url) else "")
     author = _text(f.get("itunes_author") or f.get("author")) or None
     channel_notes = html_to_text(_text(f.get("summary") or f.get("subtitle"))[:MAX_NOTES_CHARS])
     hosts = people.hosts_from(author, [p for p in channel_persons if (p.get("role") or "").lower() == "host"], channel_notes)
@@ -370,11 +466,13 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
         if enc is None:
             continue  # a text post, a video, an image: not an episode
         audio_url = _text(enc.get("href"))
+        if not urlsplit(audio_url).scheme and i < len(item_bases) and item_bases[i]:
+            audio_url = _join(item_bases[i], audio_url)  # relative: against xml:base and the feed's URL
         guid = _text(entry.get("id")) or audio_url
         if guid in seen:
             continue
         seen.add(guid)
-        ep_title = _text(entry.get("title")) or "Untitled episode"
+        ep_title = _text(entry.get("title")) or _title_from_url(audio_url) or "Untitled episode"
         content = ""
         if entry.get("content"):
             content = max((c.get("value") or "" for c in entry.content), key=len)
@@ -411,7 +509,7 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
         psc = entry.get("psc_chapters")
         if psc and psc.get("chapters"):
             try:
-                psc_chapters = chapters.finalize(chapters.chapters_from_psc(psc["chapters"]), duration)
+                psc_chapters = fit_explicit(chapters.chapters_from_psc(psc["chapters"]), duration)
             except (ValueError, TypeError, RecursionError) as exc:
                 log.warning("%s: Podlove chapters of %r: %s", url, ep_title[:80], _one_line(exc))
                 psc_chapters = []

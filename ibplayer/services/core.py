@@ -240,7 +240,7 @@ class Core:
             try:
                 got = http.fetch_bytes(ep.chapters_url, MAX_CHAPTERS_BYTES, self.deadline, client=self.client,
                                        allow_private=allow_private, what="the chapters file")
-                return ep, chapters.chapters_from_json(got.content, ep.duration)
+                return ep, feeds.fit_explicit(chapters.chapters_from_json(got.content), ep.duration)
             except Exception as exc:  # a bad enrichment costs only that enrichment
                 log.warning("chapters for %r: %s", ep.title, exc)
                 return ep, None
