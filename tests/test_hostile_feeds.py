@@ -265,3 +265,15 @@ def test_out_of_range_numbers_do_not_stop_the_refresh(file_server, data_dir):
     r = run_cli("refresh", data_dir=data_dir)
     assert "Show a: 1 new" in r.stdout and "Show b: 1 new" in r.stdout, r.stdout + r.stderr
     assert r.returncode == 0, r.stderr
+
+
+def test_deeply_nested_chapters_json_costs_only_the_chapters(file_server, core):
+    """A RecursionError while reading a chapters file once aborted the whole subscribe."""
+    ch = file_server.add("/deep.json", b'{"version": "1.2.0", "chapters": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+                         content_type="application/json")
+    ns = ' xmlns:podcast="https://podcastindex.org/namespace/1.0"'
+    r = core.subscribe(file_server.add("/f.xml", feed_xml("Deep", ["d1"], extra=f'<podcast:chapters url="{ch}"/>', ns=ns)))
+    assert r.new == 1
+    [ep] = core.library.episodes()
+    assert "podcast-chapters" not in core.library.chapter_sets(ep.id)
+    assert file_server.requests_for("/deep.json")
