@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
@@ -49,29 +47,40 @@ def cli_export(data_dir) -> str:
     return r.stdout
 
 
-def peak_rss_of(*args: str, data_dir, address_space: int = 2 << 30, timeout: float = 60):
-    """Like run_measured, but reaps the child with wait4 to get its own peak RSS."""
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+# Runs in a small fresh interpreter: a child forked straight from pytest would
+# count pytest's own (large) resident set in its peak RSS.
+_MEASURE = """
+import os, resource, subprocess, sys, time, json
+limit, timeout, out, err, *cmd = sys.argv[1:]
+def cap():
+    resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+t0 = time.monotonic()
+with open(out, "wb") as o, open(err, "wb") as e:
+    proc = subprocess.Popen(cmd, stdout=o, stderr=e, preexec_fn=cap)
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() - t0 > float(timeout):
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.02)
+print(json.dumps({"rc": os.waitstatus_to_exitcode(status), "seconds": time.monotonic() - t0,
+                  "maxrss": usage.ru_maxrss * 1024}))
+"""
 
-    cmd = [sys.executable, "-m", "ibplayer", "--data-dir", str(data_dir), *args]
-    t0 = time.monotonic()
+
+def peak_rss_of(*args: str, data_dir, address_space: int = 2 << 30, timeout: float = 60):
+    """Run the CLI in a subprocess: (returncode, stdout, stderr, seconds,
+    peak RSS in bytes of that one process).  The address space is capped so
+    that a failing run cannot take the shared machine down with it."""
     out_path, err_path = data_dir.parent / "out.txt", data_dir.parent / "err.txt"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, preexec_fn=limit)
-        deadline = t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                raise AssertionError(f"still running after {timeout} s")
-            time.sleep(0.02)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.monotonic() - t0
-    return proc.returncode, out_path.read_text(), err_path.read_text(), elapsed, usage.ru_maxrss * 1024
+    cmd = [sys.executable, "-m", "ibplayer", "--data-dir", str(data_dir), *args]
+    r = subprocess.run([sys.executable, "-c", _MEASURE, str(address_space), str(timeout), str(out_path),
+                        str(err_path), *cmd], capture_output=True, text=True, cwd=ROOT, timeout=timeout + 30)
+    m = json.loads(r.stdout)
+    return m["rc"], out_path.read_text(), err_path.read_text(), m["seconds"], m["maxrss"]
 
 
 # ---------------------------------------------------------------- gzip bombs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 import logging
 import math
 import multiprocessing
@@ -21,10 +22,12 @@ import xml.sax
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
+from ibplayer import __version__
 from ibplayer.domain import chapters, people, topics
 from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 from ibplayer.domain.text import html_to_text, sanitize_html, strip_controls
@@ -340,8 +343,84 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None) -> ParsedFeed:
+# Part of every item cache: a new parser (or a new ibplayer) re-reads every item once.
+CACHE_VERSION = f"{__version__}/1"
+
+
+class ItemCache:
+    """Digests of a feed's raw ``<item>`` elements as last stored, so that a
+    refresh parses only new and changed items (hashing 2,000 raw items takes
+    milliseconds; parsing them takes seconds).
+
+    It is a cache file: it is trusted only while it names the same feed URL
+    and every episode it saw is still in the library, so a stale, missing or
+    damaged file only costs a full parse."""
+
+    def __init__(self, path: Path, url: str, hosts: list[Person] | None = None):
+        self.path, self.url, self.hosts = Path(path), url, list(hosts or [])
+        self.head: str | None = None
+        self.items: set[str] = set()
+        self._pending: tuple[str, list[str]] | None = None
+
+    @classmethod
+    def load(cls, path: Path, url: str, library_guids: set[str], hosts: list[Person] | None = None) -> ItemCache:
+        cache = cls(path, url, hosts)
+        try:
+            saved = json.loads(Path(path).read_text("utf-8"))
+            if (saved.get("version") == CACHE_VERSION and saved.get("url") == url
+                    and set(saved.get("guids", ())) <= library_guids):
+                cache.head, cache.items = saved["head"], set(saved["items"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        return cache
+
+    def note(self, data: bytes) -> None:
+        """Remember the digests of ``data`` (saved by `save`, once stored)."""
+        split = _split_items(data)
+        if split is not None:
+            head, items, tail = split
+            self._pending = (_digest(head + tail), [_digest(it) for it in items])
+
+    def save(self, library_guids: set[str]) -> None:
+        if self._pending is None:
+            return
+        head, items = self._pending
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps({"version": CACHE_VERSION, "url": self.url, "head": head, "items": items, "guids": sorted(library_guids)}))
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a cache: never fatal
+            log.debug("item cache %s: %s", self.path, exc)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+def _split_items(data: bytes) -> tuple[bytes, list[bytes], bytes] | None:
+    """(everything before the first <item>, the items, everything after the
+    last one) of an RSS document; None when it does not look like one."""
+    first = re.search(rb"<item[\s>]", data)
+    close = data.rfind(b"</channel>")
+    if not first or close < first.start():
+        return None
+    last = data.rfind(b"</item>", first.start(), close)
+    if last < 0:
+        return None
+    end = last + len(b"</item>")  # channel elements after the last item belong to the tail
+    body = data[first.start() : end]
+    cuts = [0] + [m.end() for m in _ITEM_BOUNDARY.finditer(body)] + [len(body)]
+    return data[: first.start()], [body[a:b] for a, b in zip(cuts, cuts[1:])], data[end:]
+
+
+def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None,
+               cache: ItemCache | None = None) -> ParsedFeed:
     """Parse feed bytes into episodes with chapters, guests and topics.
+
+    With a `cache`, only the items that are new or changed since it was
+    saved are parsed (the channel part must be unchanged too); the result
+    then holds only those episodes, and the hosts known before.
 
     A big RSS feed is split at item boundaries and the pieces are parsed in
     forked worker processes, one per core.  That is only done where forking
@@ -354,6 +433,16 @@ def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None) 
             and threading.active_count() == 1
             and _usable_cpus() > 1
         )
+    if cache is not None and data:
+        cache.note(data)
+        split = _split_items(data) if cache.head is not None else None
+        if split is not None and cache._pending is not None and cache._pending[0] == cache.head:
+            head, items, tail = split
+            todo = [it for it, d in zip(items, cache._pending[1]) if d not in cache.items]
+            if len(todo) < len(items):
+                parsed = _parse_document(head + b"".join(todo) + tail, url, known_hosts=cache.hosts)
+                parsed.hosts = _merge_people(cache.hosts, parsed.hosts)
+                return parsed
     pieces = _split_rss(data, min(_usable_cpus(), 4)) if parallel and data else None
     if not pieces:
         return _parse_document(data, url)
@@ -420,7 +509,7 @@ def _strip_c0_bytes(data: bytes) -> bytes:
     return _C0_BYTES.sub(b"", data) if _C0_BYTES.search(data) else data
 
 
-def _parse_document(data: bytes, url: str) -> ParsedFeed:
+def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = None) -> ParsedFeed:
     import feedparser
 
     if not data or not data.strip():
@@ -455,6 +544,8 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
     author = _text(f.get("itunes_author") or f.get("author")) or None
     channel_notes = html_to_text(_text(f.get("summary") or f.get("subtitle"))[:MAX_NOTES_CHARS])
     hosts = people.hosts_from(author, [p for p in channel_persons if (p.get("role") or "").lower() == "host"], channel_notes)
+    if known_hosts:
+        hosts = _merge_people(hosts, known_hosts)
     image = _text((f.get("image") or {}).get("href")) or None if isinstance(f.get("image"), dict) else None
 
     episodes: list[ParsedEpisode] = []

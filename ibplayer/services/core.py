@@ -132,7 +132,16 @@ class Core:
             feed_id, parsed, url=final_url, etag=fetched.etag, last_modified=fetched.last_modified,
             content_hash=feeds.content_hash(fetched.content or b""),
         )
+        cache = feeds.ItemCache(self._item_cache_path(feed_id), final_url)
+        cache.note(fetched.content or b"")
+        cache.save(self._feed_guids(feed_id))
         return RefreshResult(feed_id, final_url, parsed.title, "new", stats["new"], stats["updated"])
+
+    def _item_cache_path(self, feed_id: int) -> Path:
+        return self.data_dir / "cache" / f"feed-{feed_id}-items.json"
+
+    def _feed_guids(self, feed_id: int) -> set[str]:
+        return {g for (g,) in self.library.db.execute("SELECT guid FROM episodes WHERE feed_id=?", (feed_id,))}
 
     def _load_snapshot(self, url: str, why: Exception) -> RefreshResult:
         data = resource(SNAPSHOT_NAME).read_bytes()
@@ -204,8 +213,10 @@ class Core:
                 etag=fetched.etag, last_modified=fetched.last_modified, keep_validators=False,
             )
             return RefreshResult(feed_id, fetched.url, f.title, "unchanged")
+        cache = None if f.snapshot else feeds.ItemCache.load(
+            self._item_cache_path(feed_id), fetched.url, self._feed_guids(feed_id), self.library.hosts(feed_id))
         try:
-            parsed = feeds.parse_feed(fetched.content, f.url)
+            parsed = feeds.parse_feed(fetched.content, f.url, cache=cache)  # only new and changed items
         except FeedError as exc:
             self.library.note_feed_checked(feed_id, error=str(exc))
             return RefreshResult(feed_id, f.url, f.title, "error", error=str(exc))
@@ -214,6 +225,10 @@ class Core:
             feed_id, parsed, url=fetched.url, etag=fetched.etag, last_modified=fetched.last_modified,
             content_hash=digest, snapshot=False,
         )
+        if cache is None:
+            cache = feeds.ItemCache(self._item_cache_path(feed_id), fetched.url)
+            cache.note(fetched.content)
+        cache.save(self._feed_guids(feed_id))
         return RefreshResult(feed_id, fetched.url, parsed.title, "updated", stats["new"], stats["updated"])
 
     def _fetch_chapter_json(self, parsed: ParsedFeed, feed_id: int | None = None, feed_url: str = "") -> None:
