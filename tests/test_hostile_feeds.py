@@ -159,9 +159,21 @@ def test_slow_servers_fail_at_the_total_deadline(file_server, data_dir, behaviou
         c.close()
 
 
-def test_deadline_defaults_to_60_seconds(data_dir):
+def test_deadline_is_a_setting_defaulting_to_60_seconds(file_server, data_dir):
     with Core(data_dir) as c:
         assert c.deadline == 60
+        c.library.set_setting("fetch_deadline", "2")
+    with Core(data_dir, timeout=30) as c:
+        url = file_server.add("/slow.xml", HALF_FEED, trickle_every=0.3)
+        t0 = time.monotonic()
+        with pytest.raises(FeedError, match="too long"):
+            c.subscribe(url)
+        assert time.monotonic() - t0 < 3.5
+    for bad in ("soon", "1e999", "nan", "-5", "0"):
+        with Core(data_dir) as c:
+            c.library.set_setting("fetch_deadline", bad)
+        with Core(data_dir) as c:
+            assert c.deadline == 60
 
 
 @pytest.mark.parametrize("behaviour, words", [

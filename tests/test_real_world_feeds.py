@@ -118,7 +118,7 @@ def test_untitled_item_is_named_after_its_file():
 
 def test_explicit_chapters_survive_a_wrong_itunes_duration(file_server, core):
     chapters_json = json.dumps({"version": "1.2.0", "chapters": [
-        {"startTime": 0, "title": "Welcome"}, {"startTime": 700, "title": "Mulch"}, {"startTime": 1500, "title": "Q and A"}]})
+        {"startTime": 0, "title": "Wel\u001b[2Jcome\u009b"}, {"startTime": 700, "title": "Mulch"}, {"startTime": 1500, "title": "Q and A"}]})
     ch = file_server.add("/ch.json", chapters_json.encode(), content_type="application/json")
     item = (
         "<item><title>Short says the feed</title><guid>w1</guid>"
@@ -126,13 +126,13 @@ def test_explicit_chapters_survive_a_wrong_itunes_duration(file_server, core):
         "<itunes:duration>10:00</itunes:duration>"  # the file is really 30 minutes long
         f'<podcast:chapters url="{ch}" type="application/json+chapters"/>'
         '<psc:chapters version="1.2"><psc:chapter start="0" title="Intro"/>'
-        '<psc:chapter start="12:00" title="Compost"/><psc:chapter start="24:00" title="Goodbye"/></psc:chapters></item>'
+        '<psc:chapter start="12:00" title="Com&#x9b;post"/><psc:chapter start="24:00" title="Goodbye"/></psc:chapters></item>'
     )
     core.subscribe(file_server.add("/f.xml", rss(item, ns=ITUNES + PODCAST + PSC)))
     ep = core.library.resolve_episode("w1")
     sets = core.library.chapter_sets(ep.id)
     assert [c.title for c in sets["psc"]] == ["Intro", "Compost", "Goodbye"]
-    assert [c.title for c in sets["podcast-chapters"]] == ["Welcome", "Mulch", "Q and A"]
+    assert [c.title for c in sets["podcast-chapters"]] == ["Wel[2Jcome", "Mulch", "Q and A"]  # no ESC, no CSI
     # When the stated duration fits, it still closes the last chapter.
     fits = rss(item.replace("10:00</itunes", "40:00</itunes").replace("w1", "w2"), ns=ITUNES + PODCAST + PSC)
     [ep2] = feeds.parse_feed(fits, "fits").episodes

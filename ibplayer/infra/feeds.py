@@ -63,6 +63,23 @@ class FetchResult:
         return self.content is None
 
 
+def deadline_setting(value: str | None) -> float:
+    """The ``fetch_deadline`` setting (seconds for a whole fetch): the
+    default for a missing or unusable value (not a number, not finite,
+    outside 1 s to 1 hour), with a warning for a bad one."""
+    if value is None or not str(value).strip():
+        return DEFAULT_DEADLINE
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 1 <= seconds <= 3600):
+        log.warning("setting fetch_deadline=%r is not a number of seconds from 1 to 3600: using %g",
+                    str(value)[:40], DEFAULT_DEADLINE)
+        return DEFAULT_DEADLINE
+    return seconds
+
+
 def check_url(url: str) -> str:
     url = (url or "").strip()
     if not http.is_http_url(url):
@@ -243,7 +260,9 @@ def fit_explicit(chs: list[Chapter], stated: float | None) -> list[Chapter]:
     """Explicit chapters (PSC, Podcasting 2.0) are kept whole: a feed's
     itunes:duration is often wrong, so it only closes the last chapter when
     every chapter starts before it.  The file's real duration, once
-    downloaded, is the check that may drop some."""
+    downloaded, is the check that may drop some.  Titles lose control
+    characters like every other text from a feed."""
+    chs = [c if c.title == (t := _text(c.title)) else c.model_copy(update={"title": t}) for c in chs]
     if stated and all(c.start < stated for c in chs):
         return chapters.finalize(chs, stated)
     return chapters.finalize(chs, None)

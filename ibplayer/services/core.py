@@ -78,7 +78,8 @@ class Core:
         self.library = Library(self.data_dir)
         self.timeout = timeout
         self.max_feed_bytes = max_feed_bytes
-        self.deadline = deadline or feeds.DEFAULT_DEADLINE  # total seconds per fetch
+        # total seconds per fetch: the argument, else the library's fetch_deadline setting, else 60
+        self.deadline = deadline or feeds.deadline_setting(self.library.get_setting("fetch_deadline"))
         self._private_feeds: dict[int, bool] = {}  # feed id -> served from this computer / the LAN
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
