@@ -94,3 +94,24 @@ def test_a_damaged_or_stale_cache_only_costs_a_full_parse(file_server, data_dir)
         [r] = c.refresh()
         assert r.new == 2, saved
         assert sorted(e.guid for e in c.library.episodes()) == ["a", "b", "e", "f"]
+
+
+def test_a_failed_chapters_file_is_fetched_again_on_the_next_refresh(file_server, core):
+    ch = file_server.add("/ch.json", status=503)
+    ns = ' xmlns:podcast="https://podcastindex.org/namespace/1.0"'
+
+    def feed(*guids):
+        items = "".join(
+            f'<item><title>Ep {g}</title><guid>{g}</guid><enclosure url="http://127.0.0.1:9/{g}.mp3" type="audio/mpeg"/>'
+            f'<podcast:chapters url="{ch}" type="application/json+chapters"/></item>' for g in guids)
+        return f'<?xml version="1.0"?><rss version="2.0"{ns}><channel><title>Chaps</title>{items}</channel></rss>'.encode()
+
+    url = file_server.add("/f.xml", feed("a"))
+    core.subscribe(url)
+    a = core.library.resolve_episode("a")
+    assert "podcast-chapters" not in core.library.chapter_sets(a.id)
+    file_server.add("/ch.json", b'{"version": "1.2.0", "chapters": [{"startTime": 0, "title": "Back"}]}')
+    file_server.add("/f.xml", feed("b", "a"))  # a new item; "a" itself is unchanged
+    [r] = core.refresh()
+    assert r.new == 1
+    assert [c.title for c in core.library.chapter_sets(a.id)["podcast-chapters"]] == ["Back"]

@@ -379,6 +379,7 @@ class ItemCache:
         self.path, self.url, self.hosts = Path(path), url, list(hosts or [])
         self.head: str | None = None
         self.items: set[str] = set()
+        self.retry: set[bytes] = set()  # guids of items to read again (their chapters file failed)
         self._pending: tuple[str, list[str]] | None = None
 
     @classmethod
@@ -389,6 +390,7 @@ class ItemCache:
             if (saved.get("version") == CACHE_VERSION and saved.get("url") == url
                     and set(saved.get("guids", ())) <= library_guids):
                 cache.head, cache.items = saved["head"], set(saved["items"])
+                cache.retry = {g.encode("utf-8", "surrogatepass") for g in saved.get("retry", ())}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass
         return cache
@@ -400,17 +402,28 @@ class ItemCache:
             head, items, tail = split
             self._pending = (_digest(head + tail), [_digest(it) for it in items])
 
-    def save(self, library_guids: set[str]) -> None:
+    def save(self, library_guids: set[str], retry: set[str] = frozenset()) -> None:
+        """Save the noted digests; ``retry``: guids whose items are read
+        again next time (e.g. their Podcasting 2.0 chapters could not be fetched)."""
         if self._pending is None:
             return
         head, items = self._pending
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps({"version": CACHE_VERSION, "url": self.url, "head": head, "items": items, "guids": sorted(library_guids)}))
+            tmp.write_text(json.dumps({"version": CACHE_VERSION, "url": self.url, "head": head, "items": items, "guids": sorted(library_guids),
+                                        "retry": sorted(retry)}))
             os.replace(tmp, self.path)
         except OSError as exc:  # a cache: never fatal
             log.debug("item cache %s: %s", self.path, exc)
+
+
+_GUID = re.compile(rb"<guid\b[^>]*>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</guid>", re.S)
+
+
+def _raw_guid(item: bytes) -> bytes | None:
+    m = _GUID.search(item)
+    return m.group(1).strip() if m else None
 
 
 def _digest(data: bytes) -> str:
@@ -457,7 +470,8 @@ def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None,
         split = _split_items(data) if cache.head is not None else None
         if split is not None and cache._pending is not None and cache._pending[0] == cache.head:
             head, items, tail = split
-            todo = [it for it, d in zip(items, cache._pending[1]) if d not in cache.items]
+            todo = [it for it, d in zip(items, cache._pending[1])
+                    if d not in cache.items or (cache.retry and _raw_guid(it) in cache.retry)]
             if len(todo) < len(items):
                 parsed = _parse_document(head + b"".join(todo) + tail, url, known_hosts=cache.hosts)
                 parsed.hosts = _merge_people(cache.hosts, parsed.hosts)

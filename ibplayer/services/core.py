@@ -135,7 +135,7 @@ class Core:
         )
         cache = feeds.ItemCache(self._item_cache_path(feed_id), final_url)
         cache.note(fetched.content or b"")
-        cache.save(self._feed_guids(feed_id))
+        cache.save(self._feed_guids(feed_id), self._guids_missing_chapters(feed_id))
         return RefreshResult(feed_id, final_url, parsed.title, "new", stats["new"], stats["updated"])
 
     def _item_cache_path(self, feed_id: int) -> Path:
@@ -143,6 +143,12 @@ class Core:
 
     def _feed_guids(self, feed_id: int) -> set[str]:
         return {g for (g,) in self.library.db.execute("SELECT guid FROM episodes WHERE feed_id=?", (feed_id,))}
+
+    def _guids_missing_chapters(self, feed_id: int) -> set[str]:
+        """Episodes naming a chapters file the library does not have (yet)."""
+        return {g for (g,) in self.library.db.execute(
+            """SELECT e.guid FROM episodes e WHERE e.feed_id=? AND e.chapters_url IS NOT NULL AND NOT EXISTS
+               (SELECT 1 FROM chapters c WHERE c.episode_id=e.id AND c.source='podcast-chapters')""", (feed_id,))}
 
     def _load_snapshot(self, url: str, why: Exception) -> RefreshResult:
         data = resource(SNAPSHOT_NAME).read_bytes()
@@ -229,7 +235,7 @@ class Core:
         if cache is None:
             cache = feeds.ItemCache(self._item_cache_path(feed_id), fetched.url)
             cache.note(fetched.content)
-        cache.save(self._feed_guids(feed_id))
+        cache.save(self._feed_guids(feed_id), self._guids_missing_chapters(feed_id))
         return RefreshResult(feed_id, fetched.url, parsed.title, "updated", stats["new"], stats["updated"])
 
     def _fetch_chapter_json(self, parsed: ParsedFeed, feed_id: int | None = None, feed_url: str = "") -> None:
