@@ -34,11 +34,16 @@ sys.path.insert(0, str(HERE.parent))
 from feedgen import big_feed  # noqa: E402
 
 
-def serve(data: bytes) -> tuple[ThreadingHTTPServer, str]:
-    etag = '"bench-1"'
+def serve(data: bytes, state: dict | None = None) -> tuple[ThreadingHTTPServer, str]:
+    """Serve ``data`` (or ``state["data"]``, which may be swapped later) with
+    an ETag of its content."""
+    state = state if state is not None else {}
+    state.setdefault("data", data)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
+            data = state["data"]
+            etag = '"%d-%d"' % (len(data), hash(data) & 0xFFFFFFFF)
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
                 self.end_headers()
@@ -78,7 +83,8 @@ def main() -> int:
     opts = ap.parse_args()
 
     data = big_feed(opts.items)
-    srv, url = serve(data)
+    state: dict = {}
+    srv, url = serve(data, state)
     print(f"feed: {opts.items} episodes, {len(data) / 1e6:.1f} MB, served at {url}")
 
     ib_times, gp_times = [], []
@@ -110,6 +116,20 @@ def main() -> int:
     # Unchanged refresh: the server answers 304, nothing is parsed.
     rt = [timed(ibplayer_cmd() + ["--data-dir", keep, "refresh"]) for _ in range(opts.runs)]
     print(f"refresh unchanged (304), whole process: median {statistics.median(rt) * 1000:.0f} ms")
+
+    # Refresh with one new episode: only the new item is parsed (raw items are hashed first).
+    one_new = []
+    for _i in range(opts.runs):
+        d = tempfile.mkdtemp(prefix="ib-bench-")
+        state["data"] = data
+        timed(ibplayer_cmd() + ["--data-dir", d, "subscribe", url])
+        state["data"] = big_feed(opts.items + 1)
+        one_new.append(timed(ibplayer_cmd() + ["--data-dir", d, "refresh"]))
+        shutil.rmtree(d, ignore_errors=True)
+    state["data"] = data
+    rn = statistics.median(one_new)
+    print(f"refresh with one new episode, whole process: median {rn:.2f} s "
+          f"(runs: {', '.join(f'{t:.2f}' for t in one_new)}); ratio to ibplayer subscribe {rn / ib:.2f}")
 
     # Search latency, in-process, over the 2,000-episode library.
     from ibplayer.infra.store import Library

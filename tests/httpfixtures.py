@@ -56,6 +56,9 @@ class Route:
     bare_206: bool = False  # 206 answers carry no ETag and no Last-Modified
     content_encoding: str | None = None  # send data as is, labelled with this Content-Encoding
     repr_digest: bool | str = False  # send Repr-Digest (sha-256 of the current data, or this text)
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    trickle_every: float | None = None  # after the body, one more byte this often, forever (slowloris)
+    stall_after: int | None = None  # send this many body bytes, then hold the connection silent
     hits: int = 0
 
 
@@ -155,12 +158,13 @@ class _Handler(BaseHTTPRequestHandler):
         lm = route.last_modified or email.utils.formatdate(1_700_000_000, usegmt=True)
         common = {"Content-Type": route.content_type, "Accept-Ranges": "bytes",
                   "ETag": etag, "Last-Modified": lm}
+        if route.content_encoding:
+            common["Content-Encoding"] = route.content_encoding
+        common.update(route.headers)
         if not route.etag and route.etag is not None:  # etag="" → no ETag header
             del common["ETag"]
         if route.no_last_modified:
             del common["Last-Modified"]
-        if route.content_encoding:
-            common["Content-Encoding"] = route.content_encoding
         if isinstance(route.repr_digest, str):
             common["Repr-Digest"] = route.repr_digest
         elif route.repr_digest:
@@ -196,14 +200,21 @@ class _Handler(BaseHTTPRequestHandler):
                                    or hit <= route.extra_length_times):
             announced += route.extra_length
             cut = len(body) if cut is None else cut
-        close = cut is not None or route.no_length
-        if not route.no_length:
+        endless = route.trickle_every is not None or route.stall_after is not None
+        close = cut is not None or route.no_length or endless
+        if not route.no_length and not endless:
             headers["Content-Length"] = str(announced)
         self._status(entry, code, headers, close=close)
         if head:
             return
         to_send = body if cut is None else body[:cut]
+        if route.stall_after is not None:
+            to_send = to_send[:route.stall_after]
         self._send_body(route, to_send)
+        if endless:
+            self.wfile.flush()
+            self._hold(route)
+            return
         if cut is not None:
             self.wfile.flush()
             try:
@@ -227,6 +238,37 @@ class _Handler(BaseHTTPRequestHandler):
             if srv.stopping.wait(piece / route.rate):
                 self.close_connection = True
                 return
+
+
+    def _hold(self, route: Route) -> None:
+        """Slowloris (a byte now and then) or a silent stall, until the
+        client gives up or the server stops."""
+        srv = self.server.owner
+        self.close_connection = True
+        every = route.trickle_every if route.trickle_every is not None else 0.2
+        while not srv.stopping.wait(every):
+            if route.trickle_every is not None:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+
+
+def gzip_bomb(decoded_size: int, layers: int = 1, chunk: bytes = b"\0" * (1 << 20)) -> bytes:
+    """A gzip stream of ``decoded_size`` zero bytes, gzipped ``layers``
+    times (serve it with ``content_encoding=", ".join(["gzip"] * layers)``).
+    Built without compressing gigabytes: after a full flush the deflate
+    output for the same input is the same block, so it is repeated.  The
+    trailer is left off (the stream never ends cleanly): a reader must give
+    up at its cap long before."""
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    head = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    assert c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH) == block
+    data = head + block * max(0, decoded_size // len(chunk) - 1)
+    for _ in range(layers - 1):
+        data = zlib.compress(data, 9, wbits=16 + zlib.MAX_WBITS)
+    return data
 
 
 class _Server(ThreadingHTTPServer):

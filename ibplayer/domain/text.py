@@ -27,16 +27,81 @@ _ALLOWED_ATTRIBUTES = {
 _CLEAN_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg"}
 
 
+# C0 and C1 control characters (and DEL, and the two non-characters XML
+# forbids), except tab and newline: they reach terminals (escape sequences)
+# and make XML files unreadable.  A carriage return goes too (it can
+# overwrite a terminal line); line breaks stay as \n.
+_CONTROLS = dict.fromkeys([*range(0, 9), *range(11, 32), 127, *range(0x80, 0xA0), 0xFFFE, 0xFFFF])
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters other than tab and newline."""
+    if not text:
+        return text
+    return text.translate(_CONTROLS)
+
+
+MAX_DEPTH = 48  # nesting kept in notes HTML; deeper tags are dropped (their text stays)
+MAX_HTML_CHARS = 256_000  # notes HTML handed to the cleaner at most
+_ANY_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*>")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+         "track", "wbr"}
+_CLOSE_SEARCH = 64  # how far down the open-tag stack a closing tag may match
+
+
+def limit_nesting(raw: str, max_depth: int = MAX_DEPTH) -> str:
+    """Drop the tags nested deeper than ``max_depth`` (keeping their text),
+    in one linear pass: the HTML cleaner and Qt are slow (quadratic) on
+    very deep trees, and no show notes need them."""
+    if raw.count("<") <= max_depth:
+        return raw
+    out: list[str] = []
+    stack: list[tuple[str, bool]] = []  # (tag name, kept)
+    kept_depth = 0
+    pos = 0
+    changed = False
+    for m in _ANY_TAG.finditer(raw):
+        name = m.group(2).lower()
+        if name in _VOID or m.group(0).endswith("/>"):
+            continue
+        drop = False
+        if m.group(1):  # a closing tag: match it near the top of the stack
+            for i in range(len(stack) - 1, max(-1, len(stack) - 1 - _CLOSE_SEARCH), -1):
+                if stack[i][0] == name:
+                    drop = not stack[i][1]
+                    for _n, kept in stack[i:]:
+                        kept_depth -= kept
+                    del stack[i:]
+                    break
+            else:
+                drop = True  # nothing to close: meaningless anyway
+        else:
+            keep = kept_depth < max_depth
+            stack.append((name, keep))
+            kept_depth += keep
+            drop = not keep
+        if drop:
+            out.append(raw[pos:m.start()])
+            pos = m.end()
+            changed = True
+    if not changed:
+        return raw
+    out.append(raw[pos:])
+    return "".join(out)
+
+
 def sanitize_html(raw: str) -> str:
     """Return notes HTML that is safe to render: no scripts, no styles, no
-    event handlers, only http(s)/mailto links."""
+    event handlers, only http(s)/mailto links, no control characters, at
+    most ``MAX_HTML_CHARS`` long and ``MAX_DEPTH`` deep."""
     if not raw:
         return ""
+    raw = strip_controls(raw[:MAX_HTML_CHARS])
     if "<" not in raw and "&" not in raw:
         # Plain text notes: keep the line structure visible in the viewer.
         return "<p>" + "<br>".join(html.escape(line) for line in raw.splitlines()) + "</p>"
     return nh3.clean(
-        raw,
+        limit_nesting(raw),
         tags=_ALLOWED_TAGS,
         clean_content_tags=_CLEAN_CONTENT,
         attributes=_ALLOWED_ATTRIBUTES,

@@ -62,11 +62,9 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from ibplayer import __version__
+from ibplayer.infra.http import USER_AGENT  # one User-Agent for every request
 
 log = logging.getLogger(__name__)
-
-USER_AGENT = f"ibplayer/{__version__} (+https://github.com/ibplayer/ibplayer)"
 
 PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"

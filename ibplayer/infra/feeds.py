@@ -9,29 +9,36 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 import logging
+import math
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import threading
 import xml.sax
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
 from ibplayer import __version__
 from ibplayer.domain import chapters, people, topics
 from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
-from ibplayer.domain.text import html_to_text, sanitize_html
+from ibplayer.domain.text import html_to_text, sanitize_html, strip_controls
+from ibplayer.infra import http
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"ibplayer/{__version__} (+https://github.com/ibplayer/ibplayer)"
 MAX_FEED_BYTES = 64 * 1024 * 1024
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_TIMEOUT = http.DEFAULT_TIMEOUT
+DEFAULT_DEADLINE = http.DEFAULT_DEADLINE
+USER_AGENT = http.USER_AGENT
 AUDIO_EXTENSIONS = (".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wav", ".mp2", ".wma")
 
 
@@ -58,19 +65,12 @@ class FetchResult:
 
 def check_url(url: str) -> str:
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise FeedError(f"not an http(s) URL: {url!r}")
+    if not http.is_http_url(url):
+        raise FeedError(f"not an http(s) URL: {url[:200]!r}")
     return url
 
 
-def make_client(timeout: float | httpx.Timeout | None = None) -> httpx.Client:
-    return httpx.Client(
-        headers={"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/xml;q=0.9, */*;q=0.5"},
-        timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-        follow_redirects=True,
-        max_redirects=8,
-    )
+make_client = http.make_client
 
 
 def fetch_feed(
@@ -80,59 +80,27 @@ def fetch_feed(
     last_modified: str | None = None,
     client: httpx.Client | None = None,
     max_bytes: int = MAX_FEED_BYTES,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> FetchResult:
     """GET a feed with conditional headers.  A 304 returns no content."""
     check_url(url)
-    own = client is None
-    client = client or make_client()
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     try:
-        with client.stream("GET", url, headers=headers) as resp:
-            final_url = str(resp.url)
-            check_url(final_url)  # httpx itself refuses non-http redirect targets
-            # Store the new address only when every hop was permanent.
-            new_url = url
-            if resp.history and all(h.status_code in (301, 308) for h in resp.history):
-                new_url = final_url
-            if resp.status_code == 304:
-                return FetchResult(new_url, 304, None, etag, last_modified)
-            if resp.status_code >= 400:
-                raise FeedError(f"{url}: the server answered HTTP {resp.status_code} {resp.reason_phrase}".rstrip())
-            declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise FeedError(f"{url}: the feed is too large ({int(declared) // 1_000_000} MB, limit {max_bytes // 1_000_000} MB)")
-            buf = bytearray()
-            for chunk in resp.iter_bytes(1 << 16):
-                buf += chunk
-                if len(buf) > max_bytes:
-                    raise FeedError(f"{url}: the feed is too large (over the {max_bytes // 1_000_000} MB limit)")
-            return FetchResult(
-                new_url,
-                resp.status_code,
-                bytes(buf),
-                resp.headers.get("etag"),
-                resp.headers.get("last-modified"),
-            )
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise NetworkUnreachable(f"{url}: cannot reach the server ({_reason(exc)})") from exc
-    except httpx.TimeoutException as exc:
-        raise FeedError(f"{url}: the server took too long to answer") from exc
-    except httpx.TooManyRedirects as exc:
-        raise FeedError(f"{url}: too many redirects") from exc
-    except httpx.HTTPError as exc:
-        raise FeedError(f"{url}: download failed ({_reason(exc)})") from exc
-    finally:
-        if own:
-            client.close()
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+        got = http.fetch(url, max_bytes=max_bytes, deadline=deadline, client=client, headers=headers,
+                         what="the feed", allow_private=True)
+    except http.Unreachable as exc:
+        raise NetworkUnreachable(str(exc)) from exc
+    except http.FetchError as exc:
+        raise FeedError(str(exc)) from exc
+    # Store the new address only when every hop was permanent.
+    new_url = got.url if got.permanent else url
+    if got.status == 304:
+        return FetchResult(new_url, 304, None, etag, last_modified)
+    return FetchResult(new_url, got.status, got.content, got.headers.get("etag"), got.headers.get("last-modified"))
 
 
 def content_hash(data: bytes) -> str:
@@ -141,12 +109,49 @@ def content_hash(data: bytes) -> str:
 
 # --------------------------------------------------------------------------- parsing
 
-_PERSON_RE = re.compile(rb"<podcast:person\b([^>]*)>(.*?)</podcast:person>", re.S)
+# Bounded: an unclosed <podcast:person> must not make every later match scan
+# to the end of the document (that was quadratic on 20,000 of them).
+_PERSON_RE = re.compile(
+    rb"<podcast:person\b([^>]{0,4000})>((?:<!\[CDATA\[.{0,2000}?\]\]>|[^<]){0,2000})</podcast:person>", re.S
+)
+MAX_PERSONS = 50  # per item (and for the channel): a real episode has a handful
 _ATTR_RE = re.compile(rb"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ITEM_SPLIT = re.compile(rb"<item[\s>]")
 
 
-def _persons_by_item(raw: bytes) -> tuple[list[dict], list[list[dict]]]:
+_BASE_ATTR = re.compile(rb"""\bxml:base\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ROOT_TAGS = re.compile(rb"<(?:rss|channel|feed)\b[^>]*>")
+_ENCLOSURE_TAG = re.compile(rb"<(?:enclosure|media:content)\b[^>]*>")
+
+
+def _bases_by_item(parts: list[bytes], feed_url: str) -> list[str]:
+    """The base URL of each item, for relative enclosure URLs: the feed's
+    URL, then any xml:base on the root and channel, then on the item (or on
+    its enclosure).  feedparser does not resolve enclosure URLs."""
+    base = feed_url
+    for tag in _ROOT_TAGS.findall(parts[0]):
+        for a, b in _BASE_ATTR.findall(tag):
+            base = _join(base, (a or b).decode("utf-8", "replace"))
+    out = []
+    for part in parts[1:]:
+        item_base = base
+        start_tag = part[: part.find(b">") + 1]
+        tags = [start_tag] + [t for t in _ENCLOSURE_TAG.findall(part, 0, 65536) if b"xml:base" in t][:1]
+        for tag in tags:
+            for a, b in _BASE_ATTR.findall(tag):
+                item_base = _join(item_base, (a or b).decode("utf-8", "replace"))
+        out.append(item_base)
+    return out
+
+
+def _join(base: str, ref: str) -> str:
+    try:
+        return urljoin(base, _text(ref))
+    except ValueError:
+        return base
+
+
+def _persons_by_item(raw: bytes, parts: list[bytes] | None = None) -> tuple[list[dict], list[list[dict]]]:
     """feedparser keeps only one <podcast:person> per element and loses its
     attributes, so read them from the raw XML: (channel persons, per item)."""
     if b"podcast:person" not in raw:
@@ -155,30 +160,50 @@ def _persons_by_item(raw: bytes) -> tuple[list[dict], list[list[dict]]]:
 
     def persons(chunk: bytes) -> list[dict]:
         out = []
-        for attrs, name in _PERSON_RE.findall(chunk):
-            d = {k.decode().lower(): (a or b).decode("utf-8", "replace") for k, a, b in _ATTR_RE.findall(attrs)}
-            d["name"] = _html.unescape(re.sub(r"<!\[CDATA\[(.*?)\]\]>", r"\1", name.decode("utf-8", "replace"))).strip()
+        for m in _PERSON_RE.finditer(chunk):
+            if len(out) >= MAX_PERSONS:
+                break
+            attrs, name = m.groups()
+            d = {k.decode().lower(): _text(_html.unescape((a or b).decode("utf-8", "replace")))
+                 for k, a, b in _ATTR_RE.findall(attrs)}
+            d["name"] = _text(_html.unescape(re.sub(r"<!\[CDATA\[(.*?)\]\]>", r"\1", name.decode("utf-8", "replace"))))
             out.append(d)
         return out
 
-    parts = _ITEM_SPLIT.split(raw)
+    parts = parts if parts is not None else _ITEM_SPLIT.split(raw)
     return persons(parts[0]), [persons(p) for p in parts[1:]]
 
 
+MAX_NOTES_CHARS = 256_000  # show notes read (for chapters, guests, topics) and stored per episode
+MAX_DURATION = 7 * 24 * 3600.0  # longer than a week is a broken value, not an episode
+
+
 def parse_duration(value: str | None) -> float | None:
+    """Seconds from ``3723``, ``62:03`` or ``1:02:03``; None for anything
+    else, including non-finite (``inf``, ``nan``), negative and absurd values."""
     if not value:
         return None
-    value = value.strip()
+    value = str(value).strip()
+    if len(value) > 32:
+        return None
     try:
         if ":" in value:
             secs = 0.0
             for part in value.split(":"):
                 secs = secs * 60 + float(part or 0)
-            return secs if secs > 0 else None
-        secs = float(value)
-        return secs if secs > 0 else None
+        else:
+            secs = float(value)
     except ValueError:
         return None
+    return secs if math.isfinite(secs) and 0 < secs <= MAX_DURATION else None
+
+
+def _text(value) -> str:
+    """A text value read from a feed: a string, without control characters
+    (they reach terminals as escape sequences), stripped."""
+    if not value:
+        return ""
+    return strip_controls(str(value)).strip()
 
 
 def _is_audio(link: dict) -> bool:
@@ -199,7 +224,31 @@ def _audio_enclosure(entry) -> dict | None:
     for enc in entry.get("enclosures", ()):
         if enc.get("href") and _is_audio(enc):
             return enc
+    for media in entry.get("media_content", ()) or ():  # <media:content> without an <enclosure>
+        link = {"href": media.get("url"), "type": media.get("type") or "",
+                "length": media.get("filesize") or media.get("fileSize") or "0"}
+        if link["href"] and (_is_audio(link) or (media.get("medium") == "audio" and not link["type"])):
+            return link
     return None
+
+
+def _title_from_url(url: str) -> str:
+    """An untitled item is named after its file, as gPodder does."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return _text(stem)
+
+
+def fit_explicit(chs: list[Chapter], stated: float | None) -> list[Chapter]:
+    """Explicit chapters (PSC, Podcasting 2.0) are kept whole: a feed's
+    itunes:duration is often wrong, so it only closes the last chapter when
+    every chapter starts before it.  The file's real duration, once
+    downloaded, is the check that may drop some.  Titles lose control
+    characters like every other text from a feed."""
+    chs = [c if c.title == (t := _text(c.title)) else c.model_copy(update={"title": t}) for c in chs]
+    if stated and all(c.start < stated for c in chs):
+        return chapters.finalize(chs, stated)
+    return chapters.finalize(chs, None)
 
 
 def _published(entry) -> datetime | None:
@@ -210,6 +259,40 @@ def _published(entry) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(st), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+KNOWN_NAMESPACES = {
+    b"itunes": b"http://www.itunes.com/dtds/podcast-1.0.dtd",
+    b"podcast": b"https://podcastindex.org/namespace/1.0",
+    b"psc": b"http://podlove.org/simple-chapters",
+    b"media": b"http://search.yahoo.com/mrss/",
+    b"content": b"http://purl.org/rss/1.0/modules/content/",
+    b"atom": b"http://www.w3.org/2005/Atom",
+    b"dc": b"http://purl.org/dc/elements/1.1/",
+    b"googleplay": b"http://www.google.com/schemas/play-podcasts/1.0",
+    b"sy": b"http://purl.org/rss/1.0/modules/syndication/",
+    b"fh": b"http://purl.org/syndication/history/1.0",
+}
+_USED_PREFIX = re.compile(rb"</?([A-Za-z_][\w.-]*):[A-Za-z_]|\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
+_DECLARED = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
+_ROOT = re.compile(rb"<(rss|feed|rdf:RDF)\b")
+
+
+def _declare_missing_prefixes(data: bytes) -> bytes | None:
+    """A feed that uses itunes:, podcast:, psc: ... without declaring them is
+    not namespace-well-formed; feedparser and podcastparser read it anyway.
+    Declare the missing prefixes on the root element (the known ones with
+    their real namespace) so that the strict parser reads it; None when
+    there is nothing to declare."""
+    root = _ROOT.search(data)
+    if not root:
+        return None
+    used = {a or b for a, b in _USED_PREFIX.findall(data)} - {b"xml", b"xmlns"}
+    missing = sorted(used - set(_DECLARED.findall(data)))
+    if not missing:
+        return None
+    decl = b"".join(b' xmlns:%s="%s"' % (p, KNOWN_NAMESPACES.get(p, b"urn:ibplayer:undeclared:" + p)) for p in missing)
+    return data[: root.end()] + decl + data[root.end():]
 
 
 def _check_parsed(d, url: str) -> None:
@@ -262,8 +345,97 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None) -> ParsedFeed:
+# Part of every item cache: a new parser (or a new ibplayer) re-reads every item once.
+CACHE_VERSION = f"{__version__}/1"
+
+
+class ItemCache:
+    """Digests of a feed's raw ``<item>`` elements as last stored, so that a
+    refresh parses only new and changed items (hashing 2,000 raw items takes
+    milliseconds; parsing them takes seconds).
+
+    It is a cache file: it is trusted only while it names the same feed URL
+    and every episode it saw is still in the library, so a stale, missing or
+    damaged file only costs a full parse."""
+
+    def __init__(self, path: Path, url: str, hosts: list[Person] | None = None):
+        self.path, self.url, self.hosts = Path(path), url, list(hosts or [])
+        self.head: str | None = None
+        self.items: set[str] = set()
+        self.retry: set[bytes] = set()  # guids of items to read again (their chapters file failed)
+        self._pending: tuple[str, list[str]] | None = None
+
+    @classmethod
+    def load(cls, path: Path, url: str, library_guids: set[str], hosts: list[Person] | None = None) -> ItemCache:
+        cache = cls(path, url, hosts)
+        try:
+            saved = json.loads(Path(path).read_text("utf-8"))
+            if (saved.get("version") == CACHE_VERSION and saved.get("url") == url
+                    and set(saved.get("guids", ())) <= library_guids):
+                cache.head, cache.items = saved["head"], set(saved["items"])
+                cache.retry = {g.encode("utf-8", "surrogatepass") for g in saved.get("retry", ())}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        return cache
+
+    def note(self, data: bytes) -> None:
+        """Remember the digests of ``data`` (saved by `save`, once stored)."""
+        split = _split_items(data)
+        if split is not None:
+            head, items, tail = split
+            self._pending = (_digest(head + tail), [_digest(it) for it in items])
+
+    def save(self, library_guids: set[str], retry: set[str] = frozenset()) -> None:
+        """Save the noted digests; ``retry``: guids whose items are read
+        again next time (e.g. their Podcasting 2.0 chapters could not be fetched)."""
+        if self._pending is None:
+            return
+        head, items = self._pending
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps({"version": CACHE_VERSION, "url": self.url, "head": head, "items": items, "guids": sorted(library_guids),
+                                        "retry": sorted(retry)}))
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a cache: never fatal
+            log.debug("item cache %s: %s", self.path, exc)
+
+
+_GUID = re.compile(rb"<guid\b[^>]*>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</guid>", re.S)
+
+
+def _raw_guid(item: bytes) -> bytes | None:
+    m = _GUID.search(item)
+    return m.group(1).strip() if m else None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+def _split_items(data: bytes) -> tuple[bytes, list[bytes], bytes] | None:
+    """(everything before the first <item>, the items, everything after the
+    last one) of an RSS document; None when it does not look like one."""
+    first = re.search(rb"<item[\s>]", data)
+    close = data.rfind(b"</channel>")
+    if not first or close < first.start():
+        return None
+    last = data.rfind(b"</item>", first.start(), close)
+    if last < 0:
+        return None
+    end = last + len(b"</item>")  # channel elements after the last item belong to the tail
+    body = data[first.start() : end]
+    cuts = [0] + [m.end() for m in _ITEM_BOUNDARY.finditer(body)] + [len(body)]
+    return data[: first.start()], [body[a:b] for a, b in zip(cuts, cuts[1:])], data[end:]
+
+
+def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None,
+               cache: ItemCache | None = None) -> ParsedFeed:
     """Parse feed bytes into episodes with chapters, guests and topics.
+
+    With a `cache`, only the items that are new or changed since it was
+    saved are parsed (the channel part must be unchanged too); the result
+    then holds only those episodes, and the hosts known before.
 
     A big RSS feed is split at item boundaries and the pieces are parsed in
     forked worker processes, one per core.  That is only done where forking
@@ -271,15 +443,28 @@ def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None) 
     The GUI parses in its worker thread, whole."""
     if parallel is None:
         parallel = (
-            "fork" in multiprocessing.get_all_start_methods()
+            os.environ.get("IBPLAYER_PARSE_WORKERS", "") != "0"
+            and sys.platform == "linux"  # where workers can be tied to their parent (below)
             and threading.active_count() == 1
             and _usable_cpus() > 1
         )
+    if cache is not None and data:
+        cache.note(data)
+        split = _split_items(data) if cache.head is not None else None
+        if split is not None and cache._pending is not None and cache._pending[0] == cache.head:
+            head, items, tail = split
+            todo = [it for it, d in zip(items, cache._pending[1])
+                    if d not in cache.items or (cache.retry and _raw_guid(it) in cache.retry)]
+            if len(todo) < len(items):
+                parsed = _parse_document(head + b"".join(todo) + tail, url, known_hosts=cache.hosts)
+                parsed.hosts = _merge_people(cache.hosts, parsed.hosts)
+                return parsed
     pieces = _split_rss(data, min(_usable_cpus(), 4)) if parallel and data else None
     if not pieces:
         return _parse_document(data, url)
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(pieces) - 1, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=len(pieces) - 1, mp_context=ctx,
+                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(_parse_to_wire, piece, url) for piece in pieces[1:]]
         results = [_parse_document(pieces[0], url)] + [_from_wire(f.result()) for f in futures]
     merged = results[0]
@@ -291,6 +476,20 @@ def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None) 
                 merged.episodes.append(ep)
         merged.hosts = _merge_people(merged.hosts, r.hosts)
     return merged
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker side: get SIGKILL when the parent dies (a killed `refresh`
+    must leave no parse worker behind)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 def _parse_to_wire(data: bytes, url: str) -> dict:
@@ -312,7 +511,21 @@ def _from_wire(d: dict) -> ParsedFeed:
     return ParsedFeed.model_construct(**d)
 
 
-def _parse_document(data: bytes, url: str) -> ParsedFeed:
+_C0_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _strip_c0_bytes(data: bytes) -> bytes:
+    """Raw control characters are not allowed in XML: a strict parser stops
+    at the first one, the loose one keeps them (they then reach terminals).
+    Drop them from the bytes, as lenient readers do.  Safe for UTF-8 and
+    8-bit encodings (those bytes never occur inside a character); UTF-16
+    and UTF-32 documents are left alone."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:64]:
+        return data
+    return _C0_BYTES.sub(b"", data) if _C0_BYTES.search(data) else data
+
+
+def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = None) -> ParsedFeed:
     import feedparser
 
     if not data or not data.strip():
@@ -324,21 +537,32 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
     if b"<!ENTITY" in prolog:
         # Feeds never need their own entities; this is how XML bombs start.
         raise FeedError(f"{url}: the feed declares XML entities (refused: possible entity-expansion attack)")
+    data = _strip_c0_bytes(data)
     try:
         d = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+        if d.get("bozo") and "unbound prefix" in str(d.get("bozo_exception")):
+            fixed = _declare_missing_prefixes(data)
+            if fixed is not None:
+                retry = feedparser.parse(fixed, sanitize_html=False, resolve_relative_uris=False)
+                if not retry.get("bozo") or "unbound prefix" not in str(retry.get("bozo_exception")):
+                    d, data = retry, fixed
     except Exception as exc:  # feedparser should not raise, but never trust it
         raise FeedError(f"{url}: cannot parse the feed ({_one_line(exc)})") from exc
     _check_parsed(d, url)
     f = d.feed
-    title = (f.get("title") or "").strip()
+    title = _text(f.get("title"))
     if not title and not d.entries:
         raise FeedError(f"{url}: not a podcast feed (no title, no items)")
 
-    channel_persons, item_persons = _persons_by_item(data)
-    author = (f.get("itunes_author") or f.get("author") or "").strip() or None
-    channel_notes = html_to_text(f.get("summary") or f.get("subtitle") or "")
+    parts = _ITEM_SPLIT.split(data)
+    channel_persons, item_persons = _persons_by_item(data, parts)
+    item_bases = _bases_by_item(parts, url if http.is_http_url(url) else "")
+    author = _text(f.get("itunes_author") or f.get("author")) or None
+    channel_notes = html_to_text(_text(f.get("summary") or f.get("subtitle"))[:MAX_NOTES_CHARS])
     hosts = people.hosts_from(author, [p for p in channel_persons if (p.get("role") or "").lower() == "host"], channel_notes)
-    image = (f.get("image") or {}).get("href") if isinstance(f.get("image"), dict) else None
+    if known_hosts:
+        hosts = _merge_people(hosts, known_hosts)
+    image = _text((f.get("image") or {}).get("href")) or None if isinstance(f.get("image"), dict) else None
 
     episodes: list[ParsedEpisode] = []
     seen: set[str] = set()
@@ -348,40 +572,58 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
         enc = _audio_enclosure(entry)
         if enc is None:
             continue  # a text post, a video, an image: not an episode
-        audio_url = enc.get("href").strip()
-        guid = (entry.get("id") or "").strip() or audio_url
+        audio_url = _text(enc.get("href"))
+        if not urlsplit(audio_url).scheme and i < len(item_bases) and item_bases[i]:
+            audio_url = _join(item_bases[i], audio_url)  # relative: against xml:base and the feed's URL
+        guid = _text(entry.get("id")) or audio_url
         if guid in seen:
             continue
         seen.add(guid)
-        ep_title = (entry.get("title") or "").strip() or "Untitled episode"
+        ep_title = _text(entry.get("title")) or _title_from_url(audio_url) or "Untitled episode"
         content = ""
         if entry.get("content"):
             content = max((c.get("value") or "" for c in entry.content), key=len)
         summary_raw = entry.get("summary") or ""
         notes_raw = content if len(content) >= len(summary_raw) else summary_raw
+        if len(notes_raw) > MAX_NOTES_CHARS:
+            log.warning("%s: the show notes of %r are %d kB: only the first %d kB are read and kept",
+                        url, ep_title[:80], len(notes_raw) // 1000, MAX_NOTES_CHARS // 1000)
+        same = notes_raw is summary_raw
+        notes_raw = strip_controls(notes_raw[:MAX_NOTES_CHARS])
+        summary_raw = notes_raw if same else strip_controls(summary_raw[:MAX_NOTES_CHARS])
         notes_html = sanitize_html(notes_raw)
         notes_text = html_to_text(notes_html)
         summary = html_to_text(summary_raw) if summary_raw else notes_text[:500]
         duration = parse_duration(entry.get("itunes_duration"))
         length = enc.get("length") or "0"
         try:
-            audio_length = max(0, int(str(length).strip() or 0))
+            audio_length = max(0, int(str(length).strip()[:20] or 0))
         except ValueError:
+            audio_length = 0
+        if audio_length >= 1 << 50:  # a petabyte is a broken value (and overflows SQLite)
             audio_length = 0
 
         by_source: dict[str, list[Chapter]] = {}
-        notes_chapters = chapters.chapters_from_notes(notes_html, duration)
-        if len(notes_chapters) < 2 and summary_raw and summary_raw is not notes_raw:
-            notes_chapters = chapters.chapters_from_notes(summary_raw, duration)
+        try:  # bad chapter data costs only those chapters, never the feed
+            notes_chapters = chapters.chapters_from_notes(notes_html, duration)
+            if len(notes_chapters) < 2 and summary_raw and summary_raw is not notes_raw:
+                notes_chapters = chapters.chapters_from_notes(summary_raw, duration)
+        except (ValueError, TypeError, RecursionError) as exc:
+            log.warning("%s: chapters in the notes of %r: %s", url, ep_title[:80], _one_line(exc))
+            notes_chapters = []
         if notes_chapters:
             by_source["notes"] = notes_chapters
         psc = entry.get("psc_chapters")
         if psc and psc.get("chapters"):
-            psc_chapters = chapters.finalize(chapters.chapters_from_psc(psc["chapters"]), duration)
+            try:
+                psc_chapters = fit_explicit(chapters.chapters_from_psc(psc["chapters"]), duration)
+            except (ValueError, TypeError, RecursionError) as exc:
+                log.warning("%s: Podlove chapters of %r: %s", url, ep_title[:80], _one_line(exc))
+                psc_chapters = []
             if psc_chapters:
                 by_source["psc"] = psc_chapters
         pc = entry.get("podcast_chapters")
-        chapters_url = pc.get("url") if isinstance(pc, dict) else None
+        chapters_url = _text(pc.get("url")) or None if isinstance(pc, dict) else None
 
         persons = item_persons[i] if i < len(item_persons) else []
         if "hosted by" in notes_text.lower() and not extra_hosts:
@@ -399,8 +641,8 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
                 audio_length=audio_length,
                 duration=duration,
                 episode_number=_episode_number(entry, ep_title),
-                link=entry.get("link"),
-                image=(entry.get("image") or {}).get("href") if isinstance(entry.get("image"), dict) else None,
+                link=_text(entry.get("link")) or None,
+                image=_text((entry.get("image") or {}).get("href")) or None if isinstance(entry.get("image"), dict) else None,
                 summary=summary[:2000],
                 notes_html=notes_html,
                 notes_text=notes_text,
@@ -413,8 +655,8 @@ def _parse_document(data: bytes, url: str) -> ParsedFeed:
     all_hosts = _merge_people(hosts, extra_hosts)
     return ParsedFeed(
         title=title or url,
-        link=f.get("link"),
-        description=html_to_text(f.get("summary") or f.get("subtitle") or "")[:4000],
+        link=_text(f.get("link")) or None,
+        description=channel_notes[:4000],
         author=author,
         image=image,
         hosts=all_hosts,
@@ -439,7 +681,10 @@ def _episode_number(entry, title: str) -> int | None:
     raw = entry.get("itunes_episode")
     if raw:
         try:
-            return int(str(raw).strip())
+            n = int(str(raw).strip()[:12])
+            if 0 <= n < 10**9:
+                return n
         except ValueError:
             pass
-    return people.episode_number(title)
+    n = people.episode_number(title)
+    return n if n is None or 0 <= n < 10**9 else None

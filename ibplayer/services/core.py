@@ -40,7 +40,7 @@ __all__ = [
 
 class Core:
     def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, timeout: float | None = None,
-                 max_feed_bytes: int = feeds.MAX_FEED_BYTES):
+                 max_feed_bytes: int = feeds.MAX_FEED_BYTES, deadline: float | None = None):
         self.data_dir = resolve_data_dir(data_dir)
         self.library = Library(self.data_dir)
         self.timeout = timeout
@@ -49,7 +49,9 @@ class Core:
         self._lock = threading.Lock()
         self.events = ChangeBus()
         self.settings = Settings(self.library)
-        self.enrichment = Enrichment(self.library, lambda: self.client)
+        # total seconds per fetch: the argument, else the fetch_deadline setting (60 s by default)
+        self.deadline = deadline or self.settings.get("fetch_deadline")
+        self.enrichment = Enrichment(self.library, lambda: self.client, lambda: self.deadline)
         self.library_service = LibraryService(self)
         self.downloads = DownloadService(self)
 

@@ -250,8 +250,9 @@ class DownloadService:
                 self.recheck_chapters(ep.id, info.duration)
         changes = Changes(episodes={ep.id}, chapters={ep.id}, feeds={ep.feed_id})
         try:
-            changes |= self.core.enrichment.sync_episode(ep.id, ep.chapters_url, info.duration,
-                                                         self.chapter_cache_dir(path), title=ep.title)
+            changes |= self.core.enrichment.sync_episode(
+                ep.id, ep.chapters_url, info.duration, self.chapter_cache_dir(path), title=ep.title,
+                allow_private=self.core.enrichment.allow_private(ep.feed_id))
         except (OSError, LibraryError, ValueError) as exc:  # never lose a finished download over chapters
             log.warning("chapters for %r: %s", ep.title, exc)
         return _Recorded(size, info), self.core.emit(changes)

@@ -24,7 +24,7 @@ import httpx
 
 from ibplayer.domain import chapters as chapters_mod
 from ibplayer.domain.models import Chapter
-from ibplayer.infra import feeds
+from ibplayer.infra import http
 from ibplayer.infra.store import EnrichmentRow, Library
 from ibplayer.services.changes import Changes
 
@@ -52,33 +52,28 @@ def _valid_chapters(body: bytes) -> None:
 
 def conditional_get(client: httpx.Client, url: str, *, etag: str | None = None, last_modified: str | None = None,
                     max_bytes: int = MAX_CHAPTERS_BYTES, validate: Callable[[bytes], None] | None = None,
-                    content_prefix: str | None = None) -> _Fetched:
-    """One enrichment fetch (any thread; no library access)."""
+                    content_prefix: str | None = None, deadline: float = http.DEFAULT_DEADLINE,
+                    allow_private: bool = False) -> _Fetched:
+    """One enrichment fetch (any thread; no library access): size-capped on
+    decoded bytes, within a total deadline, never to a loopback / LAN
+    address unless the feed itself came from one."""
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     try:
-        feeds.check_url(url)
-        with client.stream("GET", url, headers=headers) as resp:
-            if resp.status_code == 304:
-                return _Fetched(url, "not-modified")
-            resp.raise_for_status()
-            if content_prefix:
-                ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-                if ctype and not ctype.startswith(content_prefix):
-                    raise ValueError(f"not {content_prefix.rstrip('/')} ({ctype})")
-            buf = bytearray()
-            for chunk in resp.iter_bytes(1 << 16):
-                buf += chunk
-                if len(buf) > max_bytes:
-                    raise ValueError(f"larger than {max_bytes // 1_000_000} MB")
-        body = bytes(buf)
+        got = http.fetch(url, max_bytes=max_bytes, deadline=deadline, allow_private=allow_private, client=client,
+                         headers=headers, what="the chapters file" if content_prefix is None else "the image")
+        if got.status == 304:
+            return _Fetched(url, "not-modified")
+        if content_prefix and got.content_type and not got.content_type.startswith(content_prefix):
+            raise ValueError(f"not {content_prefix.rstrip('/')} ({got.content_type})")
+        body = got.content or b""
         if validate:
             validate(body)
-        return _Fetched(url, "new", body, resp.headers.get("etag"), resp.headers.get("last-modified"))
-    except (httpx.HTTPError, ValueError, RecursionError, feeds.FeedError) as exc:
+        return _Fetched(url, "new", body, got.headers.get("etag"), got.headers.get("last-modified"))
+    except (http.FetchError, ValueError, RecursionError) as exc:
         return _Fetched(url, "error", error=str(exc) or type(exc).__name__)
 
 
@@ -102,9 +97,18 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 class Enrichment:
-    def __init__(self, library: Library, client: Callable[[], httpx.Client]) -> None:
+    def __init__(self, library: Library, client: Callable[[], httpx.Client],
+                 deadline: Callable[[], float] = lambda: http.DEFAULT_DEADLINE) -> None:
         self.library = library
         self._client = client
+        self._deadline = deadline
+
+    def allow_private(self, feed_id: int | None) -> bool:
+        """Enrichment URLs may point at this computer or the LAN only when
+        the feed itself came from there (a public feed must not make the app
+        call the user's loopback or LAN services)."""
+        f = self.library.feed(feed_id) if feed_id is not None else None
+        return bool(f and http.is_private_url(f.url))
 
     # ------------------------------------------------------------ chapters
 
@@ -119,6 +123,7 @@ class Enrichment:
         eps = lib.episodes_with_chapters_url(feed_id)
         if not eps:
             return Changes()
+        private = self.allow_private(feed_id) if feed_id is not None else False
         rows = {url: lib.enrichment(url) for _eid, _t, url, _d in eps}
         todo = sorted({url for eid, _t, url, _d in eps
                        if rows[url] is None or rows[url].body is None or eid in revalidate})
@@ -129,7 +134,8 @@ class Enrichment:
                 row = rows[url]
                 return conditional_get(client, url, etag=row.etag if row and row.body else None,
                                        last_modified=row.last_modified if row and row.body else None,
-                                       validate=_valid_chapters)
+                                       validate=_valid_chapters, deadline=self._deadline(),
+                                       allow_private=private)
 
             with ThreadPoolExecutor(max_workers=4) as pool:
                 results = list(pool.map(one, todo))
@@ -171,7 +177,7 @@ class Enrichment:
         return True
 
     def sync_episode(self, episode_id: int, chapters_url: str | None, duration: float | None,
-                     image_folder: Path, *, title: str = "") -> Changes:
+                     image_folder: Path, *, title: str = "", allow_private: bool = False) -> Changes:
         """After a download: re-validate the episode's chapter file, cache its
         chapter images next to the download, and rewrite its chapters checked
         against the file's real duration.  Offline, the cached file applies."""
@@ -179,7 +185,8 @@ class Enrichment:
             return Changes()
         row = self.library.enrichment(chapters_url)
         r = conditional_get(self._client(), chapters_url, etag=row.etag if row and row.body else None,
-                            last_modified=row.last_modified if row and row.body else None, validate=_valid_chapters)
+                            last_modified=row.last_modified if row and row.body else None, validate=_valid_chapters,
+                            deadline=self._deadline(), allow_private=allow_private)
         now = time.time()
         if r.status == "new":
             row = EnrichmentRow(chapters_url, "chapters", r.etag, r.last_modified, now, now, r.body)
@@ -191,7 +198,8 @@ class Enrichment:
         if row is None or row.body is None:
             return Changes()
         try:
-            self.cache_images(chapters_mod.chapters_from_json(row.body, duration), image_folder)
+            self.cache_images(chapters_mod.chapters_from_json(row.body, duration), image_folder,
+                              allow_private=allow_private)
         except (ValueError, RecursionError) as exc:
             log.warning("chapters of %r: %s", title, exc)
         if self.apply_chapters(episode_id, row.body, duration, title=title):
@@ -200,7 +208,7 @@ class Enrichment:
 
     # ------------------------------------------------------------ images
 
-    def cache_images(self, chs: list[Chapter], folder: Path) -> int:
+    def cache_images(self, chs: list[Chapter], folder: Path, *, allow_private: bool = False) -> int:
         """Fetch the chapter images (size-capped, image/* only) into
         ``folder`` so they show offline; returns how many are cached."""
         urls = sorted({c.image for c in chs if c.image and urlsplit(c.image).scheme.lower() in ("http", "https")})
@@ -213,7 +221,8 @@ class Enrichment:
             if row and row.path and Path(row.path).is_file():
                 n += 1
                 continue
-            r = conditional_get(client, url, max_bytes=MAX_IMAGE_BYTES, content_prefix="image/")
+            r = conditional_get(client, url, max_bytes=MAX_IMAGE_BYTES, content_prefix="image/",
+                                deadline=self._deadline(), allow_private=allow_private)
             if r.status != "new" or r.body is None:
                 log.warning("chapter image %s: %s", url, r.error)
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,7 +90,8 @@ class LibraryService:
         if existing:
             return self.refresh_feed(existing.id)
         try:
-            fetched = feeds.fetch_feed(url, client=self.core.client, max_bytes=self.core.max_feed_bytes)
+            fetched = feeds.fetch_feed(url, client=self.core.client, max_bytes=self.core.max_feed_bytes,
+                                       deadline=self.core.deadline)
             parsed = feeds.parse_feed(fetched.content or b"", url)
         except FeedError as exc:
             if is_default:
@@ -102,10 +104,21 @@ class LibraryService:
             feed_id, parsed, url=final_url, etag=fetched.etag, last_modified=fetched.last_modified,
             content_hash=feeds.content_hash(fetched.content or b""),
         )
+        cache = feeds.ItemCache(self._item_cache_path(feed_id), final_url)
+        cache.note(fetched.content or b"")
+        cache.save(self._feed_guids(feed_id))
         changes = Changes(feed_list=True, feeds={feed_id})
         changes |= self.core.enrichment.sync_chapters(feed_id)
         return RefreshResult(feed_id, final_url, parsed.title, "new", stats["new"], stats["updated"],
                              changes=self.core.emit(changes))
+
+    def _item_cache_path(self, feed_id: int) -> Path:
+        """Digests of the feed's raw items as last stored (a cache: a missing
+        or stale one only costs a full parse)."""
+        return self.core.data_dir / "cache" / f"feed-{feed_id}-items.json"
+
+    def _feed_guids(self, feed_id: int) -> set[str]:
+        return {e.guid for e in self.library.episodes(feed_id)}
 
     def _load_snapshot(self, url: str, why: Exception) -> RefreshResult:
         data = resource(SNAPSHOT_NAME).read_bytes()
@@ -138,15 +151,12 @@ class LibraryService:
                 continue
             try:
                 r = self.refresh_feed(f.id)
-            except (FeedError, OSError, ValueError, RecursionError) as exc:
-                # this feed's problem; the library's own (full disk, read-only,
-                # damaged: a LibraryError) stops the whole refresh
-                log.debug("refresh of %s failed", f.url, exc_info=True)
-                msg = str(exc) or type(exc).__name__
-                try:
-                    self.library.note_feed_checked(f.id, error=msg)
-                except LibraryError:
-                    pass
+            except (LibraryError, sqlite3.Error):
+                raise  # the library's own problem (full disk, read-only, damaged): stop
+            except Exception as exc:  # noqa: BLE001 - one bad feed must not stop the others
+                log.warning("refreshing %s", f.url, exc_info=True)
+                msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+                self.library.note_feed_checked(f.id, error=msg)
                 r = RefreshResult(f.id, f.url, f.title, "error", error=msg,
                                   changes=self.core.emit(Changes(feeds={f.id})))
             results.append(r)
@@ -166,6 +176,7 @@ class LibraryService:
                 last_modified=None if f.snapshot else f.last_modified,
                 client=self.core.client,
                 max_bytes=self.core.max_feed_bytes,
+                deadline=self.core.deadline,
             )
         except NetworkUnreachable as exc:
             self.library.note_feed_checked(feed_id, error=str(exc))
@@ -186,8 +197,10 @@ class LibraryService:
             )
             changes = checked | self.core.enrichment.sync_chapters(feed_id)
             return RefreshResult(feed_id, fetched.url, f.title, "unchanged", changes=self.core.emit(changes))
+        cache = None if f.snapshot else feeds.ItemCache.load(
+            self._item_cache_path(feed_id), fetched.url, self._feed_guids(feed_id), self.library.hosts(feed_id))
         try:
-            parsed = feeds.parse_feed(fetched.content, f.url)
+            parsed = feeds.parse_feed(fetched.content, f.url, cache=cache)  # only new and changed items
         except FeedError as exc:
             self.library.note_feed_checked(feed_id, error=str(exc))
             return RefreshResult(feed_id, f.url, f.title, "error", error=str(exc), changes=self.core.emit(checked))
@@ -195,6 +208,10 @@ class LibraryService:
             feed_id, parsed, url=fetched.url, etag=fetched.etag, last_modified=fetched.last_modified,
             content_hash=digest, snapshot=False,
         )
+        if cache is None:
+            cache = feeds.ItemCache(self._item_cache_path(feed_id), fetched.url)
+            cache.note(fetched.content)
+        cache.save(self._feed_guids(feed_id))
         touched = set(stats["touched"])
         for eid in touched:  # downloaded episodes: the file's real duration beats the feed's
             duration = self.library.file_duration(eid)
@@ -247,7 +264,7 @@ class LibraryService:
     # ------------------------------------------------------------ OPML
 
     def opml_import(self, path: str | os.PathLike[str]) -> list[RefreshResult | str]:
-        urls = opml.read_opml(Path(path))
+        urls = opml.read_opml(path)  # a file, or an http(s) URL
         out: list[RefreshResult | str] = []
         for url in urls:
             try:
