@@ -579,7 +579,14 @@ class Library:
 
     def _write_stamp(self) -> None:
         stamp = _file_stamp(self.path)
-        if stamp:
+        try:
+            mtime_ns = self.path.stat().st_mtime_ns
+        except OSError:
+            return
+        # File times tick coarsely (a few ms): a write right after this stamp
+        # could leave the same mtime, size and inode.  A file written in the
+        # last 50 ms gets no stamp; the next session runs quick_check.
+        if stamp and time.time_ns() - mtime_ns > 50_000_000:
             try:
                 _stamp_path(self.path).write_text(stamp)
             except OSError:
