@@ -1072,7 +1072,9 @@ def _json_str(v: Any) -> str:
     """A title: strings as they are, numbers spelt out, anything else empty
     (a hostile file may put a deeply nested structure there)."""
     if isinstance(v, str):
-        return v.strip()
+        from ibplayer.domain.text import strip_controls  # a title never carries terminal escapes
+
+        return strip_controls(v).strip()
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return str(v)
     return ""
