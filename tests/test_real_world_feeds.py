@@ -137,3 +137,30 @@ def test_explicit_chapters_survive_a_wrong_itunes_duration(file_server, core):
     fits = rss(item.replace("10:00</itunes", "40:00</itunes").replace("w1", "w2"), ns=ITUNES + PODCAST + PSC)
     [ep2] = feeds.parse_feed(fits, "fits").episodes
     assert ep2.chapters["psc"][-1].end == 2400
+
+
+def test_podlove_chapter_without_start_costs_only_that_chapter(core, file_server):
+    item = ('<item><title>Half marked</title><guid>p1</guid><enclosure url="http://127.0.0.1:9/p1.mp3" type="audio/mpeg"/>'
+            '<psc:chapters version="1.2"><psc:chapter start="0" title="Opening"/><psc:chapter title="Lost its time"/>'
+            '<psc:chapter start="05:00" title="Second part"/></psc:chapters></item>')
+    core.subscribe(file_server.add("/psc.xml", rss(item, ns=ITUNES + PSC)))
+    ep = core.library.resolve_episode("p1")
+    assert [(c.start, c.title) for c in core.library.chapter_sets(ep.id)["psc"]] == [(0, "Opening"), (300, "Second part")]
+
+
+ATOM = ' xmlns:atom="http://www.w3.org/2005/Atom"'
+
+
+def test_channel_person_without_role_is_a_host_and_podlove_contributors_are_read():
+    body = ('<podcast:person img="https://img.example/mara.png">Mara Quill</podcast:person>'
+            "<atom:contributor><atom:name>Mara Quill</atom:name></atom:contributor>"
+            "<item><title>Soil and sunlight</title><guid>c1</guid>"
+            '<enclosure url="http://h/c1.mp3" type="audio/mpeg"/>'
+            "<atom:contributor><atom:name>Mara Quill</atom:name></atom:contributor>"
+            "<atom:contributor><atom:name>Ivo Brandt</atom:name><atom:uri>https://ivo.example</atom:uri></atom:contributor>"
+            "<description>A talk about soil.</description></item>")
+    feed = feeds.parse_feed(rss(body, ns=ITUNES + PODCAST + ATOM), "http://h/feed")
+    assert [h.name for h in feed.hosts] == ["Mara Quill"]
+    [ep] = feed.episodes
+    assert [(g.name, g.role) for g in ep.guests] == [("Ivo Brandt", "guest")]
+    assert ep.guests[0].href == "https://ivo.example"

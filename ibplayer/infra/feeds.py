@@ -525,8 +525,27 @@ def _strip_c0_bytes(data: bytes) -> bytes:
     return _C0_BYTES.sub(b"", data) if _C0_BYTES.search(data) else data
 
 
+_feedparser_module = None
+
+
+def _feedparser():
+    """feedparser, imported on first use, with one fix: its Podlove reader
+    crashes on a <psc:chapter> without ``start`` (a TypeError that refused
+    the whole feed); such a chapter now just has no start and is dropped by
+    `chapters.chapters_from_psc`."""
+    global _feedparser_module
+    if _feedparser_module is None:
+        import feedparser
+        import feedparser.namespaces.psc as psc
+
+        parse_start = psc._parse_psc_chapter_start
+        psc._parse_psc_chapter_start = lambda s: parse_start(s) if isinstance(s, str) else None
+        _feedparser_module = feedparser
+    return _feedparser_module
+
+
 def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = None) -> ParsedFeed:
-    import feedparser
+    feedparser = _feedparser()
 
     if not data or not data.strip():
         raise FeedError(f"{url}: the server sent an empty document")
@@ -559,7 +578,10 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
     item_bases = _bases_by_item(parts, url if http.is_http_url(url) else "")
     author = _text(f.get("itunes_author") or f.get("author")) or None
     channel_notes = html_to_text(_text(f.get("summary") or f.get("subtitle"))[:MAX_NOTES_CHARS])
-    hosts = people.hosts_from(author, [p for p in channel_persons if (p.get("role") or "").lower() == "host"], channel_notes)
+    # the show's team: channel <podcast:person> tags (no role = host, per the
+    # Podcasting 2.0 spec) and Podlove <atom:contributor> entries
+    team = f.get("contributors") or []
+    hosts = people.hosts_from(author, channel_persons + people.contributor_persons(team, team), channel_notes)
     if known_hosts:
         hosts = _merge_people(hosts, known_hosts)
     image = _text((f.get("image") or {}).get("href")) or None if isinstance(f.get("image"), dict) else None
@@ -625,7 +647,8 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
         pc = entry.get("podcast_chapters")
         chapters_url = _text(pc.get("url")) or None if isinstance(pc, dict) else None
 
-        persons = item_persons[i] if i < len(item_persons) else []
+        persons = (item_persons[i] if i < len(item_persons) else []) \
+            + people.contributor_persons(entry.get("contributors") or [], team)
         if "hosted by" in notes_text.lower() and not extra_hosts:
             extra_hosts = people.hosts_from(None, [], notes_text)
         all_hosts = _merge_people(hosts, extra_hosts)
