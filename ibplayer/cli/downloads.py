@@ -157,6 +157,8 @@ def report_results(display: ProgressDisplay):
                 extra.append(f"{r.chapter_source} chapters")
             more = f", {', '.join(extra)}" if extra else ""
             display.result_line(f"downloaded {_describe(r)}: {fmt_bytes(r.size)}{more} → {r.path}")
+            for line in r.dropped or []:
+                display.result_line(f"  note: {line}")
         elif r.status == "skipped":
             display.result_line(f"already downloaded {_describe(r)}: {r.path}")
         elif r.status == "error":

@@ -11,18 +11,14 @@ import sys
 from collections.abc import Callable
 
 from ibplayer import __version__
+from ibplayer.domain.timefmt import fmt_clock
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
 def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+    return fmt_clock(seconds, pad=True, rounded=True, none="--:--")
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ibplayer.domain import chapters
+from ibplayer.domain.timefmt import fmt_clock
 from ibplayer.infra import downloader
 from ibplayer.infra.store import FEED_CHAPTER_SOURCES, EpisodeRow, LibraryError
 from ibplayer.services.changes import Changes
@@ -42,6 +43,7 @@ class DownloadResult:
     error: str | None = None
     duration: float | None = None
     chapter_source: str | None = None
+    dropped: list[str] | None = None  # chapters past the file's real end, one line per source
 
     @property
     def ok(self) -> bool:
@@ -215,7 +217,8 @@ class DownloadService:
                         finish(DownloadResult(ep.id, ep.short_id, ep.title, "error", error=f"could not record: {exc}"))
                         continue
                     finish(DownloadResult(ep.id, ep.short_id, ep.title, "done", rest[0], rec.size,
-                                          duration=rec.info.duration, chapter_source=rec.info.source))
+                                          duration=rec.info.duration, chapter_source=rec.info.source,
+                                          dropped=rec.dropped))
                 elif kind == "error":
                     finish(DownloadResult(ep.id, ep.short_id, ep.title, "error", error=rest[0]))
                 else:
@@ -246,8 +249,7 @@ class DownloadService:
             lib.set_auto_downloaded(ep.id, auto)
             if info.chapters and info.source:
                 lib.replace_chapters(ep.id, info.source, chapters.finalize(info.chapters, info.duration))
-            if info.duration:
-                self.recheck_chapters(ep.id, info.duration)
+            dropped = self.recheck_chapters(ep.id, info.duration) if info.duration else []
         changes = Changes(episodes={ep.id}, chapters={ep.id}, feeds={ep.feed_id})
         try:
             changes |= self.core.enrichment.sync_episode(
@@ -255,17 +257,35 @@ class DownloadService:
                 allow_private=self.core.enrichment.allow_private(ep.feed_id))
         except (OSError, LibraryError, ValueError) as exc:  # never lose a finished download over chapters
             log.warning("chapters for %r: %s", ep.title, exc)
-        return _Recorded(size, info), self.core.emit(changes)
+        for line in dropped:
+            log.warning("%s: %s", ep.title, line)
+        return _Recorded(size, info, dropped), self.core.emit(changes)
 
-    def recheck_chapters(self, episode_id: int, duration: float) -> None:
+    def recheck_chapters(self, episode_id: int, duration: float) -> list[str]:
         """Chapters from the feed, checked against the file's real duration:
-        starts past the end are dropped and the last chapter ends at the end."""
-        for source, chs in self.library.chapter_sets(episode_id).items():
+        the show notes are read again with it (chapters the feed's stated
+        duration held back come back), starts past the end are dropped and
+        the last chapter ends at the end.  Returns a line per source that
+        lost chapters, so the front-end can say so."""
+        from ibplayer.domain.chapters import chapters_from_notes
+
+        sets = self.library.chapter_sets(episode_id)
+        notes = self.library.notes_html(episode_id)
+        if notes:
+            sets["notes"] = chapters_from_notes(notes, duration)
+        dropped = []
+        for source, chs in sets.items():
             if source not in FEED_CHAPTER_SOURCES:
                 continue
             fixed = chapters.finalize(chs, duration)
-            if [(c.start, c.end, c.title) for c in fixed] != [(c.start, c.end, c.title) for c in chs]:
+            if len(fixed) < len(chs):
+                gone = sorted({(c.start, c.title) for c in chs} - {(c.start, c.title) for c in fixed})
+                dropped.append(f"{len(gone)} {source} chapter{'s' if len(gone) != 1 else ''} past the file's end "
+                               f"({fmt_clock(duration, pad=True)}) dropped: " + ", ".join(f"{fmt_clock(s, pad=True)} {t}" for s, t in gone[:3]))
+            current = self.library.chapter_sets(episode_id).get(source, [])
+            if [(c.start, c.end, c.title) for c in fixed] != [(c.start, c.end, c.title) for c in current]:
                 self.library.replace_chapters(episode_id, source, fixed)
+        return dropped
 
     def delete(self, episode: EpisodeRow | int) -> tuple[int, Changes]:
         """Remove the downloaded file (and any .part and sidecar); keep the
@@ -310,6 +330,7 @@ class DownloadService:
 class _Recorded:
     size: int
     info: AudioInfo
+    dropped: list[str]  # chapters the file's real duration dropped, one line per source
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ibplayer.domain.timefmt import fmt_clock
+
 log = logging.getLogger(__name__)
 
 SAVE_EVERY = 5.0  # seconds of wall clock between position saves while playing
@@ -84,8 +86,7 @@ def stream_url_problem(url: str) -> str | None:
 
 
 def _fmt(seconds: float) -> str:
-    s = int(max(0.0, seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    return fmt_clock(seconds)
 
 
 def played_threshold(length: float) -> float:

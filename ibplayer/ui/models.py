@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
 from ibplayer.domain.models import Chapter
+from ibplayer.domain.timefmt import fmt_clock
 
 EpisodeIdRole = Qt.UserRole + 1
 DownloadRole = Qt.UserRole + 2  # fraction 0..1, -1 when size unknown, None when not downloading
@@ -24,14 +25,7 @@ HitRole = Qt.UserRole + 10
 
 
 def fmt_time(seconds: float | None, *, always_hours: bool = False) -> str:
-    if seconds is None:
-        return "–"
-    s = int(max(0, seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    if h or always_hours:
-        return f"{h}:{m:02d}:{sec:02d}"
-    return f"{m}:{sec:02d}"
+    return fmt_clock(seconds, hours=always_hours)
 
 
 def fmt_duration(seconds: float | None) -> str:
