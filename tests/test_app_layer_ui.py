@@ -99,3 +99,23 @@ def test_quitting_during_a_refresh_stops_the_worker_process(qtbot, file_server, 
     time.sleep(4.5)  # past the server's answer: nothing may write now
     with Core(data_dir) as core:
         assert json.dumps(core.library.export(), sort_keys=True) == before
+
+
+def test_window_starts_on_bad_ui_settings_and_a_damaged_library(qtbot, data_dir, make_window):  # noqa: F811
+    from PySide6.QtWidgets import QMessageBox
+
+    (data_dir / "library.sqlite3").write_bytes(b"this is not a database " * 200)
+    (data_dir / "ui.ini").write_text("[General]\nvolume=loud\ngeometry=@ByteArray(garbage)\nlast_episode=x\n"
+                                     "splitter=1e999\n")
+    with Core(data_dir) as core:  # the first open sets the damaged file aside…
+        core.library.set_setting("skip_back", "-1e400")
+    aside = list(data_dir.glob("library.sqlite3.damaged-*"))
+    assert len(aside) == 1
+    aside[0].rename(data_dir / "library.sqlite3")  # …so put it back for the window to meet
+    w = make_window(need_vlc=False, wait_rows=0)
+    wait_until(qtbot, lambda: any(isinstance(b, QMessageBox) and b.isVisible() for b in w.findChildren(QMessageBox)),
+               msg="no dialog about the damaged library")
+    box = next(b for b in w.findChildren(QMessageBox) if b.isVisible())
+    assert "damaged" in box.text() and "set aside" in box.text()
+    assert w.bar.volume_slider.value() == 100 and w.prefs["skip_back"] == 15
+    assert w.isVisible() and w.width() > 300

@@ -43,4 +43,15 @@ def episode_details(lib: Library, episode_id: int) -> EpisodeDetails | None:
     if ep is None:
         return None
     guests = ep.guests or lib.guests(ep.id)
-    return EpisodeDetails(ep, guests, lib.topics(ep.id), lib.notes_html(ep.id), chapter_view(lib, ep.id))
+    return EpisodeDetails(ep, guests, lib.topics(ep.id), _bounded_notes(lib.notes_html(ep.id)), chapter_view(lib, ep.id))
+
+
+def _bounded_notes(notes: str) -> str:
+    """Notes stored by an older ibplayer may be huge or deeply nested (a
+    hostile feed): the same size and depth caps as at ingest, here in the
+    worker, before a front-end lays them out."""
+    from ibplayer.domain.text import MAX_DEPTH, MAX_HTML_CHARS, limit_nesting
+
+    if len(notes) > MAX_HTML_CHARS or notes.count("<") > 4 * MAX_DEPTH:
+        notes = limit_nesting(notes[:MAX_HTML_CHARS])
+    return notes

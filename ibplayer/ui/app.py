@@ -41,10 +41,19 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
 
 def run_gui(args) -> int:
     app = ensure_app()
+    from PySide6.QtWidgets import QMessageBox
+
+    from ibplayer.infra.store import LibraryError
+
     from .mainwindow import MainWindow
 
     data_dir = getattr(args, "data_dir", None)
-    win = MainWindow(data_dir)
+    try:
+        win = MainWindow(data_dir)
+    except LibraryError as exc:  # a newer schema, a directory, a damaged file that cannot be set aside…
+        log.error("%s", exc)
+        QMessageBox.critical(None, "ibplayer cannot open its library", str(exc))
+        return 1
     win.show()
     from . import stallprobe
 

@@ -9,7 +9,7 @@ import html
 import json
 import logging
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -65,11 +65,14 @@ def _prefs_from(lib) -> dict:
     return {k: values[k] for k in PREFS}
 
 
-def _load_prefs(data_dir) -> dict:
+def _load_prefs(data_dir) -> tuple[dict, str | None]:
+    """The settings, and a notice about the library worth a dialog (it was
+    damaged and set aside, or it is read-only)."""
     from ibplayer.infra.store import Library
 
     with Library(data_dir) as lib:
-        return _prefs_from(lib)
+        notice = str(lib.recovered) if lib.recovered else (lib.read_only_message if lib.read_only else None)
+        return _prefs_from(lib), notice
 
 
 class MainWindow(QMainWindow):
@@ -83,7 +86,7 @@ class MainWindow(QMainWindow):
         workers.init()
         self.data_dir = resolve_data_dir(data_dir)
         # before the first paint, once: the only library read on this thread
-        self.prefs = _load_prefs(self.data_dir)
+        self.prefs, self.library_notice = _load_prefs(self.data_dir)
         self.writer = workers.CoreWriter(self.data_dir, self._guard(self.apply_changes))
         self.ui_settings = QSettings(str(self.data_dir / "ui.ini"), QSettings.IniFormat)
         self.auto_refresh = auto_refresh
@@ -608,6 +611,12 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
+        if self.library_notice:
+            notice, self.library_notice = self.library_notice, None
+            self.set_status(notice)
+            box = QMessageBox(QMessageBox.Warning, "ibplayer", notice, QMessageBox.Ok, self)
+            box.setModal(False)
+            QTimer.singleShot(0, box.show)
         if not self.player.available and self._show_vlc_dialog and self.vlc_dialog is None:
             QTimer.singleShot(0, self._show_vlc_missing)
 
@@ -620,20 +629,24 @@ class MainWindow(QMainWindow):
         self.vlc_dialog.show()
 
     def _restore_state(self) -> None:
+        """Geometry and layout from ui.ini; a value that is not what Qt saved
+        (hand-edited, another version) is ignored, never fatal."""
         s = self.ui_settings
-        geo = s.value("geometry")
+
+        def saved(name):
+            v = s.value(name)
+            return v if isinstance(v, (QByteArray, bytes, bytearray)) else None
+
+        geo = saved("geometry")
         if geo is None or not self.restoreGeometry(geo):
             self.resize(1360, 840)
-        st = s.value("window_state")
-        if st is not None:
-            self.restoreState(st)
-        for name, sp in (("splitter", self.splitter), ("left_splitter", self.left_splitter)):
-            v = s.value(name)
-            if v is not None:
-                sp.restoreState(v)
-        v = s.value("episode_header")
-        if v is not None:
-            self.episodes.view.header().restoreState(v)
+        for name, restore in (("window_state", self.restoreState),
+                              ("splitter", self.splitter.restoreState),
+                              ("left_splitter", self.left_splitter.restoreState),
+                              ("episode_header", self.episodes.view.header().restoreState)):
+            v = saved(name)
+            if v is not None and not restore(v):
+                log.warning("ui.ini: ignoring an unreadable %s", name)
 
     def save_state(self) -> None:
         s = self.ui_settings
