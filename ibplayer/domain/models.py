@@ -11,23 +11,7 @@ from pydantic import BaseModel, Field
 ChapterSource = Literal["notes", "podcast-chapters", "psc", "id3", "mp4", "vorbis"]
 
 # Higher wins when several sources exist for one episode.
-SOURCE_PRIORITY: dict[str, int] = {
-    "id3": 60,
-    "mp4": 60,
-    "vorbis": 60,
-    "podcast-chapters": 50,
-    "psc": 40,
-    "notes": 10,
-}
-
-SOURCE_LABELS: dict[str, str] = {
-    "notes": "Show notes",
-    "podcast-chapters": "Podcasting 2.0",
-    "psc": "Podlove",
-    "id3": "ID3 (MP3 file)",
-    "mp4": "MP4 chapters",
-    "vorbis": "Vorbis comments",
-}
+from ibplayer.domain.sources import SOURCE_LABELS, SOURCE_PRIORITY  # noqa: E402,F401 - re-exported
 
 
 class Chapter(BaseModel):

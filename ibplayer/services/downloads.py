@@ -250,7 +250,7 @@ class DownloadService:
             if info.chapters and info.source:
                 lib.replace_chapters(ep.id, info.source, chapters.finalize(info.chapters, info.duration))
             dropped = self.recheck_chapters(ep.id, info.duration) if info.duration else []
-        changes = Changes(episodes={ep.id}, chapters={ep.id}, feeds={ep.feed_id})
+        changes = Changes(episodes={ep.id}, chapters={ep.id})
         try:
             changes |= self.core.enrichment.sync_episode(
                 ep.id, ep.chapters_url, info.duration, self.chapter_cache_dir(path), title=ep.title,
@@ -304,7 +304,7 @@ class DownloadService:
         with self.library.transaction():
             self.library.set_file(ep.id, None)
             self.library.set_auto_downloaded(ep.id, False)
-        return freed, self.core.emit(Changes(episodes={ep.id}, feeds={ep.feed_id}))
+        return freed, self.core.emit(Changes(episodes={ep.id}))
 
     def storage(self) -> list[StorageRow]:
         """Space used by downloads, per feed (sizes on disk; partial downloads

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import bisect
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from ibplayer.domain.models import Chapter
 from ibplayer.domain.timefmt import fmt_clock
+
+if TYPE_CHECKING:
+    from ibplayer.domain.models import Chapter
 
 EpisodeIdRole = Qt.UserRole + 1
 DownloadRole = Qt.UserRole + 2  # fraction 0..1, -1 when size unknown, None when not downloading

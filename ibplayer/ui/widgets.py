@@ -18,8 +18,6 @@ from PySide6.QtWidgets import (
     QTextBrowser,
 )
 
-from ibplayer.domain.chapters import timestamp_mentions
-
 from .models import ChapterProgressRole, CurrentRole, DownloadRole, ListenRole
 
 SEEK_SCHEME = "ibplayer-seek"
@@ -234,6 +232,8 @@ def linkify_timestamps(notes_html: str, duration: float | None = None) -> str:
 def _link_text(text: str, duration: float | None) -> str:
     if not text or ":" not in text:
         return text
+    from ibplayer.domain.chapters import timestamp_mentions  # not needed before the first episode shows
+
     mentions = timestamp_mentions(text, duration)
     if not mentions:
         return text

@@ -9,8 +9,6 @@ from PySide6.QtCore import QObject, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget
 
-from ibplayer.services.views import episode_details
-
 from ..models import fmt_date, fmt_duration, fmt_time
 from ..widgets import SEEK_SCHEME, FlowLayout, NotesBrowser, linkify_timestamps, plain_to_html
 
@@ -21,6 +19,7 @@ class EpisodePaneController(QObject):
         self.w = w
         self._gen = 0
         self.details_id: int | None = None  # the episode whose details the pane shows
+        self._shown_parts: tuple = ()  # (episode id, guests, topics, notes) as laid out: unchanged parts stay
         st = w.style()
         self.widget = centre = QWidget()
         cl = QVBoxLayout(centre)
@@ -103,8 +102,10 @@ class EpisodePaneController(QObject):
         has = ep is not None
         for b in (self.play_button, self.download_button, self.played_button):
             b.setVisible(has)
-        self.guest_card.setVisible(False)
-        self.topics_box.setVisible(False)
+        if not has or self._shown_parts[:1] != (ep.id,):
+            self.guest_card.setVisible(False)
+            self.topics_box.setVisible(False)
+            self._shown_parts = ()
         if not has:
             self.title_label.setText("Select an episode")
             self.meta_label.setText("")
@@ -125,7 +126,7 @@ class EpisodePaneController(QObject):
             if gen == self._gen and details is not None:
                 self._show_details(details)
 
-        w.read(lambda lib: episode_details(lib, eid), shown)
+        w.read(lambda lib: _details(lib, eid), shown)
 
     def reload(self) -> None:
         """Read the shown episode again (its data changed)."""
@@ -139,7 +140,7 @@ class EpisodePaneController(QObject):
                     self._refresh_row(details.episode)
                     self._show_details(details)
 
-            self.w.read(lambda lib: episode_details(lib, eid), shown)
+            self.w.read(lambda lib: _details(lib, eid), shown)
 
     def _refresh_row(self, fresh) -> None:
         w = self.w
@@ -161,21 +162,41 @@ class EpisodePaneController(QObject):
         ep = self.w.shown_episode
         if ep is None or ep.id != d.episode.id:
             return
-        if d.guests:
+        guests = [(p.name, tuple(p.affiliations)) for p in d.guests]
+        parts = (ep.id, guests, list(d.topics), d.notes_html)
+        old = self._shown_parts
+        same = old[:1] == parts[:1]
+        # a changed episode (a download, a refresh) keeps what did not change:
+        # laying out notes and chips again costs tens of ms on this thread
+        if not (same and old[1] == guests):
+            self._show_guests(d.guests)
+        if not (same and old[2] == parts[2]):
+            self._show_topics(d.topics)
+        if not (same and old[3] == d.notes_html):
+            notes = d.notes_html or (plain_to_html(ep.summary) if ep.summary else "")
+            self.notes.setHtml(linkify_timestamps(notes, ep.duration) if notes else "<p><i>No show notes.</i></p>")
+        self._shown_parts = parts
+        self.w.sidebar.show_chapters(d.chapters)
+        self.details_id = ep.id
+
+    def _show_guests(self, guests) -> None:
+        if guests:
             parts = []
-            for p in d.guests:
+            for p in guests:
                 link = f'<a href="guest:{html.escape(p.name, quote=True)}"><b>{html.escape(p.name)}</b></a>'
                 if p.affiliations:
                     link += " — " + html.escape(", ".join(p.affiliations))
                 parts.append(link)
-            self.guest_label.setText(("Guest: " if len(d.guests) == 1 else "Guests:<br>") + "<br>".join(parts))
+            self.guest_label.setText(("Guest: " if len(guests) == 1 else "Guests:<br>") + "<br>".join(parts))
             self.guest_label.setToolTip("Click a guest to list every episode with them")
-        self.guest_card.setVisible(bool(d.guests))
+        self.guest_card.setVisible(bool(guests))
+
+    def _show_topics(self, topics) -> None:
         for b in self.topic_buttons:
             self.topics_layout.removeWidget(b)
             b.deleteLater()
         self.topic_buttons = []
-        for t in d.topics[:12]:
+        for t in topics[:12]:
             b = QPushButton(t)
             b.setCursor(Qt.PointingHandCursor)
             b.setToolTip(f"Every chapter about “{t}” in the library")
@@ -183,11 +204,7 @@ class EpisodePaneController(QObject):
             b.clicked.connect(lambda _=False, t=t: self.w.search.show_topic(t))
             self.topics_layout.addWidget(b)
             self.topic_buttons.append(b)
-        self.topics_box.setVisible(bool(d.topics))
-        notes = d.notes_html or (plain_to_html(ep.summary) if ep.summary else "")
-        self.notes.setHtml(linkify_timestamps(notes, ep.duration) if notes else "<p><i>No show notes.</i></p>")
-        self.w.sidebar.show_chapters(d.chapters)
-        self.details_id = ep.id
+        self.topics_box.setVisible(bool(topics))
 
     def update_meta(self) -> None:
         ep = self.w.shown_episode
@@ -238,3 +255,11 @@ class EpisodePaneController(QObject):
         elif scheme in ("http", "https"):
             QDesktopServices.openUrl(url)
         # anything else (mailto:, javascript:, file:...) is ignored
+
+
+def _details(lib, episode_id: int):
+    """The pane's data, read in a worker (the models load there, not before
+    the first paint)."""
+    from ibplayer.services.views import episode_details
+
+    return episode_details(lib, episode_id)

@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibplayer.domain.models import SOURCE_LABELS
-from ibplayer.services.views import chapter_view
+from ibplayer.domain.sources import SOURCE_LABELS
 
 from ..models import ChaptersModel, fmt_time
 from ..widgets import ChapterDelegate
@@ -144,6 +143,8 @@ class ChapterSidebarController(QObject):
         if ep is None or not src:
             return
         eid = ep.id
+        from ibplayer.services.views import chapter_view
+
         self.w.write(lambda core: core.set_chapter_source(eid, src))
         self.w.read(lambda lib: chapter_view(lib, eid, src),
                     lambda cv: self.show_chapters(cv) if self.w.shown_episode and self.w.shown_episode.id == eid else None)
