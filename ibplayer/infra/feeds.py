@@ -23,15 +23,28 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
 from ibplayer import __version__
-from ibplayer.domain import chapters, people, topics
-from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
-from ibplayer.domain.text import html_to_text, sanitize_html, strip_controls
 from ibplayer.infra import http
+
+if TYPE_CHECKING:
+    from ibplayer.domain.models import Chapter, ParsedFeed, Person
+
+
+def _load_parse_stack() -> None:
+    """Import what parsing needs (the models, chapters, people, topics, the
+    HTML cleaner) on first use: a refresh answered 304 never pays for them."""
+    global chapters, people, topics, Chapter, ParsedEpisode, ParsedFeed, Person
+    global html_to_text, sanitize_html, strip_controls
+    if "sanitize_html" in globals():
+        return
+    from ibplayer.domain import chapters, people, topics  # noqa: F811
+    from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person  # noqa: F811
+    from ibplayer.domain.text import html_to_text, sanitize_html, strip_controls  # noqa: F811
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +214,7 @@ def parse_duration(value: str | None) -> float | None:
 def _text(value) -> str:
     """A text value read from a feed: a string, without control characters
     (they reach terminals as escape sequences), stripped."""
+    _load_parse_stack()
     if not value:
         return ""
     return strip_controls(str(value)).strip()
@@ -245,6 +259,7 @@ def fit_explicit(chs: list[Chapter], stated: float | None) -> list[Chapter]:
     every chapter starts before it.  The file's real duration, once
     downloaded, is the check that may drop some.  Titles lose control
     characters like every other text from a feed."""
+    _load_parse_stack()
     chs = [c if c.title == (t := _text(c.title)) else c.model_copy(update={"title": t}) for c in chs]
     if stated and all(c.start < stated for c in chs):
         return chapters.finalize(chs, stated)
@@ -441,6 +456,7 @@ def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None,
     forked worker processes, one per core.  That is only done where forking
     is safe: a single-threaded process (the CLI) on a platform with fork.
     The GUI parses in its worker thread, whole."""
+    _load_parse_stack()
     if parallel is None:
         parallel = (
             os.environ.get("IBPLAYER_PARSE_WORKERS", "") != "0"
@@ -495,12 +511,14 @@ def _die_with_parent(parent: int) -> None:
 def _parse_to_wire(data: bytes, url: str) -> dict:
     """Worker side: parse, and hand back plain data (pickling pydantic
     models costs more than the parsing it saves)."""
+    _load_parse_stack()
     return _parse_document(data, url).model_dump()
 
 
 def _from_wire(d: dict) -> ParsedFeed:
     """Rebuild models from a worker's already-validated data, without
     validating it again."""
+    _load_parse_stack()
     eps = []
     for e in d["episodes"]:
         e["chapters"] = {src: [Chapter.model_construct(**c) for c in chs] for src, chs in e["chapters"].items()}
@@ -545,6 +563,7 @@ def _feedparser():
 
 
 def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = None) -> ParsedFeed:
+    _load_parse_stack()
     feedparser = _feedparser()
 
     if not data or not data.strip():

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ibplayer.domain import chapters
 from ibplayer.domain.timefmt import fmt_clock
 from ibplayer.infra import downloader
 from ibplayer.infra.store import FEED_CHAPTER_SOURCES, EpisodeRow, LibraryError
@@ -236,6 +235,7 @@ class DownloadService:
         re-checked against that duration, and the chapter file and images
         cached for offline.  Blocking (reads the file, may fetch): call it
         from a worker in a front-end."""
+        from ibplayer.domain import chapters
         from ibplayer.infra.audiofile import read_audio_info
 
         ep = self.episode(episode)
@@ -267,6 +267,7 @@ class DownloadService:
         duration held back come back), starts past the end are dropped and
         the last chapter ends at the end.  Returns a line per source that
         lost chapters, so the front-end can say so."""
+        from ibplayer.domain import chapters
         from ibplayer.domain.chapters import chapters_from_notes
 
         sets = self.library.chapter_sets(episode_id)

@@ -18,15 +18,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
-from ibplayer.domain import chapters as chapters_mod
-from ibplayer.domain.models import Chapter
 from ibplayer.infra import http
 from ibplayer.infra.store import EnrichmentRow, Library
 from ibplayer.services.changes import Changes
+
+if TYPE_CHECKING:
+    from ibplayer.domain.models import Chapter
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,14 @@ class _Fetched:
     error: str | None = None
 
 
+def _chapters():
+    from ibplayer.domain import chapters  # the models load where chapter files are read
+
+    return chapters
+
+
 def _valid_chapters(body: bytes) -> None:
-    chapters_mod.chapters_from_json(body)
+    _chapters().chapters_from_json(body)
 
 
 def conditional_get(client: httpx.Client, url: str, *, etag: str | None = None, last_modified: str | None = None,
@@ -165,7 +173,7 @@ class Enrichment:
         they changed.  Only the file's real duration (after a download) drops
         chapters: a feed's stated duration is often wrong."""
         try:
-            chs = chapters_mod.chapters_from_json(body, duration)
+            chs = _chapters().chapters_from_json(body, duration)
         except (ValueError, RecursionError) as exc:
             log.warning("chapters of %r: %s", title, exc)
             return False
@@ -198,7 +206,7 @@ class Enrichment:
         if row is None or row.body is None:
             return Changes()
         try:
-            self.cache_images(chapters_mod.chapters_from_json(row.body, duration), image_folder,
+            self.cache_images(_chapters().chapters_from_json(row.body, duration), image_folder,
                               allow_private=allow_private)
         except (ValueError, RecursionError) as exc:
             log.warning("chapters of %r: %s", title, exc)
