@@ -14,7 +14,8 @@ and the window queue the same episodes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ibplayer.infra.store import EpisodeRow, LibraryError
 from ibplayer.services.changes import Changes
@@ -141,3 +142,29 @@ class QueueService:
         queued = set(self.ids())
         added = [i for i in added if i not in queued]
         return added, self.add(added) if added else Changes()
+
+
+class AutoAdvance:
+    """A `PlaybackSession` listener: when an episode ends (its end reached,
+    not stopped by a sleep timer), ``start_next(ended_id)`` is called; the
+    front-end then runs :meth:`QueueService.advance` and loads what it
+    returns (at its resume position)."""
+
+    def __init__(self, start_next: Callable[[int], None]) -> None:
+        self.start_next = start_next
+        self._slept = False
+
+    def on_sleep(self, what: str | None) -> None:
+        if what == "fired":
+            self._slept = True  # "stop at the end of the episode / chapter": the listener wants silence
+
+    def on_state(self, state: str) -> None:
+        if state == "playing":
+            self._slept = False
+
+    def on_ended(self, ep: Any) -> None:
+        if self._slept:
+            self._slept = False
+            return
+        if ep is not None:
+            self.start_next(ep.id)

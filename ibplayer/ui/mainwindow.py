@@ -37,6 +37,7 @@ from .controllers.downloads import DownloadsController
 from .controllers.episodes import EpisodeListController
 from .controllers.pane import EpisodePaneController
 from .controllers.playerbar import PlayerBarController
+from .controllers.queue import QueueController
 from .controllers.search import SearchController
 from .controllers.sidebar import ChapterSidebarController
 from .dialogs import SettingsDialog, ShortcutsDialog, vlc_missing_dialog
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.sidebar = ChapterSidebarController(self)
         self.bar = PlayerBarController(self)
         self.downloads = DownloadsController(self)
+        self.upnext = QueueController(self)
         self._layout()
         self.actions_by_name = actions.build(self)
         self._keys = actions.playback_keys()
@@ -188,6 +190,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.downloads.dock)
         self.downloads.dock.hide()
+        self.addDockWidget(Qt.RightDockWidgetArea, self.upnext.dock)
+        self.upnext.dock.hide()
 
         self.status_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -247,6 +251,8 @@ class MainWindow(QMainWindow):
         shown = self.shown_episode
         if shown is not None and shown.id in (changes.episodes | changes.chapters):
             self.pane.reload()
+        if changes.queue:
+            self.upnext.reload()
         if changes.settings:
             self.read(lambda lib: _prefs_from(lib), self._prefs_loaded)
 
@@ -269,6 +275,7 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             pass
         self.read(lambda lib: bool(lib.feeds()), self._started_with)
+        self.upnext.reload()
 
     def _started_with(self, has_feeds: bool) -> None:
         self.episodes.reload_feeds()
@@ -537,6 +544,9 @@ class MainWindow(QMainWindow):
     def focus_filter(self) -> None:
         self.episodes.filter_box.setFocus()
         self.episodes.filter_box.selectAll()
+
+    def toggle_up_next(self) -> None:
+        self.upnext.toggle()
 
     def toggle_downloads(self) -> None:
         self.downloads.dock.setVisible(not self.downloads.dock.isVisible())

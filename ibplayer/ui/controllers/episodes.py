@@ -236,6 +236,8 @@ class EpisodeListController(QObject):
         w = self.w
         m = QMenu(w)
         m.addAction("Play", lambda: w.play_episode(ep))
+        m.addAction("Play Next", lambda: w.upnext.play_next([ep.id]))
+        m.addAction("Play Last", lambda: w.upnext.play_last([ep.id]))
         if w.downloads.is_downloading(ep.id):
             m.addAction("Cancel download", lambda: w.downloads.cancel(ep.id))
         elif ep.file:
