@@ -9,6 +9,7 @@ from test_ui import make_window, open_episode, player_time, show  # noqa: F401 -
 from ui_helpers import wait_until
 
 from ibplayer.services.core import Core
+from ibplayer.ui.models import fmt_time
 
 
 def _queue_rows(w) -> list[int]:
@@ -68,3 +69,71 @@ def test_queue_view_remove_with_delete_key_and_menu_entries(qtbot, show, make_wi
     w.close()
     with Core(data_dir) as core:
         assert core.queue.ids() == [first]  # persisted through the service
+
+
+# ---------------------------------------------------------------- continue where I left off
+
+
+def test_restart_restores_the_paused_episode_and_speed(qtbot, show, make_window, data_dir):  # noqa: F811
+    eid = show.ids["ep-1"]
+    w = make_window()
+    open_episode(qtbot, w, eid)
+    w.play_at(18.0)
+    wait_until(qtbot, lambda: w.player.state() == "playing" and player_time(w) > 18.5, timeout=10)
+    combo = w.bar.speed_combo
+    i = combo.findData(1.5)
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)  # what the combo says when the listener picks a speed
+    qtbot.wait(1200)
+    w.player.pause()
+    wait_until(qtbot, lambda: w.player.state() == "paused")
+    w.close()
+    with Core(data_dir) as core:
+        saved = core.library.episode(eid).position
+    assert saved > 18.5
+
+    w2 = make_window()
+    # the player bar holds the last episode, loaded but not playing, at its place
+    wait_until(qtbot, lambda: w2.player.episode is not None and w2.player.episode.id == eid,
+               msg="the last played episode was not loaded at launch")
+    assert w2.player.state() != "playing"
+    wait_until(qtbot, lambda: "The main idea with Ada Example" in w2.now_label.text())
+    assert abs(w2.player.time() - saved) < 0.5
+    assert w2.bar.elapsed_label.text() == fmt_time(w2.player.time()) != fmt_time(0)
+    assert w2.shown_episode.id == eid
+    assert abs(w2.bar.speed_combo.currentData() - 1.5) < 1e-9  # speed survives the restart
+    # focus is not in the search box: one Space continues
+    assert w2.focusWidget() is not w2.search_box
+    qtbot.keyClick(w2.focusWidget() or w2.episode_view, Qt.Key_Space)
+    wait_until(qtbot, lambda: w2.player.state() == "playing" and player_time(w2) > saved, timeout=10,
+               msg=f"state {w2.player.state()} at {player_time(w2):.1f}")
+    assert player_time(w2) < saved + 3.0  # continued from the saved place, not from the start
+    assert abs(w2.player.rate() - 1.5) < 0.01
+
+
+def test_nothing_to_continue_after_a_finished_episode(qtbot, show, make_window, data_dir):  # noqa: F811
+    with Core(data_dir) as core:
+        core.set_position(show.ids["ep-2"], 5.0)
+        core.set_played(show.ids["ep-2"])
+    w = make_window()
+    qtbot.wait(800)
+    assert w.player.episode is None and w.now_label.text() == "Nothing playing"
+
+
+def test_feed_speed_applies_when_its_episode_loads(qtbot, show, make_window, data_dir):  # noqa: F811
+    eid = show.ids["ep-1"]
+    with Core(data_dir) as core:
+        fid = core.library.episode(eid).feed_id
+        core.set_feed_speed(fid, 1.25)
+    w = make_window()
+    assert abs(w.bar.speed_combo.currentData() - 1.0) < 1e-9  # the global default before
+    open_episode(qtbot, w, eid)
+    w.play_at(5.0)
+    wait_until(qtbot, lambda: abs(w.bar.speed_combo.currentData() - 1.25) < 1e-9, msg="feed speed not applied")
+    wait_until(qtbot, lambda: abs(w.player.rate() - 1.25) < 0.01)
+    # the listener lets the feed follow the default again
+    w.bar.set_feed_speed(False)
+    assert abs(w.bar.speed_combo.currentData() - 1.0) < 1e-9
+    w.writer.flush()
+    with Core(data_dir) as core:
+        assert core.library.feed_speed(fid) is None

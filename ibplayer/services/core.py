@@ -128,8 +128,9 @@ class Core:
 
     def speed_for(self, feed_id: int | None) -> float:
         """The speed an episode of this feed plays at."""
-        own = self.library.feed_speed(feed_id) if feed_id is not None else None
-        return float(own) if own else float(self.settings.get("default_speed"))
+        from ibplayer.services.listening import speed_for
+
+        return speed_for(self.library, feed_id).rate
 
     def set_chapter_source(self, episode_id: int, source: str | None) -> Changes:
         self.library.set_chapter_source(episode_id, source)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from ibplayer import __version__
 from ibplayer.infra.paths import data_dir as resolve_data_dir
 from ibplayer.services.changes import Changes
+from ibplayer.services.listening import continue_point
 
 from . import actions, workers
 from .controllers.downloads import DownloadsController
@@ -276,6 +277,21 @@ class MainWindow(QMainWindow):
             pass
         self.read(lambda lib: bool(lib.feeds()), self._started_with)
         self.upnext.reload()
+        # continue where the listener left off: the last episode, loaded and paused
+        self.read(continue_point, self._continue)
+        self.episodes.view.setFocus(Qt.OtherFocusReason)  # not the search box: Space plays
+
+    def _continue(self, found) -> None:
+        if found is None or self.player.episode is not None:
+            return  # nothing to continue, or the listener already started something
+        ep, speed = found
+
+        def load():
+            if self.player.episode is None:
+                self._load_and_play(self.shown_episode or ep, None, play=False)
+                self.bar.apply_speed(speed)
+
+        self.select_episode(ep.id, then=load)
 
     def _started_with(self, has_feeds: bool) -> None:
         self.episodes.reload_feeds()
@@ -461,7 +477,7 @@ class MainWindow(QMainWindow):
             return
         self._load_and_play(self.shown_episode, start)
 
-    def _load_and_play(self, ep, start: float | None) -> None:
+    def _load_and_play(self, ep, start: float | None, *, play: bool = True) -> None:
         if not self.player.load(ep, start=start, play=False):
             return  # no playable source (e.g. a non-http(s) enclosure): the player said why
         loaded = self.shown_is_loaded()
@@ -469,8 +485,11 @@ class MainWindow(QMainWindow):
         self.sidebar.playing_chapters = self.sidebar.model.chapters() if loaded else []
         self.bar.slider.set_ticks(self.sidebar.model.starts() if loaded else [])
         self.player.set_rate(self.bar.speed_combo.currentData())
+        if play:  # (at launch the speed comes with the episode)
+            self.bar.use_speed_of(self.player.episode)
         self.sidebar.progress.setVisible(loaded and self.sidebar.model.rowCount() > 0)
-        self.player.play()
+        if play:
+            self.player.play()
         self._on_time(self.player.time())
         self.bar.update_now()
 
