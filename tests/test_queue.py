@@ -203,3 +203,16 @@ def test_cli_refresh_queues_new_episodes_of_chosen_feed(data_dir, feed):
     assert "Up Next" in r.stdout and "Talk number 6" in r.stdout
     r = run_cli("queue", "list", data_dir=data_dir)
     assert "Talk number 6" in r.stdout and "Talk number 5" not in r.stdout
+
+
+def test_cli_feed_speed(data_dir, feed):
+    with Core(data_dir) as c:
+        fid = c.subscribe(feed["url"]).feed_id
+    r = run_cli("feed-settings", str(fid), "--speed", "1.5", data_dir=data_dir)
+    assert r.returncode == 0 and "speed: 1.5×" in r.stdout
+    r = run_cli("feed-settings", str(fid), "--speed", "fast", data_dir=data_dir)
+    assert r.returncode == 2 and "fast" in r.stderr and "Traceback" not in r.stderr
+    with Core(data_dir) as c:
+        assert c.speed_for(fid) == 1.5  # the bad value changed nothing
+    r = run_cli("feed-settings", str(fid), "--speed", "default", data_dir=data_dir)
+    assert r.returncode == 0 and "speed: default (1×)" in r.stdout

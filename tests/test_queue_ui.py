@@ -6,7 +6,7 @@ from __future__ import annotations
 from httpfixtures import file_server  # noqa: F401 - fixture
 from PySide6.QtCore import Qt
 from test_ui import make_window, open_episode, player_time, show  # noqa: F401 - fixtures
-from ui_helpers import wait_until
+from ui_helpers import feed_xml, notes_for, sample_bytes, wait_until
 
 from ibplayer.services.core import Core
 from ibplayer.ui.models import fmt_time
@@ -69,6 +69,26 @@ def test_queue_view_remove_with_delete_key_and_menu_entries(qtbot, show, make_wi
     w.close()
     with Core(data_dir) as core:
         assert core.queue.ids() == [first]  # persisted through the service
+
+
+def test_window_refresh_adds_new_episodes_of_a_chosen_feed(qtbot, file_server, data_dir, make_window):  # noqa: F811
+    audio = sample_bytes()
+
+    def item(i):
+        return dict(guid=f"n{i}", title=f"Fresh talk {i}", url=file_server.add(f"/n{i}.mp3", audio),
+                    length=len(audio), duration=40, notes=notes_for([(0, "Start")]))
+
+    url = file_server.add("/feed.xml", feed_xml([item(1)]), content_type="application/rss+xml")
+    with Core(data_dir) as core:
+        fid = core.subscribe(url).feed_id
+    w = make_window()
+    w.upnext.set_auto_add(fid, True)  # the feed list's "Add New Episodes to Up Next"
+    w.writer.flush()
+    file_server.add("/feed.xml", feed_xml([item(2), item(1)]), content_type="application/rss+xml")
+    w.refresh_all()
+    wait_until(qtbot, lambda: w.upnext.view.count() == 1, timeout=20, msg="the new episode never joined Up Next")
+    assert w.upnext.view.item(0).text() == "Fresh talk 2"
+    assert "added to Up Next" in w.status_label.text()
 
 
 # ---------------------------------------------------------------- continue where I left off

@@ -358,6 +358,9 @@ class MainWindow(QMainWindow):
         for ep, why, _freed in plan.deleted:
             log.info("deleted download %r (%s)", ep.title, why)
         self.downloads.download_ids(plan.download)
+        if plan.queued:
+            n = len(plan.queued)
+            self.set_status(f"{self.status_label.text()}; {n} added to Up Next".lstrip("; "))
         self.refreshed.emit(len(plan.download))
 
     def set_status(self, text: str) -> None:

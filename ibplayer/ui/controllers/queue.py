@@ -45,6 +45,7 @@ class QueueController(QObject):
         super().__init__(w)
         self.w = w
         self.episodes: list = []
+        self.auto_feeds: set[int] = set()  # feeds whose new episodes join Up Next after a refresh
         self.view = QueueList()
         self.view.reordered.connect(self.reorder)
         self.view.customContextMenuRequested.connect(self._menu)
@@ -70,7 +71,11 @@ class QueueController(QObject):
     # ------------------------------------------------------------ showing
 
     def reload(self) -> None:
-        self.w.read(lambda lib: lib.queue_episodes(), self._show)
+        def got(result):
+            self.auto_feeds = result[1]
+            self._show(result[0])
+
+        self.w.read(lambda lib: (lib.queue_episodes(), set(lib.auto_queue_feeds())), got)
 
     def _show(self, episodes) -> None:
         self.episodes = list(episodes or [])
@@ -105,6 +110,14 @@ class QueueController(QObject):
             self.w.set_status(what)
 
         self.w.write(fn, done)
+
+    def set_auto_add(self, feed_id: int, on: bool) -> None:
+        """New episodes of this feed join Up Next after each refresh (the
+        library service's policy plan, as in the CLI)."""
+        (self.auto_feeds.add if on else self.auto_feeds.discard)(feed_id)
+        self.w.write(lambda core: core.queue.set_auto_add(feed_id, on))
+        self.w.set_status("New episodes of this feed will be added to Up Next" if on
+                          else "New episodes of this feed are no longer added to Up Next")
 
     def reorder(self, ids: list[int]) -> None:
         self.w.write(lambda core: core.queue.reorder(ids))
