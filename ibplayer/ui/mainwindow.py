@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.downloads.dock)
         self.downloads.dock.hide()
-        self.addDockWidget(Qt.RightDockWidgetArea, self.upnext.dock)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.upnext.dock)
         self.upnext.dock.hide()
 
         self.status_label = QLabel()

@@ -28,6 +28,9 @@ class QueueList(QListWidget):
         self.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.setContextMenuPolicy(Qt.CustomContextMenu)
         self.setAlternatingRowColors(True)
+        self.setTextElideMode(Qt.ElideRight)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setUniformItemSizes(True)
 
     def ids(self) -> list[int]:
         return [self.item(i).data(IdRole) for i in range(self.count())]
@@ -45,6 +48,7 @@ class QueueController(QObject):
         super().__init__(w)
         self.w = w
         self.episodes: list = []
+        self._loaded_once = False
         self.auto_feeds: set[int] = set()  # feeds whose new episodes join Up Next after a refresh
         self.view = QueueList()
         self.view.reordered.connect(self.reorder)
@@ -71,9 +75,14 @@ class QueueController(QObject):
     # ------------------------------------------------------------ showing
 
     def reload(self) -> None:
+        first = not self._loaded_once
+        self._loaded_once = True
+
         def got(result):
             self.auto_feeds = result[1]
             self._show(result[0])
+            if first and self.episodes and self.w.ui_settings.value("window_state") is None:
+                self.reveal()  # a queue made before the first launch (the CLI): show it once
 
         self.w.read(lambda lib: (lib.queue_episodes(), set(lib.auto_queue_feeds())), got)
 
@@ -83,7 +92,8 @@ class QueueController(QObject):
         self.view.clear()
         for ep in self.episodes:
             resume = f" · resume at {fmt_time(ep.position)}" if ep.position and not ep.played else ""
-            item = QListWidgetItem(ep.title)
+            length = fmt_time(ep.duration) if ep.duration else ""
+            item = QListWidgetItem("  ·  ".join(b for b in (ep.title, ep.feed_title, length, resume[3:]) if b))
             item.setData(IdRole, ep.id)
             item.setToolTip(f"{ep.title}\n{ep.feed_title} · {fmt_time(ep.duration) if ep.duration else '?'}{resume}")
             item.setFlags(item.flags() & ~Qt.ItemIsDropEnabled)  # drop between rows, never onto one
@@ -94,7 +104,19 @@ class QueueController(QObject):
         self.dock.setWindowTitle(f"Up Next ({len(self.episodes)})" if self.episodes else "Up Next")
 
     def toggle(self) -> None:
-        self.dock.setVisible(not self.dock.isVisible())
+        if self.dock.isVisible():
+            self.dock.hide()
+        else:
+            self.reveal()
+
+    def reveal(self) -> None:
+        """Show the dock, a few rows high (it would take half the window)."""
+        if self.dock.isVisible():
+            return
+        self.dock.show()
+        rows = min(max(self.view.count(), 3), 6)
+        self.w.resizeDocks([self.dock], [self.view.sizeHintForRow(0) * rows + 40 if self.view.count() else 120],
+                           Qt.Vertical)
 
     # ------------------------------------------------------------ changing (through the queue service)
 
@@ -106,7 +128,7 @@ class QueueController(QObject):
 
     def _write(self, fn, what: str) -> None:
         def done(_changes):
-            self.dock.show()
+            self.reveal()
             self.w.set_status(what)
 
         self.w.write(fn, done)
