@@ -4,7 +4,8 @@ offscreen, real libVLC (--aout=dummy), the loopback server, a real library."""
 from __future__ import annotations
 
 from httpfixtures import file_server  # noqa: F401 - fixture
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QDropEvent
 from test_ui import make_window, open_episode, player_time, show  # noqa: F401 - fixtures
 from ui_helpers import feed_xml, notes_for, sample_bytes, wait_until
 
@@ -157,3 +158,32 @@ def test_feed_speed_applies_when_its_episode_loads(qtbot, show, make_window, dat
     w.writer.flush()
     with Core(data_dir) as core:
         assert core.library.feed_speed(fid) is None
+
+
+def test_drag_reorders_up_next(qtbot, file_server, data_dir, make_window):  # noqa: F811
+    audio = sample_bytes()
+    items = [dict(guid=f"d{i}", title=f"Drag talk {i}", url=file_server.add(f"/d{i}.mp3", audio),
+                  length=len(audio), duration=40, notes=notes_for([(0, "Start")])) for i in (1, 2, 3)]
+    url = file_server.add("/feed.xml", feed_xml(items), content_type="application/rss+xml")
+    with Core(data_dir) as core:
+        fid = core.subscribe(url).feed_id
+        ids = {e.title: e.id for e in core.library.episodes(fid)}
+        order = [ids["Drag talk 1"], ids["Drag talk 2"], ids["Drag talk 3"]]
+        core.queue.play_last(order)
+    w = make_window()
+    w.upnext.reveal()
+    v = w.upnext.view
+    wait_until(qtbot, lambda: v.ids() == order)
+    # drag the third row onto the top half of the first
+    v.clearSelection()
+    v.item(2).setSelected(True)
+    mime = v.model().mimeData([v.model().index(2, 0)])
+    top = v.visualItemRect(v.item(0))
+    drop = QDropEvent(QPointF(top.center().x(), top.top() + 2), Qt.MoveAction, mime, Qt.LeftButton, Qt.NoModifier)
+    v.dropEvent(drop)
+    wanted = [order[2], order[0], order[1]]
+    assert v.ids() == wanted  # the rows move at once
+    w.writer.flush()
+    with Core(data_dir) as core:
+        assert core.queue.ids() == wanted  # and the queue service keeps the new order
+    wait_until(qtbot, lambda: v.ids() == wanted and v.count() == 3)

@@ -36,11 +36,33 @@ class QueueList(QListWidget):
         return [self.item(i).data(IdRole) for i in range(self.count())]
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt API
-        before = self.ids()
-        super().dropEvent(event)
-        after = self.ids()
-        if after != before:
-            self.reordered.emit(after)
+        """The dragged (selected) rows go where they were dropped.  The new
+        order goes to the queue service; the rows move here at once (and the
+        drag is reported as a copy, so Qt removes nothing by itself)."""
+        ids = [it.data(IdRole) for it in self.selectedItems()]
+        if not ids:
+            event.ignore()
+            return
+        pos = event.position().toPoint()
+        item = self.itemAt(pos)
+        if item is None:
+            row = self.count()
+        else:
+            row = self.row(item) + (1 if pos.y() > self.visualItemRect(item).center().y() else 0)
+        current = self.ids()
+        moved = [i for i in current if i in ids]
+        new = [i for i in current[:row] if i not in ids] + moved + [i for i in current[row:] if i not in ids]
+        event.setDropAction(Qt.CopyAction)
+        event.accept()
+        if new != current:
+            by_id = {self.item(r).data(IdRole): r for r in range(self.count())}
+            items = [self.item(by_id[i]) for i in new]
+            while self.count():
+                self.takeItem(0)
+            for it in items:
+                self.addItem(it)
+                it.setSelected(it.data(IdRole) in ids)
+            self.reordered.emit(new)
 
 
 class QueueController(QObject):
