@@ -187,3 +187,25 @@ def test_drag_reorders_up_next(qtbot, file_server, data_dir, make_window):  # no
     with Core(data_dir) as core:
         assert core.queue.ids() == wanted  # and the queue service keeps the new order
     wait_until(qtbot, lambda: v.ids() == wanted and v.count() == 3)
+
+
+def test_enter_on_a_queued_episode_plays_it_and_takes_it_out(qtbot, show, make_window, data_dir):  # noqa: F811
+    first, second = show.ids["ep-1"], show.ids["ep-2"]
+    w = make_window()
+    w.upnext.play_last([second, first])
+    v = w.upnext.view
+    wait_until(qtbot, lambda: v.ids() == [second, first])
+    v.setCurrentRow(0)
+    v.setFocus()
+    qtbot.keyClick(v, Qt.Key_Return)
+    wait_until(qtbot, lambda: w.player.episode is not None and w.player.episode.id == second
+               and w.player.state() == "playing", timeout=10)
+    wait_until(qtbot, lambda: v.ids() == [first])
+    # the pane's Up Next menu offers removal for a queued episode only
+    open_episode(qtbot, w, first)
+    w.pane._queue_menu_shown()
+    assert w.pane.unqueue_action.isVisible()
+    w.pane.unqueue_action.trigger()
+    wait_until(qtbot, lambda: v.ids() == [])
+    w.pane._queue_menu_shown()
+    assert not w.pane.unqueue_action.isVisible()

@@ -50,6 +50,8 @@ class EpisodePaneController(QObject):
         queue_menu = QMenu(self.queue_button)
         queue_menu.addAction("Play Next", lambda: self._queue(front=True))
         queue_menu.addAction("Play Last", lambda: self._queue(front=False))
+        self.unqueue_action = queue_menu.addAction("Remove from Up Next", self._unqueue)
+        queue_menu.aboutToShow.connect(self._queue_menu_shown)
         self.queue_button.setMenu(queue_menu)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
@@ -228,6 +230,15 @@ class EpisodePaneController(QObject):
         ep = self.w.shown_episode
         if ep is not None:
             (self.w.upnext.play_next if front else self.w.upnext.play_last)([ep.id])
+
+    def _queue_menu_shown(self) -> None:
+        ep = self.w.shown_episode
+        self.unqueue_action.setVisible(ep is not None and ep.id in self.w.upnext.view.ids())
+
+    def _unqueue(self) -> None:
+        ep = self.w.shown_episode
+        if ep is not None:
+            self.w.upnext.remove([ep.id])
 
     def _toggle_played(self) -> None:
         ep = self.w.shown_episode
