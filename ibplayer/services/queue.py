@@ -65,7 +65,7 @@ class QueueService:
         after = self.ids()
         if after == before:
             return Changes()
-        return self.core.emit(Changes(queue=True, episodes=set(before) ^ set(after)))
+        return self.core.emit(Changes(queue=True))  # the episodes' own rows did not change
 
     def add(self, episodes, *, front: bool = False) -> Changes:
         """Queue episodes at the end ("play last") or, with ``front``, at the
