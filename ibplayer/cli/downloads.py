@@ -280,7 +280,21 @@ def run_feed_settings(args) -> int:
         print(f.title or f.url)
         print(f"  auto-download: {'keep the ' + str(f.auto_download) + ' newest' if f.auto_download else 'off'}")
         print(f"  auto-delete played: {'on' if f.auto_delete_played else 'off'}")
+        _listening_settings(core, f.id, args)
     return 0
+
+
+def _listening_settings(core, feed_id: int, args) -> None:
+    """--auto-queue and --speed (Up Next and the feed's own speed)."""
+    if getattr(args, "auto_queue", None) is not None:
+        core.queue.set_auto_add(feed_id, args.auto_queue == "on")
+    speed = getattr(args, "speed", None)
+    if speed is not None:
+        core.set_feed_speed(feed_id, None if speed == "default" else speed)
+    lib = core.library
+    print(f"  add new episodes to Up Next: {'on' if feed_id in lib.auto_queue_feeds() else 'off'}")
+    own = lib.feed_speed(feed_id)
+    print(f"  speed: {f'{own:g}×' if own else 'default (' + format(core.speed_for(None), 'g') + '×)'}")
 
 
 def after_refresh(core) -> int:
@@ -290,6 +304,11 @@ def after_refresh(core) -> int:
     display = ProgressDisplay()
     on_result = report_results(display)
     plan = core.plan_policies()
+    if plan.queued:
+        titles = {e.id: e for e in core.queue.list()}
+        for eid in plan.queued:
+            if eid in titles:
+                print(f"added to Up Next: “{titles[eid].title}” ({titles[eid].short_id})")
     for ep, why, freed in plan.deleted:
         print(f"deleted download “{ep.title}” ({ep.short_id}, {why}): freed {fmt_bytes(freed)}")
     if not plan.download:

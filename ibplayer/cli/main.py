@@ -132,6 +132,30 @@ def _add_download_commands(sub) -> None:
     s.add_argument("--auto-download", type=int, metavar="N",
                    help="on refresh, keep the N newest episodes downloaded (0 = off)")
     s.add_argument("--auto-delete-played", choices=("on", "off"), help="delete downloads once played")
+    s.add_argument("--auto-queue", choices=("on", "off"), help="add new episodes to Up Next after each refresh")
+    s.add_argument("--speed", metavar="X|default", type=_speed_arg,
+                   help="this feed's playback speed (0.5 to 3), or 'default' for the global one")
+    s = sub.add_parser("queue", help="Up Next: list, add, put next, remove or clear queued episodes")
+    qsub = s.add_subparsers(dest="queue_command", metavar="list|add|next|remove|clear")
+    qsub.add_parser("list", help="the queue, in play order (the default)")
+    q = qsub.add_parser("add", help="add episodes at the end")
+    q.add_argument("episodes", nargs="+", help="episode ids (from `episodes`) or guids")
+    q = qsub.add_parser("next", help="put episodes at the front (played next)")
+    q.add_argument("episodes", nargs="+")
+    q = qsub.add_parser("remove", help="take episodes out of the queue")
+    q.add_argument("episodes", nargs="+")
+    qsub.add_parser("clear", help="empty the queue")
+
+
+def _speed_arg(text: str):
+    if text.strip().lower() == "default":
+        return "default"
+    from ibplayer.services.settings import SETTINGS
+
+    try:
+        return SETTINGS["default_speed"].parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc} (or 'default')") from None
 
 
 # ---------------------------------------------------------------- commands
@@ -360,6 +384,30 @@ def cmd_feed_settings(args) -> int:
     return run_feed_settings(args)
 
 
+def cmd_queue(args) -> int:
+    sub = args.queue_command or "list"
+    with _core(args, write=sub != "list") as core:
+        if sub == "add":
+            core.queue.play_last(args.episodes)
+        elif sub == "next":
+            core.queue.play_next(args.episodes)
+        elif sub == "remove":
+            queued = set(core.queue.ids())
+            for key in args.episodes:
+                if core.library.resolve_episode(key).id not in queued:
+                    print(f"ibplayer: note: {key} is not in Up Next", file=sys.stderr)
+            core.queue.remove(args.episodes)
+        elif sub == "clear":
+            core.queue.clear()
+        eps = core.queue.list()
+        if not eps:
+            print("Up Next is empty")
+        for i, ep in enumerate(eps, 1):
+            resume = f"  (resume at {fmt_time(ep.position)})" if ep.position and not ep.played else ""
+            print(f"{i:>3}. {ep.short_id}  {fmt_time(ep.duration):>8}  {ep.title} · {ep.feed_title}{resume}")
+    return 0
+
+
 def cmd_selftest(args) -> int:
     from ibplayer.services.selftest import run_selftest
 
@@ -381,6 +429,7 @@ COMMANDS: dict[str, Callable] = {
     "delete": cmd_delete,
     "storage": cmd_storage,
     "feed-settings": cmd_feed_settings,
+    "queue": cmd_queue,
     "selftest": cmd_selftest,
 }
 

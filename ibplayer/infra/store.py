@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the models (pydantic) load only where chapters or feeds are
     from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # SQLite page cache per connection.  A bulk ingest and FTS merges want a big
 # one; the window holds its connection for the whole session, so it is sized
 # deliberately rather than left at whatever a write once needed.
@@ -369,7 +369,21 @@ CREATE TABLE enrichment (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+# v5: Up Next (the play queue, in order) and per-feed listening settings:
+# a playback speed (NULL = the global default) and "add new episodes to Up
+# Next" with the highest episode id already considered for it.
+_SCHEMA_V5 = """
+CREATE TABLE queue (
+    episode_id INTEGER PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+    pos REAL NOT NULL
+);
+CREATE INDEX queue_pos ON queue(pos);
+ALTER TABLE feeds ADD COLUMN speed REAL;
+ALTER TABLE feeds ADD COLUMN auto_queue INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN queue_seen INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
 
 # Chapter sources the feed item itself carries: a refresh that rewrites an
 # episode replaces these.  'podcast-chapters' is enrichment (its own fetch,
@@ -1199,6 +1213,61 @@ class Library:
                 self.db.execute("UPDATE episodes SET played=1, position=0, last_played=? WHERE id=?", (time.time(), episode_id))
             else:
                 self.db.execute("UPDATE episodes SET played=0 WHERE id=?", (episode_id,))
+
+    def last_played_episode(self) -> int | None:
+        """The episode played (or paused) most recently, unless it was then
+        finished: what "continue" offers at launch."""
+        row = self.db.execute(
+            "SELECT id, played FROM episodes WHERE last_played IS NOT NULL ORDER BY last_played DESC LIMIT 1"
+        ).fetchone()
+        return row[0] if row and not row[1] else None
+
+    # ------------------------------------------------------------ queue (Up Next)
+
+    def queue_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT episode_id FROM queue ORDER BY pos, rowid")]
+
+    def queue_episodes(self) -> list[EpisodeRow]:
+        by_id = {e.id: e for e in self._episodes("e.id IN (SELECT episode_id FROM queue)")}
+        return [by_id[i] for i in self.queue_ids() if i in by_id]
+
+    def set_queue(self, episode_ids: list[int]) -> None:
+        """Replace the queue with ``episode_ids`` in this order (unknown ids
+        and repeats dropped)."""
+        with self.transaction():
+            known = {r[0] for r in self.db.execute("SELECT id FROM episodes")} if episode_ids else set()
+            seen: set[int] = set()
+            rows = []
+            for eid in episode_ids:
+                if eid in known and eid not in seen:
+                    seen.add(eid)
+                    rows.append((eid, float(len(rows))))
+            self.db.execute("DELETE FROM queue")
+            self.db.executemany("INSERT INTO queue(episode_id, pos) VALUES (?, ?)", rows)
+
+    # ------------------------------------------------------------ per-feed listening settings
+
+    def feed_speed(self, feed_id: int) -> float | None:
+        row = self.db.execute("SELECT speed FROM feeds WHERE id=?", (feed_id,)).fetchone()
+        return row[0] if row else None
+
+    def set_feed_speed(self, feed_id: int, speed: float | None) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE feeds SET speed=? WHERE id=?", (speed, feed_id))
+
+    def auto_queue_feeds(self) -> dict[int, int]:
+        """Feeds whose new episodes go to Up Next: {feed id: highest episode id already considered}."""
+        return dict(self.db.execute("SELECT id, queue_seen FROM feeds WHERE auto_queue=1").fetchall())
+
+    def set_auto_queue(self, feed_id: int, on: bool) -> None:
+        """Turned on, only episodes arriving from now on are queued."""
+        with self.transaction():
+            seen = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM episodes WHERE feed_id=?", (feed_id,)).fetchone()[0]
+            self.db.execute("UPDATE feeds SET auto_queue=?, queue_seen=? WHERE id=?", (int(on), seen, feed_id))
+
+    def set_queue_seen(self, feed_id: int, episode_id: int) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE feeds SET queue_seen=MAX(queue_seen, ?) WHERE id=?", (episode_id, feed_id))
 
     def set_file(self, episode_id: int, file: str | None, *, size: int | None = None, duration: float | None = None) -> None:
         with self.transaction():

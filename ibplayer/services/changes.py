@@ -21,6 +21,7 @@ class Changes:
     positions: set[int] = field(default_factory=set)  # only the play position changed (saved while playing)
     chapters: set[int] = field(default_factory=set)  # an episode's chapter lists changed
     settings: set[str] = field(default_factory=set)
+    queue: bool = False  # Up Next changed (order, additions, removals)
 
     def __bool__(self) -> bool:
         return any(bool(getattr(self, f.name)) for f in fields(self))
@@ -35,8 +36,9 @@ class Changes:
         if other is None:
             return self
         self.feed_list = self.feed_list or other.feed_list
+        self.queue = self.queue or other.queue
         for f in fields(self):
-            if f.name != "feed_list":
+            if f.name not in ("feed_list", "queue"):
                 getattr(self, f.name).update(getattr(other, f.name))
         return self
 

@@ -30,6 +30,7 @@ from ibplayer.services.library import (
     RefreshResult,
     default_feed_url,
 )
+from ibplayer.services.queue import QueueService
 from ibplayer.services.settings import Settings
 
 __all__ = [
@@ -54,6 +55,7 @@ class Core:
         self.enrichment = Enrichment(self.library, lambda: self.client, lambda: self.deadline)
         self.library_service = LibraryService(self)
         self.downloads = DownloadService(self)
+        self.queue = QueueService(self)
 
     def emit(self, changes: Changes) -> Changes:
         return self.events.emit(changes)
@@ -116,6 +118,21 @@ class Core:
     def set_position(self, episode_id: int, seconds: float) -> Changes:
         self.library.set_position(episode_id, seconds)
         return self.emit(Changes(positions={episode_id}))
+
+    def set_feed_speed(self, feed_id: int, speed: float | None) -> Changes:
+        """A feed's own playback speed (None: the global default_speed)."""
+        if speed is not None:
+            from ibplayer.services.settings import SETTINGS
+
+            speed = SETTINGS["default_speed"].parse(speed)
+        self.library.set_feed_speed(feed_id, speed)
+        return self.emit(Changes(feeds={feed_id}))
+
+    def speed_for(self, feed_id: int | None) -> float:
+        """The speed an episode of this feed plays at."""
+        from ibplayer.services.listening import speed_for
+
+        return speed_for(self.library, feed_id).rate
 
     def set_chapter_source(self, episode_id: int, source: str | None) -> Changes:
         self.library.set_chapter_source(episode_id, source)

@@ -66,6 +66,7 @@ class PolicyPlan:
     downloads them at once, the window queues them with progress)."""
 
     download: list[int] = field(default_factory=list)
+    queued: list[int] = field(default_factory=list)  # new episodes added to Up Next
     deleted: list[tuple[EpisodeRow, str, int]] = field(default_factory=list)  # (episode, why, bytes freed)
     changes: Changes = field(default_factory=Changes)
 
@@ -230,10 +231,13 @@ class LibraryService:
         delete played downloads where ``auto_delete_played`` is on; where
         ``auto_download`` is N > 0, keep the N newest episodes downloaded
         (unplayed ones are returned for download; automatic downloads that
-        fell out of the N newest and were never started are deleted).
+        fell out of the N newest and were never started are deleted); where
+        "add to Up Next" is on, new episodes go to the end of the queue.
         Cheap when no feed has a policy."""
         lib = self.library
         plan = PolicyPlan()
+        plan.queued, queued = self.core.queue.auto_add()  # "add new episodes to Up Next"
+        plan.changes |= queued
         for f in lib.feeds():
             if not (f.auto_delete_played or f.auto_download > 0):
                 continue

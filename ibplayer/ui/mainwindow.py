@@ -31,12 +31,14 @@ from PySide6.QtWidgets import (
 from ibplayer import __version__
 from ibplayer.infra.paths import data_dir as resolve_data_dir
 from ibplayer.services.changes import Changes
+from ibplayer.services.listening import continue_point
 
 from . import actions, workers
 from .controllers.downloads import DownloadsController
 from .controllers.episodes import EpisodeListController
 from .controllers.pane import EpisodePaneController
 from .controllers.playerbar import PlayerBarController
+from .controllers.queue import QueueController
 from .controllers.search import SearchController
 from .controllers.sidebar import ChapterSidebarController
 from .dialogs import SettingsDialog, ShortcutsDialog, vlc_missing_dialog
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
         self.sidebar = ChapterSidebarController(self)
         self.bar = PlayerBarController(self)
         self.downloads = DownloadsController(self)
+        self.upnext = QueueController(self)
         self._layout()
         self.actions_by_name = actions.build(self)
         self._keys = actions.playback_keys()
@@ -191,6 +194,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.downloads.dock)
         self.downloads.dock.hide()
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.upnext.dock)
+        self.upnext.dock.hide()
 
         self.status_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
@@ -250,6 +255,8 @@ class MainWindow(QMainWindow):
         shown = self.shown_episode
         if shown is not None and shown.id in (changes.episodes | changes.chapters):
             self.pane.reload()
+        if changes.queue:
+            self.upnext.reload()
         if changes.settings:
             self.read(lambda lib: _prefs_from(lib), self._prefs_loaded)
 
@@ -272,6 +279,22 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             pass
         self.read(lambda lib: bool(lib.feeds()), self._started_with)
+        self.upnext.reload()
+        # continue where the listener left off: the last episode, loaded and paused
+        self.read(continue_point, self._continue)
+        self.episodes.view.setFocus(Qt.OtherFocusReason)  # not the search box: Space plays
+
+    def _continue(self, found) -> None:
+        if found is None or self.player.episode is not None:
+            return  # nothing to continue, or the listener already started something
+        ep, speed = found
+
+        def load():
+            if self.player.episode is None:
+                self._load_and_play(self.shown_episode or ep, None, play=False)
+                self.bar.apply_speed(speed)
+
+        self.select_episode(ep.id, then=load)
 
     def _started_with(self, has_feeds: bool) -> None:
         self.episodes.reload_feeds()
@@ -338,6 +361,9 @@ class MainWindow(QMainWindow):
         for ep, why, _freed in plan.deleted:
             log.info("deleted download %r (%s)", ep.title, why)
         self.downloads.download_ids(plan.download)
+        if plan.queued:
+            n = len(plan.queued)
+            self.set_status(f"{self.status_label.text()}; {n} added to Up Next".lstrip("; "))
         self.refreshed.emit(len(plan.download))
 
     def set_status(self, text: str) -> None:
@@ -457,7 +483,7 @@ class MainWindow(QMainWindow):
             return
         self._load_and_play(self.shown_episode, start)
 
-    def _load_and_play(self, ep, start: float | None) -> None:
+    def _load_and_play(self, ep, start: float | None, *, play: bool = True) -> None:
         if not self.player.load(ep, start=start, play=False):
             return  # no playable source (e.g. a non-http(s) enclosure): the player said why
         loaded = self.shown_is_loaded()
@@ -465,8 +491,11 @@ class MainWindow(QMainWindow):
         self.sidebar.playing_chapters = self.sidebar.model.chapters() if loaded else []
         self.bar.slider.set_ticks(self.sidebar.model.starts() if loaded else [])
         self.player.set_rate(self.bar.speed_combo.currentData())
+        if play:  # (at launch the speed comes with the episode)
+            self.bar.use_speed_of(self.player.episode)
         self.sidebar.progress.setVisible(loaded and self.sidebar.model.rowCount() > 0)
-        self.player.play()
+        if play:
+            self.player.play()
         self._on_time(self.player.time())
         self.bar.update_now()
 
@@ -540,6 +569,9 @@ class MainWindow(QMainWindow):
     def focus_filter(self) -> None:
         self.episodes.filter_box.setFocus()
         self.episodes.filter_box.selectAll()
+
+    def toggle_up_next(self) -> None:
+        self.upnext.toggle()
 
     def toggle_downloads(self) -> None:
         self.downloads.dock.setVisible(not self.downloads.dock.isVisible())

@@ -236,6 +236,8 @@ class EpisodeListController(QObject):
         w = self.w
         m = QMenu(w)
         m.addAction("Play", lambda: w.play_episode(ep))
+        m.addAction("Play Next", lambda: w.upnext.play_next([ep.id]))
+        m.addAction("Play Last", lambda: w.upnext.play_last([ep.id]))
         if w.downloads.is_downloading(ep.id):
             m.addAction("Cancel download", lambda: w.downloads.cancel(ep.id))
         elif ep.file:
@@ -256,5 +258,9 @@ class EpisodeListController(QObject):
         if fid is not None:
             m.addAction("Refresh this feed", lambda: w.refresh_all([fid]))
             m.addAction("Unsubscribe…", lambda: w.unsubscribe(fid, idx.data(Qt.DisplayRole)))
+            auto = m.addAction("Add New Episodes to Up Next")
+            auto.setCheckable(True)
+            auto.setChecked(fid in w.upnext.auto_feeds)
+            auto.toggled.connect(lambda on: w.upnext.set_auto_add(fid, on))
         m.addAction("Add feed…", w.add_feed_dialog)
         m.exec(self.feed_view.viewport().mapToGlobal(pos))

@@ -7,7 +7,7 @@ import html
 
 from PySide6.QtCore import QObject, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QFont
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget
 
 from ..models import fmt_date, fmt_duration, fmt_time
 from ..widgets import SEEK_SCHEME, FlowLayout, NotesBrowser, linkify_timestamps, plain_to_html
@@ -44,6 +44,14 @@ class EpisodePaneController(QObject):
         self.download_button.clicked.connect(lambda: w.downloads.button_clicked())
         self.played_button = QPushButton("Mark played")
         self.played_button.clicked.connect(self._toggle_played)
+        self.queue_button = QPushButton("Up Next")
+        self.queue_button.setToolTip("Play this episode next, or after everything queued")
+        queue_menu = QMenu(self.queue_button)
+        queue_menu.addAction("Play Next", lambda: self._queue(front=True))
+        queue_menu.addAction("Play Last", lambda: self._queue(front=False))
+        self.unqueue_action = queue_menu.addAction("Remove from Up Next", self._unqueue)
+        queue_menu.aboutToShow.connect(self._queue_menu_shown)
+        self.queue_button.setMenu(queue_menu)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         # showing / hiding it and relabelling the button must not relayout the
@@ -57,7 +65,7 @@ class EpisodePaneController(QObject):
         self.download_button.setFixedWidth(
             max(bfm.horizontalAdvance(t) for t in ("Download", "Cancel download", "Delete download"))
             + self.download_button.iconSize().width() + 24)
-        for b in (self.play_button, self.download_button, self.progress, self.played_button):
+        for b in (self.play_button, self.download_button, self.progress, self.played_button, self.queue_button):
             actions.addWidget(b)
         actions.addStretch(1)
         cl.addLayout(actions)
@@ -100,7 +108,7 @@ class EpisodePaneController(QObject):
             ep = pe  # the playing episode's in-memory state is the freshest
         w.shown_episode = ep
         has = ep is not None
-        for b in (self.play_button, self.download_button, self.played_button):
+        for b in (self.play_button, self.download_button, self.played_button, self.queue_button):
             b.setVisible(has)
         if not has or self._shown_parts[:1] != (ep.id,):
             self.guest_card.setVisible(False)
@@ -234,6 +242,20 @@ class EpisodePaneController(QObject):
             w.player.toggle()
         else:
             w.play_episode(w.shown_episode)
+
+    def _queue(self, *, front: bool) -> None:
+        ep = self.w.shown_episode
+        if ep is not None:
+            (self.w.upnext.play_next if front else self.w.upnext.play_last)([ep.id])
+
+    def _queue_menu_shown(self) -> None:
+        ep = self.w.shown_episode
+        self.unqueue_action.setVisible(ep is not None and ep.id in self.w.upnext.view.ids())
+
+    def _unqueue(self) -> None:
+        ep = self.w.shown_episode
+        if ep is not None:
+            self.w.upnext.remove([ep.id])
 
     def _toggle_played(self) -> None:
         ep = self.w.shown_episode

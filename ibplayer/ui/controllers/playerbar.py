@@ -4,7 +4,20 @@ the slider with chapter ticks, elapsed and remaining time, speed, volume."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSize, Qt
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QStyle, QToolButton, QVBoxLayout
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+)
+
+from ibplayer.services.listening import speed_for
 
 from ..models import fmt_time
 from ..player import SPEEDS
@@ -62,6 +75,10 @@ class PlayerBarController(QObject):
         self.speed_combo.setToolTip("Playback speed (pitch kept)")
         self.set_speed(float(w.prefs["default_speed"]))
         self.speed_combo.currentIndexChanged.connect(lambda i: w.player.set_rate(self.speed_combo.itemData(i)))
+        self.speed_combo.activated.connect(self._speed_chosen)  # the listener's choice (not ours): kept
+        self.speed_combo.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.speed_combo.customContextMenuRequested.connect(self._speed_menu)
+        self.speed_own = False  # the loaded episode's feed has its own speed
         self.mute_button = QToolButton(checkable=True, toolTip="Mute (M)")
         self.mute_button.setIcon(st.standardIcon(QStyle.SP_MediaVolume))
         self.mute_button.toggled.connect(self._mute_toggled)
@@ -84,6 +101,69 @@ class PlayerBarController(QObject):
 
     def set_speed(self, rate: float) -> None:
         self.speed_combo.setCurrentIndex(min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - rate)))
+
+    # ------------------------------------------------------------ speed: per feed, else the global default
+
+    def use_speed_of(self, ep) -> None:
+        """Play ``ep`` at its feed's speed (read off the GUI thread)."""
+        if ep is None:
+            return
+        fid, eid = ep.feed_id, ep.id
+
+        def got(speed):
+            pe = self.w.player.episode
+            if pe is not None and pe.id == eid:
+                self.apply_speed(speed)
+
+        self.w.read(lambda lib: speed_for(lib, fid), got)
+
+    def apply_speed(self, speed) -> None:
+        self.speed_own = speed.own
+        self.set_speed(speed.rate)  # the player follows the combo
+        self._speed_tip()
+
+    def _speed_tip(self) -> None:
+        ep = self.w.player.episode
+        where = f"this feed's own speed ({ep.feed_title})" if self.speed_own and ep is not None else "the default speed"
+        self.speed_combo.setToolTip(f"Playback speed (pitch kept): {where}. Right-click to keep it for this feed.")
+
+    def _speed_chosen(self, i: int) -> None:
+        rate = float(self.speed_combo.itemData(i))
+        ep = self.w.player.episode
+        if self.speed_own and ep is not None:
+            fid = ep.feed_id
+            self.w.write(lambda core: core.set_feed_speed(fid, rate))
+        else:
+            self.w.prefs["default_speed"] = rate
+            self.w.write(lambda core: core.settings.set({"default_speed": rate}))
+
+    def set_feed_speed(self, own: bool) -> None:
+        """Keep the current speed for the loaded episode's feed, or (``own``
+        False) let the feed follow the default speed again."""
+        ep = self.w.player.episode
+        if ep is None:
+            return
+        fid, rate = ep.feed_id, float(self.speed_combo.currentData())
+        self.speed_own = own
+        if own:
+            self.w.write(lambda core: core.set_feed_speed(fid, rate))
+        else:
+            self.w.write(lambda core: core.set_feed_speed(fid, None))
+            self.set_speed(float(self.w.prefs["default_speed"]))
+        self._speed_tip()
+
+    def _speed_menu(self, pos) -> None:
+        ep = self.w.player.episode
+        if ep is None:
+            return
+        m = QMenu(self.w)
+        rate = float(self.speed_combo.currentData())
+        if self.speed_own:
+            m.addAction(f"Use the default speed ({float(self.w.prefs['default_speed']):g}×) for {ep.feed_title}",
+                        lambda: self.set_feed_speed(False))
+        else:
+            m.addAction(f"Always play {ep.feed_title} at {rate:g}×", lambda: self.set_feed_speed(True))
+        m.exec(self.speed_combo.mapToGlobal(pos))
 
     def update_skip_labels(self) -> None:
         b, f = int(self.w.prefs["skip_back"]), int(self.w.prefs["skip_forward"])
