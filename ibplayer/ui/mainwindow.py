@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.shown_episode = None  # the EpisodeRow in the pane
         self.vlc_dialog = None
         self.shortcuts_dialog = None
+        self._fitted = False
 
         if backend is None:
             from ibplayer.infra.playback import create_backend
@@ -514,6 +515,7 @@ class MainWindow(QMainWindow):
 
     def _on_state(self, state: str) -> None:
         self.bar.on_state(state)
+        self.episodes.model.set_now_playing(self.player.episode.id if self.player.episode is not None else None)
         self.pane.update_play_button()
         if state == "ended":
             self.set_status("Finished: " + (self.player.episode.title if self.player.episode else ""))
@@ -608,6 +610,13 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
+        if not self._fitted:  # now that the frame is known
+            self._fitted = True
+            fit_to_screen(self)
+            if self.ui_settings.value("splitter") is None:
+                # first run: the episode list gets the larger share (titles stay readable)
+                total = sum(self.splitter.sizes()) or self.width()
+                self.splitter.setSizes([int(total * 0.44), int(total * 0.32), total - int(total * 0.44) - int(total * 0.32)])
         if not self.player.available and self._show_vlc_dialog and self.vlc_dialog is None:
             QTimer.singleShot(0, self._show_vlc_missing)
 
@@ -624,6 +633,7 @@ class MainWindow(QMainWindow):
         geo = s.value("geometry")
         if geo is None or not self.restoreGeometry(geo):
             self.resize(1360, 840)
+        fit_to_screen(self)
         st = s.value("window_state")
         if st is not None:
             self.restoreState(st)
@@ -670,6 +680,29 @@ class MainWindow(QMainWindow):
         workers.wait_idle(5000)
         if self.vlc_dialog is not None:
             self.vlc_dialog.close()
+
+
+def fit_to_screen(w: QWidget) -> None:
+    """Keep a window inside its screen's available area (at any scale
+    factor; a saved geometry from a bigger screen is clamped)."""
+    from PySide6.QtGui import QGuiApplication
+
+    screen = w.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    avail = screen.availableGeometry()
+    frame = w.frameGeometry()
+    extra_w = max(0, frame.width() - w.width())
+    extra_h = max(0, frame.height() - w.height())
+    width = min(w.width(), avail.width() - extra_w)
+    height = min(w.height(), avail.height() - extra_h)
+    if (width, height) != (w.width(), w.height()):
+        w.resize(max(200, width), max(150, height))
+    frame = w.frameGeometry()
+    x = min(max(frame.x(), avail.left()), avail.right() + 1 - frame.width())
+    y = min(max(frame.y(), avail.top()), avail.bottom() + 1 - frame.height())
+    if (x, y) != (frame.x(), frame.y()):
+        w.move(max(avail.left(), x), max(avail.top(), y))
 
 
 def build_main_window(data_dir=None, backend_args=("--aout=dummy",), *, backend=None, show: bool = True,

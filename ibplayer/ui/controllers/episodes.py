@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, QUrl
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 
 from ..models import EpisodesModel, FeedIdRole, FeedsModel
 from ..widgets import EpisodeStatusDelegate
+
+NEW_VIEW = -1  # the feed list's "New" entry (episodes that arrived since the listener last looked)
 
 
 class EpisodeListController(QObject):
@@ -86,12 +88,20 @@ class EpisodeListController(QObject):
         h = v.header()
         h.setStretchLastSection(False)
         h.setSectionResizeMode(EpisodesModel.TITLE, QHeaderView.Stretch)
-        h.setSectionResizeMode(EpisodesModel.GUEST, QHeaderView.Interactive)
+        for col in range(1, EpisodesModel._NC):
+            h.setSectionResizeMode(col, QHeaderView.Interactive)
+        h.moveSection(h.visualIndex(EpisodesModel.FEED), 1)  # Title, Feed, Guest, Date, Length, Status
         fm = w.fontMetrics()
-        h.resizeSection(EpisodesModel.GUEST, fm.horizontalAdvance("Christian Szegedy") + 10)
-        h.resizeSection(EpisodesModel.DATE, fm.horizontalAdvance(" 28 Sep 2025 ") + 8)
-        h.resizeSection(EpisodesModel.LENGTH, fm.horizontalAdvance(" 1:59:59 ") + 8)
-        h.resizeSection(EpisodesModel.STATUS, fm.horizontalAdvance(" Downloaded ") + 8)
+        adv = fm.horizontalAdvance
+        # preferred and least widths of the columns that give way to the title
+        self._pref = {EpisodesModel.GUEST: adv("Christian Szegedy") + 10, EpisodesModel.FEED: adv("A Podcast Name") + 10,
+                      EpisodesModel.DATE: adv(" 28 Sep 2025 ") + 8, EpisodesModel.LENGTH: adv(" 1:59:59 ") + 8,
+                      EpisodesModel.STATUS: adv(" Downloaded ") + 10}
+        self._least = {EpisodesModel.GUEST: adv("Ada Exam") + 10, EpisodesModel.FEED: adv("A Podcast") + 10,
+                       EpisodesModel.DATE: self._pref[EpisodesModel.DATE]}
+        self._has_length = True
+        self._fitting = False
+        v.viewport().installEventFilter(self)
         el.addWidget(v, 1)
 
         self.filter_timer = QTimer(self, singleShot=True, interval=150)
@@ -99,6 +109,56 @@ class EpisodeListController(QObject):
         self.filter_box.textChanged.connect(lambda: self.filter_timer.start())
         self.unplayed_check.toggled.connect(self.reload_episodes)
         self.downloaded_check.toggled.connect(self.reload_episodes)
+
+    # ------------------------------------------------------------ columns
+
+    def title_min_width(self) -> int:
+        """About 30 characters of a title (and its mark)."""
+        return self.view.fontMetrics().averageCharWidth() * 31 + 16
+
+    def _wanted(self, col: int) -> bool:
+        if col == EpisodesModel.FEED:
+            return self.feed_id is None or self.feed_id == NEW_VIEW  # lists that mix feeds
+        if col == EpisodesModel.LENGTH:
+            return self._has_length
+        return True
+
+    def fit_columns(self) -> None:
+        """The title takes the spare width and keeps about 30 characters;
+        the date, the guest and the feed give way first (narrower, then
+        hidden)."""
+        if self._fitting:
+            return
+        self._fitting = True
+        try:
+            M = EpisodesModel  # noqa: N806
+            v, h = self.view, self.view.header()
+            avail = v.viewport().width()
+            if avail <= 0:
+                return
+            widths = {}
+            for col in (M.STATUS, M.LENGTH):
+                widths[col] = self._pref[col] if self._wanted(col) else 0
+            rem = avail - sum(widths.values()) - self.title_min_width()
+            for col in (M.FEED, M.GUEST, M.DATE):  # the last gives way first
+                w = 0
+                if self._wanted(col):
+                    pref, least = self._pref[col], self._least[col]
+                    w = pref if rem >= pref else (rem if rem >= least else 0)
+                widths[col] = w
+                rem -= w
+            for col, w in widths.items():
+                if v.isColumnHidden(col) != (w == 0):
+                    v.setColumnHidden(col, w == 0)
+                if w and h.sectionSize(col) != w:
+                    h.resizeSection(col, w)
+        finally:
+            self._fitting = False
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Resize and obj is self.view.viewport():
+            self.fit_columns()
+        return False
 
     # ------------------------------------------------------------ loading
 
@@ -168,9 +228,8 @@ class EpisodeListController(QObject):
             self.model.set_rows(rows)
             how = "reset"
         self._shown_query = query
-        hide_length = not any(ep.duration for ep in rows)  # no itunes:duration: no empty column
-        if self.view.isColumnHidden(EpisodesModel.LENGTH) != hide_length:
-            self.view.setColumnHidden(EpisodesModel.LENGTH, hide_length)
+        self._has_length = any(ep.duration for ep in rows)  # no itunes:duration: no empty column
+        self.fit_columns()
         w.downloads.mark_rows()
         try:
             if keep is not None:
