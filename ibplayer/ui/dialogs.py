@@ -6,6 +6,7 @@ import sys
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -81,6 +82,18 @@ class SettingsDialog(QDialog):
         form.addRow("Default speed:", self.speed)
         form.addRow("Concurrent downloads:", self.max_downloads)
         form.addRow("Download folder:", row)
+        self.refresh_every = QSpinBox(minimum=0, maximum=7 * 24 * 60, suffix=" min", value=int(values.get("refresh_every", 60)))
+        self.refresh_every.setSpecialValueText("Off")
+        self.refresh_every.setToolTip("Check every feed for new episodes this often while ibplayer runs (0 = off)")
+        form.addRow("Refresh feeds every:", self.refresh_every)
+        self.notify_new = QCheckBox("Show a desktop notification for new episodes")
+        self.notify_new.setChecked(bool(values.get("notify_new", False)))
+        form.addRow("", self.notify_new)
+        self.theme = QComboBox()
+        for key, label in (("system", "System"), ("light", "Light"), ("dark", "Dark")):
+            self.theme.addItem(label, key)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(values.get("theme", "system"))))
+        form.addRow("Theme:", self.theme)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -101,6 +114,9 @@ class SettingsDialog(QDialog):
             "max_downloads": self.max_downloads.value(),
             "default_speed": self.speed.currentData(),
             "download_dir": self.folder.text().strip(),
+            "refresh_every": self.refresh_every.value(),
+            "notify_new": self.notify_new.isChecked(),
+            "theme": self.theme.currentData(),
         }
 
 

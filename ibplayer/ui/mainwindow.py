@@ -44,7 +44,8 @@ from .player import Player
 
 log = logging.getLogger(__name__)
 
-PREFS = ("skip_back", "skip_forward", "max_downloads", "default_speed", "download_dir")
+PREFS = ("skip_back", "skip_forward", "max_downloads", "default_speed", "download_dir",
+         "refresh_every", "notify_new", "theme")
 
 
 def _is_text_input(w) -> bool:
@@ -91,6 +92,10 @@ class MainWindow(QMainWindow):
         self.closed = False
         self._started = False
         self._refresh_when_loaded = False
+        self.refresh_timer = QTimer(self)  # the scheduled background refresh (setting refresh_every)
+        self.refresh_timer.timeout.connect(self._scheduled_refresh)
+        self.refreshing = False
+        self.notifier = None
         self.shown_episode = None  # the EpisodeRow in the pane
         self.vlc_dialog = None
         self.shortcuts_dialog = None
@@ -115,6 +120,9 @@ class MainWindow(QMainWindow):
         self._connect_player()
         self._restore_state()
         self.player.set_rate(float(self.prefs["default_speed"]))
+        from .theme import apply_theme
+
+        apply_theme(self.prefs.get("theme", "system"))
         self.pane.show_episode(None)
         QApplication.instance().installEventFilter(self)
 
@@ -255,6 +263,32 @@ class MainWindow(QMainWindow):
         self.prefs = prefs
         self.bar.update_skip_labels()
         self.downloads.set_max_concurrent(int(prefs["max_downloads"]))
+        self.schedule_refresh()
+        self.set_theme(prefs.get("theme", "system"))
+
+    def set_theme(self, name: str) -> None:
+        """Apply a theme (the setting theme); cached row colours follow."""
+        from . import theme
+
+        before = theme.current
+        if theme.apply_theme(name) != before:
+            m = self.episodes.model
+            m._dim = None
+            m._cache.clear()
+            if m.rowCount():
+                m.dataChanged.emit(m.index(0, 0), m.index(m.rowCount() - 1, m._NC - 1))
+
+    def schedule_refresh(self) -> None:
+        """Refresh every ``refresh_every`` minutes (0: never) while the app runs."""
+        minutes = int(self.prefs.get("refresh_every") or 0)
+        if minutes <= 0 or not self.auto_refresh:
+            self.refresh_timer.stop()
+        elif self.refresh_timer.interval() != minutes * 60_000 or not self.refresh_timer.isActive():
+            self.refresh_timer.start(minutes * 60_000)
+
+    def _scheduled_refresh(self) -> None:
+        if not self.refreshing and not self.closed:
+            self.refresh_all()
 
     # ================================================================ start-up and refresh
 
@@ -270,6 +304,7 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             pass
         self.read(lambda lib: bool(lib.feeds()), self._started_with)
+        self.schedule_refresh()
 
     def _started_with(self, has_feeds: bool) -> None:
         self.episodes.reload_feeds()
@@ -304,14 +339,19 @@ class MainWindow(QMainWindow):
         window's thread; :mod:`ibplayer.services.worker`), then apply the
         per-feed policies, as the CLI does after its refresh."""
         self.set_status("Refreshing feeds…")
+        self.refreshing = True
         args = ("refresh", str(self.data_dir)) + ((json.dumps(list(feed_ids)),) if feed_ids else ())
         fallback = workers.core_task(self.data_dir, lambda core: core.refresh(feed_ids))
-        workers.run_task(workers.in_process(fallback, *args), self._guard(self._refresh_done),
-                         self._guard(self._task_failed))
+        def failed(exc):
+            self.refreshing = False
+            self._task_failed(exc)
+
+        workers.run_task(workers.in_process(fallback, *args), self._guard(self._refresh_done), self._guard(failed))
 
     refreshed = Signal(int)
 
     def _refresh_done(self, results) -> None:
+        self.refreshing = False
         offline = [r for r in results if r.status == "offline"]
         errors = [r for r in results if r.status == "error"]
         new = sum(r.new for r in results)
@@ -325,12 +365,27 @@ class MainWindow(QMainWindow):
                 msg += f"; {len(errors)} failed ({errors[0].line()})"
             self.set_status(msg)
         self.set_offline(bool(offline), offline[0].error if offline else None)
+        if new and self.prefs.get("notify_new"):
+            self.notify_new(results)
         changes = Changes()
         for r in results:
             changes |= r.changes
         self.apply_changes(changes)
         # the per-feed policies: deletions in the writer, downloads in the queue
         self.write(lambda core: core.plan_policies(), self._policies_planned)
+
+    def notify_new(self, results) -> bool:
+        """A desktop notification for the episodes a refresh brought (the
+        setting notify_new); False when no notification service answered."""
+        from .notify import Notifier
+
+        if self.notifier is None:
+            self.notifier = Notifier(self)
+        new = [r for r in results if r.new]
+        total = sum(r.new for r in new)
+        title = f"{total} new episode{'s' if total != 1 else ''}"
+        body = "\n".join(f"{r.title or r.url}: {r.new} new" for r in new[:5])
+        return self.notifier.notify(title, body)
 
     def _policies_planned(self, plan) -> None:
         for ep, why, _freed in plan.deleted:
@@ -540,6 +595,14 @@ class MainWindow(QMainWindow):
         self.episodes.filter_box.setFocus()
         self.episodes.filter_box.selectAll()
 
+    def show_new(self) -> None:
+        """The "New" entry of the feed list."""
+        fv = self.episodes.feed_view
+        fv.setCurrentIndex(self.episodes.feeds_model.index(1))
+
+    def mark_all_seen(self) -> None:
+        self.episodes.mark_all_seen()
+
     def toggle_downloads(self) -> None:
         self.downloads.dock.setVisible(not self.downloads.dock.isVisible())
 
@@ -569,7 +632,7 @@ class MainWindow(QMainWindow):
         """Through the settings service (validated there); the window follows
         the `Changes` it returns."""
         values = {k: v for k, v in values.items() if k in PREFS and not (k == "download_dir" and not v)}
-        self.write(lambda core: core.settings.set(values))
+        self.write(lambda core: core.emit(core.settings.set(values)))  # Settings.set returns, the bus announces
 
     def show_shortcuts(self) -> None:
         if self.shortcuts_dialog is None:

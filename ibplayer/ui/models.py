@@ -56,22 +56,31 @@ def fmt_date(dt: datetime | None) -> str:
 
 
 class FeedsModel(QAbstractListModel):
-    """Row 0 is "All episodes"; then one row per feed."""
+    """Row 0 is "All episodes", row 1 "New" (episodes that arrived since the
+    listener last looked); then one row per feed."""
+
+    NEW = -1  # the FeedIdRole of the "New" row
+    FIRST_FEED_ROW = 2
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list = []
+        self._new: dict[int, int] = {}
 
-    def set_feeds(self, feeds: list) -> None:
+    def set_feeds(self, feeds: list, new_counts: dict[int, int] | None = None) -> None:
         self.beginResetModel()
         self._rows = list(feeds)
+        self._new = dict(new_counts or {})
         self.endResetModel()
 
     def feeds(self) -> list:
         return list(self._rows)
 
+    def new_count(self, feed_id: int | None = None) -> int:
+        return sum(self._new.values()) if feed_id is None else self._new.get(feed_id, 0)
+
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows) + 1
+        return 0 if parent.isValid() else len(self._rows) + self.FIRST_FEED_ROW
 
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
         if not index.isValid():
@@ -81,14 +90,28 @@ class FeedsModel(QAbstractListModel):
             if role == Qt.DisplayRole:
                 total = sum(f.episode_count for f in self._rows)
                 return f"All episodes ({total})"
-            if role == FeedIdRole:
-                return None
             return None
-        f = self._rows[r - 1]
+        if r == 1:
+            n = self.new_count()
+            if role == Qt.DisplayRole:
+                return f"● New ({n})" if n else "New (0)"
+            if role == Qt.ToolTipRole:
+                return "Episodes that arrived since you last looked"
+            if role == FeedIdRole:
+                return self.NEW
+            if role == Qt.FontRole and n:
+                f = QFont(QApplication.font())
+                f.setBold(True)
+                return f
+            return None
+        f = self._rows[r - self.FIRST_FEED_ROW]
         if role == Qt.DisplayRole:
-            return f"{f.title or f.url}  ({f.unplayed_count}/{f.episode_count})"
+            n = self._new.get(f.id, 0)
+            return f"{f.title or f.url}  ({f.unplayed_count}/{f.episode_count})" + (f" · {n} new" if n else "")
         if role == Qt.ToolTipRole:
             tip = f"{f.title}\n{f.url}\n{f.unplayed_count} unplayed of {f.episode_count}"
+            if self._new.get(f.id):
+                tip += f"\n{self._new[f.id]} new since you last looked"
             if f.snapshot:
                 tip += "\nLoaded from the bundled snapshot (offline)"
             if f.last_error:
@@ -101,9 +124,11 @@ class FeedsModel(QAbstractListModel):
     def row_for_feed(self, feed_id: int | None) -> int:
         if feed_id is None:
             return 0
+        if feed_id == self.NEW:
+            return 1
         for i, f in enumerate(self._rows):
             if f.id == feed_id:
-                return i + 1
+                return i + self.FIRST_FEED_ROW
         return 0
 
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMenu,
+    QMessageBox,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 from ..models import EpisodesModel, FeedIdRole, FeedsModel
 from ..widgets import EpisodeStatusDelegate
 
-NEW_VIEW = -1  # the feed list's "New" entry (episodes that arrived since the listener last looked)
+NEW_VIEW = FeedsModel.NEW  # the feed list's "New" entry (episodes that arrived since the listener last looked)
 
 
 class EpisodeListController(QObject):
@@ -56,9 +57,13 @@ class EpisodeListController(QObject):
         self.filter_box.setClearButtonEnabled(True)
         self.unplayed_check = QCheckBox("Unplayed")
         self.downloaded_check = QCheckBox("Downloaded")
+        self.mark_seen_button = QToolButton(text="Mark all seen", toolTip="Clear the “new” mark of these episodes")
+        self.mark_seen_button.clicked.connect(lambda: self.mark_all_seen())
+        self.mark_seen_button.hide()
         fl.addWidget(self.filter_box, 1)
         fl.addWidget(self.unplayed_check)
         fl.addWidget(self.downloaded_check)
+        fl.addWidget(self.mark_seen_button)
         el.addLayout(fl)
         self.banner = QFrame()
         bl = QHBoxLayout(self.banner)
@@ -164,10 +169,10 @@ class EpisodeListController(QObject):
 
     def reload_feeds(self) -> None:
         """The feed list (then the episode list), read in a worker."""
-        self.w.read(lambda lib: lib.feeds(), self._set_feeds)
+        self.w.read(lambda lib: (lib.feeds(), lib.new_counts()), lambda r: self._set_feeds(*r))
 
-    def _set_feeds(self, feeds) -> None:
-        self.feeds_model.set_feeds(feeds)
+    def _set_feeds(self, feeds, new_counts=None) -> None:
+        self.feeds_model.set_feeds(feeds, new_counts)
         row = self.feeds_model.row_for_feed(self.feed_id)
         # the selection model emits currentChanged (-> _feed_selected -> a
         # second, parallel episode query): block it, we reload just below
@@ -193,6 +198,8 @@ class EpisodeListController(QObject):
         query = (feed_id, text, unplayed, downloaded, guest)
 
         def fetch(lib):
+            if feed_id == NEW_VIEW:
+                return lib.episodes(None, text=text or None, unplayed=unplayed, downloaded=downloaded, new=True)
             if guest is not None:
                 eps = lib.episodes_with_person(guest[0])
                 if text:
@@ -228,6 +235,7 @@ class EpisodeListController(QObject):
             self.model.set_rows(rows)
             how = "reset"
         self._shown_query = query
+        self.mark_seen_button.setVisible(self.feed_id == NEW_VIEW and bool(rows))
         self._has_length = any(ep.duration for ep in rows)  # no itunes:duration: no empty column
         self.fit_columns()
         w.downloads.mark_rows()
@@ -302,6 +310,10 @@ class EpisodeListController(QObject):
         else:
             m.addAction("Download", lambda: w.downloads.download(ep))
         m.addAction("Mark unplayed" if ep.played else "Mark played", lambda: w.set_played(ep, not ep.played))
+        m.addAction("Mark older as played", lambda: self.mark_older_played(ep))
+        m.addAction("Mark all played…", self.mark_all_played)
+        if getattr(ep, "is_new", False):
+            m.addAction("Mark seen", lambda: self.mark_seen([ep.id]))
         if ep.link and ep.link.startswith(("http://", "https://")):
             m.addAction("Open episode web page", lambda: QDesktopServices.openUrl(QUrl(ep.link)))
         m.exec(self.view.viewport().mapToGlobal(pos))
@@ -312,8 +324,37 @@ class EpisodeListController(QObject):
         w = self.w
         m = QMenu(w)
         m.addAction("Refresh all", w.refresh_all)
-        if fid is not None:
+        if fid is not None and fid != NEW_VIEW:
             m.addAction("Refresh this feed", lambda: w.refresh_all([fid]))
+            m.addAction("Mark all seen", lambda: self.mark_all_seen(fid))
+            m.addAction("Mark all played…", lambda: self.mark_all_played(fid))
             m.addAction("Unsubscribe…", lambda: w.unsubscribe(fid, idx.data(Qt.DisplayRole)))
         m.addAction("Add feed…", w.add_feed_dialog)
         m.exec(self.feed_view.viewport().mapToGlobal(pos))
+
+    # ------------------------------------------------------------ marks (through the services)
+
+    def mark_seen(self, ids: list[int]) -> None:
+        self.w.write(lambda core: core.marks.mark_seen(list(ids)))
+
+    def mark_all_seen(self, feed_id: int | None = None) -> None:
+        """Every new episode (of ``feed_id``) is seen; the New view empties."""
+        fid = feed_id if feed_id not in (None, NEW_VIEW) else None
+        self.w.write(lambda core: core.marks.mark_all_seen(fid))
+
+    def mark_older_played(self, ep) -> None:
+        eid = ep.id
+        self.w.write(lambda core: core.marks.mark_older_played(eid))
+
+    def mark_all_played(self, feed_id: int | None | bool = False, *, confirm: bool = True) -> None:
+        """Every unplayed episode of the list shown (a feed, everything, or
+        the new ones) is played; ``feed_id`` names a feed instead."""
+        shown = self.feed_id if feed_id is False else feed_id
+        only_new = shown == NEW_VIEW
+        fid = None if only_new else shown
+        if confirm:
+            what = "every new episode" if only_new else ("every episode of this feed" if fid is not None
+                                                          else "every episode of every feed")
+            if QMessageBox.question(self.w, "Mark all played", f"Mark {what} as played?") != QMessageBox.Yes:
+                return
+        self.w.write(lambda core: core.marks.mark_all_played(fid, only_new=only_new))
