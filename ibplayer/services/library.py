@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,23 @@ SNAPSHOT_NAME = "default-feed.rss"
 
 def default_feed_url() -> str:
     return os.environ.get("IBPLAYER_DEFAULT_FEED_URL") or DEFAULT_FEED_URL
+
+
+def feed_url_from_user(text: str) -> str:
+    """A feed address as a listener types or pastes it: trimmed; without a
+    scheme ("example.com/feed.xml") it is https://; the podcast link schemes
+    feed:// and itpc:// / pcast:// are https://, "feed:https://…" the URL."""
+    url = (text or "").strip()
+    low = url.lower()
+    for prefix in ("feed:http://", "feed:https://"):
+        if low.startswith(prefix):
+            return url[len("feed:"):]
+    for prefix in ("feed://", "itpc://", "pcast://", "podcast://"):
+        if low.startswith(prefix):
+            return "https://" + url[len(prefix):]
+    if url and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
+        return "https://" + url.lstrip("/")
+    return url
 
 
 @dataclass
@@ -84,7 +102,7 @@ class LibraryService:
         fetched and parsed before anything is written: a bad URL adds nothing.
         The default feed falls back to the bundled snapshot when offline."""
         is_default = url is None
-        url = feeds.check_url(url or default_feed_url())
+        url = feeds.check_url(feed_url_from_user(url) if url else default_feed_url())
         existing = self.library.feed_by_url(url)
         if existing:
             return self.refresh_feed(existing.id)

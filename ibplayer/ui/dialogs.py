@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import sys
 
 from PySide6.QtCore import Qt
@@ -14,8 +15,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -137,3 +140,84 @@ def vlc_missing_dialog(parent, hint: str, reason: str | None) -> QMessageBox:
     box.setModal(False)
     box.setWindowModality(Qt.NonModal)
     return box
+
+
+class AddFeedDialog(QDialog):
+    """A feed address (wide enough for a real URL; a missing https:// is
+    added by the services).  Subscribing runs in the background: the text
+    stays after an error, and Cancel gives up on a slow server (a
+    subscription that still completes afterwards is removed again)."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.w = window
+        self.setWindowTitle("Add Feed")
+        self.url_edit = QLineEdit()
+        self.url_edit.setPlaceholderText("https://example.com/podcast/feed.xml")
+        self.url_edit.setClearButtonEnabled(True)
+        self.url_edit.setMinimumWidth(self.fontMetrics().horizontalAdvance("x" * 64))
+        self.message = QLabel("Podcast feed address (RSS or Atom):")
+        self.message.setWordWrap(True)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumHeight(8)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel, self)
+        self.subscribe_button = self.buttons.addButton("Subscribe", QDialogButtonBox.AcceptRole)
+        self.subscribe_button.setDefault(True)
+        self.buttons.accepted.connect(self.subscribe)
+        self.buttons.rejected.connect(self.cancel)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.message)
+        lay.addWidget(self.url_edit)
+        lay.addWidget(self.busy)
+        lay.addWidget(self.buttons)
+        self.pending = 0  # the attempt that runs (0: none)
+        self._attempts = 0
+        self.result = None
+
+    def subscribe(self) -> None:
+        url = self.url_edit.text().strip()
+        if not url or self.pending:
+            return
+        self._attempts += 1
+        attempt = self.pending = self._attempts
+        self.url_edit.setEnabled(False)
+        self.subscribe_button.setEnabled(False)
+        self.busy.show()
+        self.message.setText(f"Subscribing to {url}…")
+        self.w.set_status(f"Subscribing to {url}…")
+        self.w.run(lambda core: core.subscribe(url), lambda r: self._done(attempt, r),
+                   lambda exc: self._failed(attempt, exc))
+
+    def _done(self, attempt: int, result) -> None:
+        if attempt != self.pending:  # cancelled: a new subscription it made is undone
+            if result.status == "new":
+                fid = result.feed_id
+                self.w.write(lambda core: core.library_service.unsubscribe(str(fid)))
+            return
+        self.pending = 0
+        self.result = result
+        self.w.set_status(result.line())
+        self.w.episodes.feed_id = result.feed_id
+        self.accept()
+
+    def _failed(self, attempt: int, exc: BaseException) -> None:
+        if attempt != self.pending:
+            return
+        self.pending = 0
+        self.url_edit.setEnabled(True)
+        self.subscribe_button.setEnabled(True)
+        self.busy.hide()
+        self.message.setText(f"<span style='color: palette(bright-text)'>Could not subscribe:</span> "
+                             f"{html.escape(str(exc))}")
+        self.message.setTextFormat(Qt.RichText)
+        self.w.set_status(f"Could not subscribe: {exc}")
+        self.url_edit.setFocus()  # the text stays, to correct it
+
+    def cancel(self) -> None:
+        if self.pending:
+            self.w.set_status("Subscribing cancelled.")
+        self.pending = 0
+        self.reject()

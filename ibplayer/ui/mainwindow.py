@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QFileDialog,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -39,7 +38,7 @@ from .controllers.pane import EpisodePaneController
 from .controllers.playerbar import PlayerBarController
 from .controllers.search import SearchController
 from .controllers.sidebar import ChapterSidebarController
-from .dialogs import SettingsDialog, ShortcutsDialog, vlc_missing_dialog
+from .dialogs import AddFeedDialog, SettingsDialog, ShortcutsDialog, vlc_missing_dialog
 from .player import Player
 
 log = logging.getLogger(__name__)
@@ -449,10 +448,12 @@ class MainWindow(QMainWindow):
             self.player.unload()
         self.write(lambda core: core.library_service.unsubscribe(str(fid)))
 
-    def add_feed_dialog(self) -> None:
-        url, ok = QInputDialog.getText(self, "Add Feed", "Podcast feed URL (RSS):")
-        if ok and url.strip():
-            self.add_feed(url.strip())
+    def add_feed_dialog(self) -> AddFeedDialog:
+        """The Add Feed dialog (non-blocking; subscribing runs in the background)."""
+        dlg = AddFeedDialog(self)
+        dlg.setAttribute(Qt.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
 
     def add_feed(self, url: str) -> None:
         self.set_status(f"Subscribing to {url}…")
@@ -604,7 +605,7 @@ class MainWindow(QMainWindow):
         self.episodes.mark_all_seen()
 
     def toggle_downloads(self) -> None:
-        self.downloads.dock.setVisible(not self.downloads.dock.isVisible())
+        self.downloads.toggle()  # an empty dock stays hidden
 
     def download(self, ep) -> None:
         self.downloads.download(ep)
@@ -700,6 +701,7 @@ class MainWindow(QMainWindow):
         st = s.value("window_state")
         if st is not None:
             self.restoreState(st)
+            self.downloads.sync_visibility()
         for name, sp in (("splitter", self.splitter), ("left_splitter", self.left_splitter)):
             v = s.value(name)
             if v is not None:

@@ -619,6 +619,18 @@ class DownloadsModel(QAbstractTableModel):
     def active(self) -> list[int]:
         return [j["id"] for j in self._jobs if j["state"] in ("queued", "running")]
 
+    def ids(self, *states: str) -> list[int]:
+        return [j["id"] for j in self._jobs if not states or j["state"] in states]
+
+    def remove(self, episode_id: int) -> None:
+        r = self._row_of.get(episode_id)
+        if r is None:
+            return
+        self.beginRemoveRows(QModelIndex(), r, r)
+        del self._jobs[r]
+        self._row_of = {j["id"]: i for i, j in enumerate(self._jobs)}
+        self.endRemoveRows()
+
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._jobs)
 
