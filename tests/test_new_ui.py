@@ -66,12 +66,14 @@ def test_new_view_marks_and_mark_all_seen(qtbot, show, make_window, data_dir):
     w.show_new()
     wait_until(qtbot, lambda: w.episodes.feed_id == NEW_VIEW and m.rowCount() == 2)
     assert {m.episode_at(r).title for r in range(2)} == {"Fresh talk number 4", "Fresh talk number 3"}
-    assert w.episodes.mark_seen_button.isVisible()
+    assert w.episodes.mark_seen_button.isVisible() and w.episodes.mark_seen_button.isEnabled()
     w.episodes.mark_seen_button.click()
     wait_until(qtbot, lambda: m.rowCount() == 0 and w.feeds_model.new_count() == 0,
                msg="mark all seen: {m.rowCount()} {w.feeds_model.new_count()} {w.status_label.text()}")
     assert w.feeds_model.index(1).data() == "New (0)"
-    assert not w.episodes.mark_seen_button.isVisible()
+    assert not w.episodes.mark_seen_button.isEnabled()  # nothing new left
+    _select_view(qtbot, w, None)
+    wait_until(qtbot, lambda: not w.episodes.mark_seen_button.isVisible())  # only in the New view
     with Core(data_dir) as core:
         assert core.marks.new_episodes() == []
 
@@ -162,5 +164,13 @@ def test_dark_theme_chips_and_text_keep_contrast(qtbot, show, make_window):
             lightest = max((QColor(img.pixel(x, img.height() // 2)) for x in range(img.width())),
                            key=lambda c: c.lightness())
             assert contrast(lightest, bg) >= 3, (lightest.name(), bg.name())
+        # the stock icons (player bar, pane): light on the dark buttons
+        for button in (w.bar.play_button, w.pane.play_button):
+            img = button.icon().pixmap(24, 24).toImage()
+            opaque = [QColor.fromRgba(img.pixel(x, y)) for x in range(img.width()) for y in range(img.height())
+                      if QColor.fromRgba(img.pixel(x, y)).alpha() > 200]
+            assert opaque, "the icon drew nothing"
+            ink = max(opaque, key=lambda c: c.lightness())
+            assert contrast(ink, pal.color(QPalette.Button)) >= 4.5, ink.name()
     finally:
         apply_theme("system")

@@ -84,6 +84,9 @@ class MainWindow(QMainWindow):
         self.data_dir = resolve_data_dir(data_dir)
         # before the first paint, once: the only library read on this thread
         self.prefs = _load_prefs(self.data_dir)
+        from .theme import apply_theme
+
+        apply_theme(self.prefs.get("theme", "system"))  # before the widgets take their icons
         self.writer = workers.CoreWriter(self.data_dir, self._guard(self.apply_changes))
         self.ui_settings = QSettings(str(self.data_dir / "ui.ini"), QSettings.IniFormat)
         self.auto_refresh = auto_refresh
@@ -119,9 +122,6 @@ class MainWindow(QMainWindow):
         self._connect_player()
         self._restore_state()
         self.player.set_rate(float(self.prefs["default_speed"]))
-        from .theme import apply_theme
-
-        apply_theme(self.prefs.get("theme", "system"))
         self.pane.show_episode(None)
         QApplication.instance().installEventFilter(self)
 

@@ -373,7 +373,7 @@ class EpisodesModel(_RecordRoles, QAbstractTableModel):
         if ep.played:
             status.append("Played")
         elif listened:
-            status.append(f"{int(listened * 100)} % · {fmt_time(max(0, (ep.duration or 0) - ep.position))} left")
+            status.append(f"{int(listened * 100)} %")
         elif ep.position:
             status.append(f"at {fmt_time(ep.position)}")
         if ep.file:
@@ -401,15 +401,17 @@ class EpisodesModel(_RecordRoles, QAbstractTableModel):
         elif is_new:
             title = self.NEW + title
         feed = getattr(ep, "feed_title", "") or ""
-        title_tip = ep.title + ("\nNew since you last looked" if is_new else "") \
+        title_tip = ep.title + (f"\n{feed}" if feed else "") + ("\nNew since you last looked" if is_new else "") \
             + ("\nNow playing" if eid == self._now_playing else "")
+        status_tip = (f"{int(listened * 100)} % listened, {fmt_time(max(0, (ep.duration or 0) - ep.position))} left"
+                      if listened else None)
         nc = self._NC
         rec = (
             # display
             title, guests, fmt_date(ep.published), fmt_time(ep.duration) if ep.duration else "",
             " · ".join(status), feed,
             # tooltip
-            title_tip, guest_tip, None, None, None, feed or None,
+            title_tip, guest_tip, None, None, status_tip, feed or None,
             # font, foreground, alignment
             bold, None, None, None, None, None,
             fg, fg, fg, fg, fg, fg,

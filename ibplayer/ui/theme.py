@@ -5,8 +5,9 @@ so chips, delegates and icons follow the theme."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QIconEngine, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication, QProxyStyle
 
 THEMES = ("system", "light", "dark")
 _system_palette: QPalette | None = None
@@ -52,12 +53,68 @@ def light_palette() -> QPalette:
     return style.standardPalette() if style is not None else QPalette()
 
 
+def is_dark(palette: QPalette | None = None) -> bool:
+    p = palette or QApplication.palette()
+    return p.color(QPalette.Window).lightness() < 128
+
+
+class TintedIconEngine(QIconEngine):
+    """A style's icon drawn in the palette's button-text colour when the
+    palette is dark (the stock icons are dark grey: on a dark button they
+    all but vanish).  Decided at paint time, so switching themes needs no
+    new icons."""
+
+    def __init__(self, base: QIcon) -> None:
+        super().__init__()
+        self.base = base
+
+    def pixmap(self, size: QSize, mode, state) -> QPixmap:
+        pm = self.base.pixmap(size, mode, state)
+        if pm.isNull() or not is_dark():
+            return pm
+        pal = QApplication.palette()
+        color = pal.color(QPalette.Disabled if mode == QIcon.Disabled else QPalette.Active, QPalette.ButtonText)
+        out = QPixmap(pm.size())
+        out.setDevicePixelRatio(pm.devicePixelRatio())
+        out.fill(Qt.transparent)
+        p = QPainter(out)
+        p.drawPixmap(0, 0, pm)
+        p.setCompositionMode(QPainter.CompositionMode_SourceIn)
+        p.fillRect(QRect(0, 0, out.width(), out.height()), color)
+        p.end()
+        return out
+
+    def paint(self, painter: QPainter, rect: QRect, mode, state) -> None:
+        painter.drawPixmap(rect, self.pixmap(rect.size(), mode, state))
+
+    def actualSize(self, size: QSize, mode, state) -> QSize:  # noqa: N802 - Qt API
+        return self.base.actualSize(size, mode, state)
+
+    def clone(self) -> QIconEngine:
+        return TintedIconEngine(self.base)
+
+
+class ThemedStyle(QProxyStyle):
+    """Fusion with stock icons that keep their contrast in a dark palette."""
+
+    def standardIcon(self, sp, option=None, widget=None) -> QIcon:  # noqa: N802 - Qt API
+        base = super().standardIcon(sp, option, widget)
+        return QIcon(TintedIconEngine(base)) if not base.isNull() else base
+
+
+def install_style(app) -> None:
+    if not isinstance(app.style(), ThemedStyle):
+        style = ThemedStyle("Fusion")
+        app.setStyle(style)
+
+
 def apply_theme(name: str) -> str:
     """Set the application's palette; returns the theme applied."""
     global _system_palette, current
     app = QApplication.instance()
     if app is None:
         return current
+    install_style(app)
     if name not in THEMES:
         name = "system"
     if _system_palette is None:

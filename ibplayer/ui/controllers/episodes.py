@@ -59,12 +59,17 @@ class EpisodeListController(QObject):
         self.downloaded_check = QCheckBox("Downloaded")
         self.mark_seen_button = QToolButton(text="Mark all seen", toolTip="Clear the “new” mark of these episodes")
         self.mark_seen_button.clicked.connect(lambda: self.mark_all_seen())
-        self.mark_seen_button.hide()
         fl.addWidget(self.filter_box, 1)
         fl.addWidget(self.unplayed_check)
         fl.addWidget(self.downloaded_check)
-        fl.addWidget(self.mark_seen_button)
         el.addLayout(fl)
+        self.new_bar = QFrame()  # the New view's own line: what it is, and "Mark all seen"
+        nl = QHBoxLayout(self.new_bar)
+        nl.setContentsMargins(6, 0, 0, 0)
+        nl.addWidget(QLabel("Arrived since you last looked"), 1)
+        nl.addWidget(self.mark_seen_button)
+        self.new_bar.hide()
+        el.addWidget(self.new_bar)
         self.banner = QFrame()
         bl = QHBoxLayout(self.banner)
         bl.setContentsMargins(6, 2, 2, 2)
@@ -103,7 +108,8 @@ class EpisodeListController(QObject):
                       EpisodesModel.DATE: adv(" 28 Sep 2025 ") + 8, EpisodesModel.LENGTH: adv(" 1:59:59 ") + 8,
                       EpisodesModel.STATUS: adv(" Downloaded ") + 10}
         self._least = {EpisodesModel.GUEST: adv("Ada Exam") + 10, EpisodesModel.FEED: adv("A Podcast") + 10,
-                       EpisodesModel.DATE: self._pref[EpisodesModel.DATE]}
+                       EpisodesModel.DATE: self._pref[EpisodesModel.DATE],
+                       EpisodesModel.LENGTH: self._pref[EpisodesModel.LENGTH]}
         self._has_length = True
         self._fitting = False
         v.viewport().installEventFilter(self)
@@ -117,9 +123,13 @@ class EpisodeListController(QObject):
 
     # ------------------------------------------------------------ columns
 
-    def title_min_width(self) -> int:
-        """About 30 characters of a title (and its mark)."""
-        return self.view.fontMetrics().averageCharWidth() * 31 + 16
+    def title_min_width(self, chars: int = 30) -> int:
+        """About ``chars`` characters of a (bold, unplayed) title and its mark."""
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        f = QFont(self.view.font())
+        f.setBold(True)
+        return QFontMetrics(f).averageCharWidth() * (chars + 2) + 12
 
     def _wanted(self, col: int) -> bool:
         if col == EpisodesModel.FEED:
@@ -129,9 +139,11 @@ class EpisodeListController(QObject):
         return True
 
     def fit_columns(self) -> None:
-        """The title takes the spare width and keeps about 30 characters;
-        the date, the guest and the feed give way first (narrower, then
-        hidden)."""
+        """The title takes the spare width: it keeps about 30 characters,
+        then grows to about 50 before the feed, guest and date columns get
+        their full widths; they give way first (narrower, then hidden: the
+        date first, then the guest, then the feed).  Whatever is left goes
+        to the title."""
         if self._fitting:
             return
         self._fitting = True
@@ -142,16 +154,19 @@ class EpisodeListController(QObject):
             if avail <= 0:
                 return
             widths = {}
-            for col in (M.STATUS, M.LENGTH):
-                widths[col] = self._pref[col] if self._wanted(col) else 0
-            rem = avail - sum(widths.values()) - self.title_min_width()
-            for col in (M.FEED, M.GUEST, M.DATE):  # the last gives way first
-                w = 0
-                if self._wanted(col):
-                    pref, least = self._pref[col], self._least[col]
-                    w = pref if rem >= pref else (rem if rem >= least else 0)
-                widths[col] = w
-                rem -= w
+            widths = {M.STATUS: self._pref[M.STATUS]}
+            rem = avail - widths[M.STATUS] - self.title_min_width()
+            optional = (M.FEED, M.LENGTH, M.GUEST, M.DATE)  # the last gives way first
+            for col in optional:
+                least = self._least[col]
+                widths[col] = least if self._wanted(col) and rem >= least else 0
+                rem -= widths[col]
+            rem -= max(0, min(rem, self.title_min_width(50) - self.title_min_width()))  # the title grows first
+            for col in optional:
+                if widths[col]:
+                    grow = max(0, min(rem, self._pref[col] - widths[col]))
+                    widths[col] += grow
+                    rem -= grow
             for col, w in widths.items():
                 if v.isColumnHidden(col) != (w == 0):
                     v.setColumnHidden(col, w == 0)
@@ -235,7 +250,8 @@ class EpisodeListController(QObject):
             self.model.set_rows(rows)
             how = "reset"
         self._shown_query = query
-        self.mark_seen_button.setVisible(self.feed_id == NEW_VIEW and bool(rows))
+        self.new_bar.setVisible(self.feed_id == NEW_VIEW)
+        self.mark_seen_button.setEnabled(self.feed_id == NEW_VIEW and bool(rows))
         self._has_length = any(ep.duration for ep in rows)  # no itunes:duration: no empty column
         self.fit_columns()
         w.downloads.mark_rows()
