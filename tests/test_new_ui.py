@@ -6,6 +6,9 @@ notification setting, themes.  pytest-qt offscreen, real SQLite, real libVLC
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from httpfixtures import file_server  # noqa: F401 - fixture
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
@@ -112,16 +115,51 @@ def test_scheduled_refresh_runs_and_brings_new_episodes(qtbot, show, make_window
     wait_until(qtbot, lambda: not w.refresh_timer.isActive(), msg="the timer kept running")
 
 
-def test_notification_without_a_bus_does_not_crash(qtbot, show, make_window, monkeypatch):
-    from PySide6 import QtDBus
-
+def test_notification_without_a_bus_does_not_crash(qtbot, show, make_window):
     from ibplayer.ui.notify import Notifier
 
     w = make_window()
-    bus = QtDBus.QDBusConnection.connectToBus("unix:path=/nonexistent/ibplayer-test-bus", "ibplayer-no-bus")
-    n = Notifier(w, bus=bus)
-    assert n.notify("2 new episodes", "Loopback Show: 2 new") is False
-    assert n.last_method is None
+    n = Notifier(w, address="unix:path=/nonexistent/ibplayer-test-bus")
+    n.notify("2 new episodes", "Loopback Show: 2 new")
+    if n.process is not None:
+        wait_until(qtbot, lambda: n.delivered is not None, timeout=10)
+        assert n.delivered is False  # nobody heard it, nothing broke
+    assert not w.closed
+
+
+FAKE_SERVICE = Path(__file__).with_name("fake_notifications.py")
+
+
+def test_notification_reaches_the_freedesktop_service(qtbot, show, make_window, tmp_path):
+    """A private bus with a strict Notifications service (Qt's adaptor
+    refuses a call whose signature is not susssasa{sv}i)."""
+    import subprocess
+    import sys
+
+    from ibplayer.ui.notify import Notifier
+
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--print-address", "--nofork", "--nopidfile"],
+                           stdout=subprocess.PIPE, text=True)
+    service = None
+    try:
+        address = bus.stdout.readline().strip()
+        service = subprocess.Popen([sys.executable, str(FAKE_SERVICE), address], stdout=subprocess.PIPE, text=True)
+        assert service.stdout.readline().strip() == "READY"
+        w = make_window()
+        w.notifier = Notifier(w, address=address)
+        from ibplayer.services.library import RefreshResult
+
+        assert w.notify_new([RefreshResult(1, "http://127.0.0.1/f", "Loopback Show", "new", new=2)])
+        wait_until(qtbot, lambda: w.notifier.delivered is not None, timeout=10)
+        assert w.notifier.delivered is True
+        got = json.loads(service.stdout.readline())
+        assert got == {"app": "ibplayer", "summary": "2 new episodes", "body": "Loopback Show: 2 new",
+                       "timeout": 8000}
+    finally:
+        for p in (service, bus):
+            if p is not None:
+                p.terminate()
+                p.wait(5)
 
 
 def test_settings_dialog_carries_refresh_notify_and_theme(qtbot, show, make_window):

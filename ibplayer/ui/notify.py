@@ -17,10 +17,12 @@ PATH = "/org/freedesktop/Notifications"
 
 
 class Notifier:
-    def __init__(self, parent=None, bus=None) -> None:
+    def __init__(self, parent=None, address: str | None = None) -> None:
         self.parent = parent
-        self._bus = bus  # a QDBusConnection (tests pass a private bus); None: the session bus
+        self.address = address  # a D-Bus address (tests pass a private bus); None: the session bus
         self.tray = None
+        self.process = None
+        self.delivered: bool | None = None  # the last D-Bus call's outcome, once known
         self.last_method: str | None = None  # "tray" | "dbus" | None
 
     def notify(self, title: str, body: str) -> bool:
@@ -34,7 +36,7 @@ class Notifier:
         return False
 
     def _tray(self, title: str, body: str) -> bool:
-        if self._bus is not None or not QSystemTrayIcon.isSystemTrayAvailable():
+        if self.address is not None or not QSystemTrayIcon.isSystemTrayAvailable():
             return False
         if self.tray is None:
             self.tray = QSystemTrayIcon(QApplication.windowIcon(), self.parent)
@@ -47,18 +49,32 @@ class Notifier:
         return True
 
     def _dbus(self, title: str, body: str) -> bool:
-        from PySide6 import QtDBus
+        """org.freedesktop.Notifications.Notify (susssasa{sv}i).  PySide6
+        cannot marshal the uint32 replaces_id from Python (an int goes out
+        as "i" or "q", and the service refuses the call), so the call is
+        made by GLib's ``gdbus`` (on every desktop that has the service),
+        asynchronously: the window never waits on the bus."""
+        import shutil
 
-        bus = self._bus if self._bus is not None else QtDBus.QDBusConnection.sessionBus()
-        if not bus.isConnected():
+        from PySide6.QtCore import QProcess
+
+        gdbus = shutil.which("gdbus")
+        if gdbus is None:
             return False
-        iface = QtDBus.QDBusInterface(SERVICE, PATH, SERVICE, bus)
-        if not iface.isValid():
-            return False
-        # the introspected signature (susssasa{sv}i) types the arguments
-        reply = iface.call("Notify", "ibplayer", 0, "ibplayer", title, body, [], {}, 8000)
-        if reply.type() == QtDBus.QDBusMessage.ErrorMessage:
-            log.debug("Notify: %s", reply.errorMessage())
-            return False
+        bus_args = ["--address", self.address] if self.address else ["--session"]
+        args = ["call", *bus_args, "--dest", SERVICE, "--object-path", PATH, "--method", SERVICE + ".Notify",
+                "--", "ibplayer", "0", "ibplayer", title, body, "[]", "{}", "8000"]
+        proc = QProcess(self.parent)
+        proc.setProcessChannelMode(QProcess.MergedChannels)
+        proc.finished.connect(lambda code, _status: self._finished(proc, code))
+        proc.start(gdbus, args)
+        self.process = proc
         self.last_method = "dbus"
         return True
+
+    def _finished(self, proc, code: int) -> None:
+        out = bytes(proc.readAll()).decode("utf-8", "replace").strip()
+        if code != 0:
+            log.info("desktop notification failed: %s", out.splitlines()[-1] if out else code)
+        self.delivered = code == 0
+        proc.deleteLater()
