@@ -24,6 +24,8 @@ def test_feed_url_without_a_scheme_gets_https():
     assert feed_url_from_user("feed:https://example.com/rss") == "https://example.com/rss"
     assert feed_url_from_user("http://example.com/rss") == "http://example.com/rss"
     assert feed_url_from_user("localhost:8000/rss") == "https://localhost:8000/rss"
+    assert feed_url_from_user("javascript:alert(1)") == "javascript:alert(1)"  # refused later, not "fixed"
+    assert feed_url_from_user("feed") == "feed"
 
 
 def test_subscribe_without_a_scheme_tries_https(core):

@@ -46,7 +46,10 @@ def feed_url_from_user(text: str) -> str:
     for prefix in ("feed://", "itpc://", "pcast://", "podcast://"):
         if low.startswith(prefix):
             return "https://" + url[len(prefix):]
-    if url and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)", url):
+        return url  # a scheme (http, or one check_url refuses: file:, javascript:, …)
+    host = url.lstrip("/").split("/", 1)[0].split(":", 1)[0].lower()
+    if "." in host or host == "localhost":  # example.com/feed, localhost:8000/feed
         return "https://" + url.lstrip("/")
     return url
 
