@@ -210,8 +210,7 @@ class AddFeedDialog(QDialog):
         self.url_edit.setEnabled(True)
         self.subscribe_button.setEnabled(True)
         self.busy.hide()
-        self.message.setText(f"<span style='color: palette(bright-text)'>Could not subscribe:</span> "
-                             f"{html.escape(str(exc))}")
+        self.message.setText(f"<b>Could not subscribe:</b> {html.escape(str(exc))}")
         self.message.setTextFormat(Qt.RichText)
         self.w.set_status(f"Could not subscribe: {exc}")
         self.url_edit.setFocus()  # the text stays, to correct it

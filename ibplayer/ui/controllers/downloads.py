@@ -107,9 +107,19 @@ class DownloadsController(QObject):
         if self.dock.isVisible():
             self.dock.hide()
         elif self.model.rowCount():
-            self.dock.show()
+            self.show_dock()
         else:
             self.w.set_status("No downloads.")
+
+    def show_dock(self) -> None:
+        """Show the dock, a few rows high (the episode list keeps the room)."""
+        if self.dock.isVisible():
+            return
+        self.dock.show()
+        rows = min(5, max(2, self.model.rowCount()))
+        h = self.view.header().height() + rows * (self.view.fontMetrics().height() + 6) \
+            + self.retry_button.sizeHint().height() + 12
+        self.w.resizeDocks([self.dock], [h], Qt.Vertical)
 
     def clear_finished(self) -> None:
         """Drop the rows of finished, cancelled and failed downloads."""
@@ -257,7 +267,7 @@ class DownloadsController(QObject):
                 self.delete(ep)
         else:
             self.download(ep)
-            self.dock.show()
+            self.show_dock()
 
     # ------------------------------------------------------------ queue events
 
