@@ -318,6 +318,14 @@ class DownloadsController(QObject):
         for eid in self.model.active():
             job = self.model.job(eid)
             self.w.episodes.model.set_download(eid, job["fraction"] if job["fraction"] is not None else -1.0)
+        # a row that arrives with its file already there (the list reloaded
+        # between the record and its callback) shows no stale progress
+        m = self.w.episodes.model
+        active = set(self.model.active())
+        for eid in [e for e in m._downloads if e not in active]:
+            ep = m.episode_at(m.row_of(eid))
+            if ep is not None and ep.file:
+                m.set_download(eid, None)
 
     def update_pane(self) -> None:
         pane = self.w.pane
