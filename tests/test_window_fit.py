@@ -158,3 +158,18 @@ def test_window_opens_inside_a_1024x700_screen(tmp_path, show, data_dir):
     ax, ay, aw, ah = got["avail"]
     x, y, ww, wh = got["win"]
     assert x + ww <= ax + aw and y + wh <= ay + ah, got
+
+
+def test_columns_survive_a_restart_and_an_old_header_is_ignored(qtbot, show, make_window, data_dir):
+    from PySide6.QtCore import QByteArray
+
+    w = make_window()
+    w.close()
+    settings = QSettings(str(data_dir / "ui.ini"), QSettings.IniFormat)
+    # what an older version saved (five columns, the last ones moved): not restored into six
+    settings.setValue("episode_header", QByteArray(b"\x00\x00\x00\xff\x00\x00\x00\x00"))
+    settings.sync()
+    w2 = make_window()
+    h = w2.episode_view.header()
+    assert h.visualIndex(M.FEED) == 1 and h.visualIndex(M.TITLE) == 0
+    assert _title_chars(w2) >= 30

@@ -706,7 +706,7 @@ class MainWindow(QMainWindow):
             v = s.value(name)
             if v is not None:
                 sp.restoreState(v)
-        v = s.value("episode_header")
+        v = s.value("episode_header_v2")  # v2: six columns (a saved five-column header is not restored)
         if v is not None:
             self.episodes.view.header().restoreState(v)
 
@@ -716,7 +716,7 @@ class MainWindow(QMainWindow):
         s.setValue("window_state", self.saveState())
         s.setValue("splitter", self.splitter.saveState())
         s.setValue("left_splitter", self.left_splitter.saveState())
-        s.setValue("episode_header", self.episodes.view.header().saveState())
+        s.setValue("episode_header_v2", self.episodes.view.header().saveState())
         s.setValue("volume", self.bar.volume_slider.value())
         if self.shown_episode is not None:
             s.setValue("last_episode", self.shown_episode.id)
