@@ -14,6 +14,10 @@ REAL_FEED = TESTS / "information-bottleneck.rss"
 
 # Qt never needs a display in tests; libVLC never needs a sound card.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# ... on a 1600x1000 screen (the offscreen default, 800x600, is smaller than
+# the window's default size, which it keeps inside the screen)
+if os.environ["QT_QPA_PLATFORM"] == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={TESTS / 'offscreen-1600x1000.json'}"
 # Tests must never reach the real default feed: an address nothing listens on
 # makes "offline" deterministic.
 os.environ["IBPLAYER_DEFAULT_FEED_URL"] = "http://127.0.0.1:9/feed"

@@ -111,6 +111,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     o = osub.add_parser("export", help="write subscriptions to an OPML file")
     o.add_argument("file")
     _add_download_commands(sub)
+    _add_mark_commands(sub)
     s = sub.add_parser("selftest", help="headless end-to-end check of playback, chapters and the window")
     s.add_argument("--no-gui", action="store_true", help="skip the window part")
     return p
@@ -156,6 +157,18 @@ def _speed_arg(text: str):
         return SETTINGS["default_speed"].parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc} (or 'default')") from None
+
+
+def _add_mark_commands(sub) -> None:
+    s = sub.add_parser("new", help="episodes that arrived since you last looked")
+    s.add_argument("feed", nargs="?", help="feed id, URL or title")
+    s = sub.add_parser("mark-seen", help="clear the \"new\" mark (of a feed, or of everything)")
+    s.add_argument("--feed", help="feed id, URL or title")
+    s = sub.add_parser("mark-played", help="mark an episode played (--older: and every older one of its feed)")
+    s.add_argument("episode", help="episode id (from `episodes`) or guid")
+    s.add_argument("--older", action="store_true", help="also every older episode of its feed")
+    s = sub.add_parser("mark-all-played", help="mark every unplayed episode played (of a feed)")
+    s.add_argument("feed", nargs="?", help="feed id, URL or title")
 
 
 # ---------------------------------------------------------------- commands
@@ -415,7 +428,51 @@ def cmd_selftest(args) -> int:
                         versions=getattr(args, "versions", None))
 
 
+def cmd_new(args) -> int:
+    with _core(args) as core:
+        feed_id = core.library.find_feed(args.feed).id if args.feed else None
+        eps = core.marks.new_episodes(feed_id)
+        if not eps:
+            print("no new episodes")
+        for ep in eps:
+            date = ep.published.date().isoformat() if ep.published else "----------"
+            print(f"{ep.short_id}  {date}  {ep.feed_title}: {ep.title}")
+    return 0
+
+
+def cmd_mark_seen(args) -> int:
+    with _core(args, write=True) as core:
+        feed_id = core.library.find_feed(args.feed).id if args.feed else None
+        n = len(core.marks.mark_all_seen(feed_id).episodes)
+        print(f"{n} episode{'s' if n != 1 else ''} no longer new")
+    return 0
+
+
+def cmd_mark_played(args) -> int:
+    with _core(args, write=True) as core:
+        ep = core.library.resolve_episode(args.episode)
+        if args.older:
+            n = len(core.marks.mark_older_played(ep.id).episodes)
+            print(f"marked {n} episode{'s' if n != 1 else ''} played (“{ep.title}” and older)")
+        else:
+            core.set_played(ep.id, True)
+            print(f"marked played: {ep.title}")
+    return 0
+
+
+def cmd_mark_all_played(args) -> int:
+    with _core(args, write=True) as core:
+        feed_id = core.library.find_feed(args.feed).id if args.feed else None
+        n = len(core.marks.mark_all_played(feed_id).episodes)
+        print(f"marked {n} episode{'s' if n != 1 else ''} played")
+    return 0
+
+
 COMMANDS: dict[str, Callable] = {
+    "new": cmd_new,
+    "mark-seen": cmd_mark_seen,
+    "mark-played": cmd_mark_played,
+    "mark-all-played": cmd_mark_all_played,
     "subscribe": cmd_subscribe,
     "unsubscribe": cmd_unsubscribe,
     "refresh": cmd_refresh,

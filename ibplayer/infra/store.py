@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the models (pydantic) load only where chapters or feeds are
     from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # SQLite page cache per connection.  A bulk ingest and FTS merges want a big
 # one; the window holds its connection for the whole session, so it is sized
 # deliberately rather than left at whatever a write once needed.
@@ -148,6 +148,7 @@ class EpisodeRow:
     played: bool
     file: str | None
     guests: list[Guest] = _NEW_LIST
+    is_new: bool = False  # arrived since the listener last looked
 
     @property
     def downloaded(self) -> bool:
@@ -383,7 +384,16 @@ ALTER TABLE feeds ADD COLUMN auto_queue INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE feeds ADD COLUMN queue_seen INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
+# v6: "new" episodes: those that arrived in a refresh of a feed the listener
+# already had, until the listener sees them (plays, marks played, "mark all
+# seen").  Episodes stored before v6 are not new.
+_SCHEMA_V6 = """
+ALTER TABLE episodes ADD COLUMN is_new INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX episodes_new ON episodes(is_new) WHERE is_new=1;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5,
+                              6: _SCHEMA_V6}
 
 # Chapter sources the feed item itself carries: a refresh that rewrites an
 # episode replaces these.  'podcast-chapters' is enrichment (its own fetch,
@@ -433,7 +443,7 @@ _EPISODE_COLUMNS = """
     e.id, e.short_id, e.feed_id, f.title, e.guid, e.title, e.published, e.audio_url,
     e.audio_type, e.audio_length, COALESCE(e.file_duration, e.feed_duration),
     e.episode_number, e.link, e.image, e.summary, e.chapters_url, e.chapter_source,
-    e.position, e.played, e.file
+    e.position, e.played, e.file, e.is_new
 """
 
 
@@ -854,6 +864,7 @@ class Library:
             topic_ids: dict[str, int] = {}
             next_id = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM episodes").fetchone()[0] + 1
             first_new_episode = next_id
+            had_episodes = bool(existing)
             inserts, updates, touched = [], [], []
             chapter_rows, people_rows, topic_rows = [], [], []
             for ep in parsed.episodes:
@@ -916,6 +927,8 @@ class Library:
                     "INSERT INTO episodes_fts(rowid, title, notes_text) SELECT id, title, notes_text FROM episodes WHERE id>=?",
                     (first_new_episode,),
                 )
+            if inserts and had_episodes and not snapshot:
+                self._mark_new(feed_id, first_new_episode)
             self._insert_chapters(chapter_rows)
             self.db.executemany(
                 "INSERT OR IGNORE INTO episode_people(episode_id, person_id, role, affiliations, pos) VALUES (?,?,?,?,?)",
@@ -982,7 +995,7 @@ class Library:
         eps = [
             EpisodeRow(
                 r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-                r[14], r[15], r[16], r[17], bool(r[18]), r[19],
+                r[14], r[15], r[16], r[17], bool(r[18]), r[19], is_new=bool(r[20]),
             )
             for r in rows
         ]
@@ -1018,11 +1031,14 @@ class Library:
         unplayed: bool = False,
         downloaded: bool = False,
         limit: int | None = None,
+        new: bool = False,
     ) -> list[EpisodeRow]:
         where, params = [], []
         if feed_id is not None:
             where.append("e.feed_id=?")
             params.append(feed_id)
+        if new:
+            where.append("e.is_new=1 AND e.played=0")
         if unplayed:
             where.append("e.played=0")
         if downloaded:
@@ -1204,13 +1220,15 @@ class Library:
     def set_position(self, episode_id: int, seconds: float) -> None:
         with self.transaction():
             self.db.execute(
-                "UPDATE episodes SET position=?, last_played=? WHERE id=?", (max(0.0, float(seconds)), time.time(), episode_id)
+                "UPDATE episodes SET position=?, last_played=?, is_new=0 WHERE id=?",
+                (max(0.0, float(seconds)), time.time(), episode_id)
             )
 
     def set_played(self, episode_id: int, played: bool = True) -> None:
         with self.transaction():
             if played:
-                self.db.execute("UPDATE episodes SET played=1, position=0, last_played=? WHERE id=?", (time.time(), episode_id))
+                self.db.execute("UPDATE episodes SET played=1, position=0, last_played=?, is_new=0 WHERE id=?",
+                                (time.time(), episode_id))
             else:
                 self.db.execute("UPDATE episodes SET played=0 WHERE id=?", (episode_id,))
 
@@ -1268,6 +1286,59 @@ class Library:
     def set_queue_seen(self, feed_id: int, episode_id: int) -> None:
         with self.transaction():
             self.db.execute("UPDATE feeds SET queue_seen=MAX(queue_seen, ?) WHERE id=?", (episode_id, feed_id))
+    # ------------------------------------------------------------ new episodes (v6)
+
+    def _mark_new(self, feed_id: int, first_id: int) -> None:
+        self.db.execute("UPDATE episodes SET is_new=1 WHERE feed_id=? AND id>=?", (feed_id, first_id))
+
+    def new_counts(self) -> dict[int, int]:
+        """{feed id: unplayed new episodes}."""
+        return dict(self.db.execute(
+            "SELECT feed_id, COUNT(*) FROM episodes WHERE is_new=1 AND played=0 GROUP BY feed_id"))
+
+    def mark_seen(self, episode_ids: list[int] | None = None, feed_id: int | None = None) -> list[int]:
+        """Clear the "new" mark of these episodes (None: every one, or every
+        one of ``feed_id``); the ids that changed."""
+        where, params = ["is_new=1"], []
+        if episode_ids is not None:
+            where.append(f"id IN ({','.join('?' * len(episode_ids))})")
+            params += list(episode_ids)
+        if feed_id is not None:
+            where.append("feed_id=?")
+            params.append(feed_id)
+        with self.transaction():
+            ids = [r[0] for r in self.db.execute(f"SELECT id FROM episodes WHERE {' AND '.join(where)}", params)]
+            self.db.executemany("UPDATE episodes SET is_new=0 WHERE id=?", [(i,) for i in ids])
+        return ids
+
+    def mark_played_many(self, *, feed_id: int | None = None, older_than: int | None = None,
+                         only_new: bool = False) -> list[int]:
+        """Mark played every unplayed episode (of ``feed_id``; or
+        ``older_than`` that episode and every older one of its feed; or only
+        the new ones); the ids that changed."""
+        where, params = ["played=0"], []
+        if older_than is not None:
+            row = self.db.execute("SELECT feed_id, published FROM episodes WHERE id=?", (older_than,)).fetchone()
+            if row is None:
+                raise LibraryError(f"no episode #{older_than}")
+            feed_id = row[0]
+            if row[1] is None:
+                where.append("(published IS NULL AND id<=?)")
+                params.append(older_than)
+            else:
+                where.append("(published<? OR (published=? AND id<=?) OR published IS NULL)")
+                params += [row[1], row[1], older_than]
+        if feed_id is not None:
+            where.append("feed_id=?")
+            params.append(feed_id)
+        if only_new:
+            where.append("is_new=1")
+        now = time.time()
+        with self.transaction():
+            ids = [r[0] for r in self.db.execute(f"SELECT id FROM episodes WHERE {' AND '.join(where)}", params)]
+            self.db.executemany("UPDATE episodes SET played=1, position=0, last_played=?, is_new=0 WHERE id=?",
+                                [(now, i) for i in ids])
+        return ids
 
     def set_file(self, episode_id: int, file: str | None, *, size: int | None = None, duration: float | None = None) -> None:
         with self.transaction():

@@ -30,6 +30,7 @@ from ibplayer.services.library import (
     RefreshResult,
     default_feed_url,
 )
+from ibplayer.services.marks import MarkService
 from ibplayer.services.queue import QueueService
 from ibplayer.services.settings import Settings
 
@@ -56,6 +57,7 @@ class Core:
         self.library_service = LibraryService(self)
         self.downloads = DownloadService(self)
         self.queue = QueueService(self)
+        self.marks = MarkService(self)  # new episodes, bulk played marks
 
     def emit(self, changes: Changes) -> Changes:
         return self.events.emit(changes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,26 @@ SNAPSHOT_NAME = "default-feed.rss"
 
 def default_feed_url() -> str:
     return os.environ.get("IBPLAYER_DEFAULT_FEED_URL") or DEFAULT_FEED_URL
+
+
+def feed_url_from_user(text: str) -> str:
+    """A feed address as a listener types or pastes it: trimmed; without a
+    scheme ("example.com/feed.xml") it is https://; the podcast link schemes
+    feed:// and itpc:// / pcast:// are https://, "feed:https://…" the URL."""
+    url = (text or "").strip()
+    low = url.lower()
+    for prefix in ("feed:http://", "feed:https://"):
+        if low.startswith(prefix):
+            return url[len("feed:"):]
+    for prefix in ("feed://", "itpc://", "pcast://", "podcast://"):
+        if low.startswith(prefix):
+            return "https://" + url[len(prefix):]
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)", url):
+        return url  # a scheme (http, or one check_url refuses: file:, javascript:, …)
+    host = url.lstrip("/").split("/", 1)[0].split(":", 1)[0].lower()
+    if "." in host or host == "localhost":  # example.com/feed, localhost:8000/feed
+        return "https://" + url.lstrip("/")
+    return url
 
 
 @dataclass
@@ -86,7 +107,7 @@ class LibraryService:
         fetched and parsed before anything is written: a bad URL adds nothing.
         The default feed falls back to the bundled snapshot when offline."""
         is_default = url is None
-        url = feeds.check_url(url or default_feed_url())
+        url = feeds.check_url(feed_url_from_user(url) if url else default_feed_url())
         existing = self.library.feed_by_url(url)
         if existing:
             return self.refresh_feed(existing.id)

@@ -60,6 +60,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("download_dir", str, "", doc="downloads folder (empty: <data dir>/downloads)"),
         Setting("fetch_deadline", float, 60.0, 1, 3600, "seconds a whole feed or file fetch may take"),
         Setting("save_every", float, 5.0, 1, 60, "seconds between saves of the play position"),
+        Setting("refresh_every", int, 60, 0, 7 * 24 * 60, "minutes between background refreshes in the app (0 = off)"),
+        Setting("notify_new", bool, False, doc="a desktop notification when a refresh brings new episodes"),
+        Setting("theme", str, "system", doc="the window's colours: system, light or dark"),
     )
 }
 

@@ -34,6 +34,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("focus_filter", "&Filter Episodes", "View", ("Ctrl+L",), "Filter the episode list"),
     ActionSpec("toggle_downloads", "&Downloads", "View", ("Ctrl+D",), "Show or hide downloads"),
     ActionSpec("toggle_up_next", "&Up Next", "View", ("Ctrl+U",), "Show or hide Up Next (the play queue)"),
+    ActionSpec("show_new", "&New Episodes", "View", ("Ctrl+Shift+N",), "Show the episodes that arrived since you last looked"),
+    ActionSpec("mark_all_seen", "&Mark All Seen", "View", ("Ctrl+Shift+M",), "Mark every new episode seen"),
     ActionSpec("toggle_play", "Play / Pause", "Playback", ("Space",), playback_key=True),
     ActionSpec("skip_back", "Skip Back", "Playback", ("Left",), "Skip back (15 s by default)", playback_key=True),
     ActionSpec("skip_forward", "Skip Forward", "Playback", ("Right",), "Skip forward (30 s by default)",

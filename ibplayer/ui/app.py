@@ -29,8 +29,9 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("ibplayer")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("io.github.ibplayer.ibplayer")  # matches resources/*.desktop
-    if app.style().name().lower() != "fusion":
-        app.setStyle("Fusion")  # keeps the platform palette (light or dark)
+    from .theme import install_style
+
+    install_style(app)  # Fusion (keeps the platform palette, light or dark), icons that keep their contrast
     for name in ("ibplayer.svg", "ibplayer.png"):
         p = resource(name)
         if p.exists():

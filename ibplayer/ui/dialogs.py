@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import sys
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -13,8 +15,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -81,6 +85,18 @@ class SettingsDialog(QDialog):
         form.addRow("Default speed:", self.speed)
         form.addRow("Concurrent downloads:", self.max_downloads)
         form.addRow("Download folder:", row)
+        self.refresh_every = QSpinBox(minimum=0, maximum=7 * 24 * 60, suffix=" min", value=int(values.get("refresh_every", 60)))
+        self.refresh_every.setSpecialValueText("Off")
+        self.refresh_every.setToolTip("Check every feed for new episodes this often while ibplayer runs (0 = off)")
+        form.addRow("Refresh feeds every:", self.refresh_every)
+        self.notify_new = QCheckBox("Show a desktop notification for new episodes")
+        self.notify_new.setChecked(bool(values.get("notify_new", False)))
+        form.addRow("", self.notify_new)
+        self.theme = QComboBox()
+        for key, label in (("system", "System"), ("light", "Light"), ("dark", "Dark")):
+            self.theme.addItem(label, key)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(values.get("theme", "system"))))
+        form.addRow("Theme:", self.theme)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -101,6 +117,9 @@ class SettingsDialog(QDialog):
             "max_downloads": self.max_downloads.value(),
             "default_speed": self.speed.currentData(),
             "download_dir": self.folder.text().strip(),
+            "refresh_every": self.refresh_every.value(),
+            "notify_new": self.notify_new.isChecked(),
+            "theme": self.theme.currentData(),
         }
 
 
@@ -121,3 +140,83 @@ def vlc_missing_dialog(parent, hint: str, reason: str | None) -> QMessageBox:
     box.setModal(False)
     box.setWindowModality(Qt.NonModal)
     return box
+
+
+class AddFeedDialog(QDialog):
+    """A feed address (wide enough for a real URL; a missing https:// is
+    added by the services).  Subscribing runs in the background: the text
+    stays after an error, and Cancel gives up on a slow server (a
+    subscription that still completes afterwards is removed again)."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.w = window
+        self.setWindowTitle("Add Feed")
+        self.url_edit = QLineEdit()
+        self.url_edit.setPlaceholderText("https://example.com/podcast/feed.xml")
+        self.url_edit.setClearButtonEnabled(True)
+        self.url_edit.setMinimumWidth(self.fontMetrics().horizontalAdvance("x" * 64))
+        self.message = QLabel("Podcast feed address (RSS or Atom):")
+        self.message.setWordWrap(True)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumHeight(8)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel, self)
+        self.subscribe_button = self.buttons.addButton("Subscribe", QDialogButtonBox.AcceptRole)
+        self.subscribe_button.setDefault(True)
+        self.buttons.accepted.connect(self.subscribe)
+        self.buttons.rejected.connect(self.cancel)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.message)
+        lay.addWidget(self.url_edit)
+        lay.addWidget(self.busy)
+        lay.addWidget(self.buttons)
+        self.pending = 0  # the attempt that runs (0: none)
+        self._attempts = 0
+        self.result = None
+
+    def subscribe(self) -> None:
+        url = self.url_edit.text().strip()
+        if not url or self.pending:
+            return
+        self._attempts += 1
+        attempt = self.pending = self._attempts
+        self.url_edit.setEnabled(False)
+        self.subscribe_button.setEnabled(False)
+        self.busy.show()
+        self.message.setText(f"Subscribing to {url}…")
+        self.w.set_status(f"Subscribing to {url}…")
+        self.w.run(lambda core: core.subscribe(url), lambda r: self._done(attempt, r),
+                   lambda exc: self._failed(attempt, exc))
+
+    def _done(self, attempt: int, result) -> None:
+        if attempt != self.pending:  # cancelled: a new subscription it made is undone
+            if result.status == "new":
+                fid = result.feed_id
+                self.w.write(lambda core: core.library_service.unsubscribe(str(fid)))
+            return
+        self.pending = 0
+        self.result = result
+        self.w.set_status(result.line())
+        self.w.episodes.feed_id = result.feed_id
+        self.accept()
+
+    def _failed(self, attempt: int, exc: BaseException) -> None:
+        if attempt != self.pending:
+            return
+        self.pending = 0
+        self.url_edit.setEnabled(True)
+        self.subscribe_button.setEnabled(True)
+        self.busy.hide()
+        self.message.setText(f"<b>Could not subscribe:</b> {html.escape(str(exc))}")
+        self.message.setTextFormat(Qt.RichText)
+        self.w.set_status(f"Could not subscribe: {exc}")
+        self.url_edit.setFocus()  # the text stays, to correct it
+
+    def cancel(self) -> None:
+        if self.pending:
+            self.w.set_status("Subscribing cancelled.")
+        self.pending = 0
+        self.reject()

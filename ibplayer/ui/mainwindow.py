@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QFileDialog,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -41,12 +40,13 @@ from .controllers.playerbar import PlayerBarController
 from .controllers.queue import QueueController
 from .controllers.search import SearchController
 from .controllers.sidebar import ChapterSidebarController
-from .dialogs import SettingsDialog, ShortcutsDialog, vlc_missing_dialog
+from .dialogs import AddFeedDialog, SettingsDialog, ShortcutsDialog, vlc_missing_dialog
 from .player import Player
 
 log = logging.getLogger(__name__)
 
-PREFS = ("skip_back", "skip_forward", "max_downloads", "default_speed", "download_dir")
+PREFS = ("skip_back", "skip_forward", "max_downloads", "default_speed", "download_dir",
+         "refresh_every", "notify_new", "theme")
 
 
 def _is_text_input(w) -> bool:
@@ -89,6 +89,9 @@ class MainWindow(QMainWindow):
         self.data_dir = resolve_data_dir(data_dir)
         # before the first paint, once: the only library read on this thread
         self.prefs, self.library_notice = _load_prefs(self.data_dir)
+        from .theme import apply_theme
+
+        apply_theme(self.prefs.get("theme", "system"))  # before the widgets take their icons
         self.writer = workers.CoreWriter(self.data_dir, self._guard(self.apply_changes))
         self.ui_settings = QSettings(str(self.data_dir / "ui.ini"), QSettings.IniFormat)
         self.auto_refresh = auto_refresh
@@ -96,9 +99,14 @@ class MainWindow(QMainWindow):
         self.closed = False
         self._started = False
         self._refresh_when_loaded = False
+        self.refresh_timer = QTimer(self)  # the scheduled background refresh (setting refresh_every)
+        self.refresh_timer.timeout.connect(self._scheduled_refresh)
+        self.refreshing = False
+        self.notifier = None
         self.shown_episode = None  # the EpisodeRow in the pane
         self.vlc_dialog = None
         self.shortcuts_dialog = None
+        self._fitted = False
 
         if backend is None:
             from ibplayer.infra.playback import create_backend
@@ -264,6 +272,32 @@ class MainWindow(QMainWindow):
         self.prefs = prefs
         self.bar.update_skip_labels()
         self.downloads.set_max_concurrent(int(prefs["max_downloads"]))
+        self.schedule_refresh()
+        self.set_theme(prefs.get("theme", "system"))
+
+    def set_theme(self, name: str) -> None:
+        """Apply a theme (the setting theme); cached row colours follow."""
+        from . import theme
+
+        before = theme.current
+        if theme.apply_theme(name) != before:
+            m = self.episodes.model
+            m._dim = None
+            m._cache.clear()
+            if m.rowCount():
+                m.dataChanged.emit(m.index(0, 0), m.index(m.rowCount() - 1, m._NC - 1))
+
+    def schedule_refresh(self) -> None:
+        """Refresh every ``refresh_every`` minutes (0: never) while the app runs."""
+        minutes = int(self.prefs.get("refresh_every") or 0)
+        if minutes <= 0 or not self.auto_refresh:
+            self.refresh_timer.stop()
+        elif self.refresh_timer.interval() != minutes * 60_000 or not self.refresh_timer.isActive():
+            self.refresh_timer.start(minutes * 60_000)
+
+    def _scheduled_refresh(self) -> None:
+        if not self.refreshing and not self.closed:
+            self.refresh_all()
 
     # ================================================================ start-up and refresh
 
@@ -283,6 +317,7 @@ class MainWindow(QMainWindow):
         # continue where the listener left off: the last episode, loaded and paused
         self.read(continue_point, self._continue)
         self.episodes.view.setFocus(Qt.OtherFocusReason)  # not the search box: Space plays
+        self.schedule_refresh()
 
     def _continue(self, found) -> None:
         if found is None or self.player.episode is not None:
@@ -329,14 +364,19 @@ class MainWindow(QMainWindow):
         window's thread; :mod:`ibplayer.services.worker`), then apply the
         per-feed policies, as the CLI does after its refresh."""
         self.set_status("Refreshing feeds…")
+        self.refreshing = True
         args = ("refresh", str(self.data_dir)) + ((json.dumps(list(feed_ids)),) if feed_ids else ())
         fallback = workers.core_task(self.data_dir, lambda core: core.refresh(feed_ids))
-        workers.run_task(workers.in_process(fallback, *args), self._guard(self._refresh_done),
-                         self._guard(self._task_failed))
+        def failed(exc):
+            self.refreshing = False
+            self._task_failed(exc)
+
+        workers.run_task(workers.in_process(fallback, *args), self._guard(self._refresh_done), self._guard(failed))
 
     refreshed = Signal(int)
 
     def _refresh_done(self, results) -> None:
+        self.refreshing = False
         offline = [r for r in results if r.status == "offline"]
         errors = [r for r in results if r.status == "error"]
         new = sum(r.new for r in results)
@@ -350,12 +390,27 @@ class MainWindow(QMainWindow):
                 msg += f"; {len(errors)} failed ({errors[0].line()})"
             self.set_status(msg)
         self.set_offline(bool(offline), offline[0].error if offline else None)
+        if new and self.prefs.get("notify_new"):
+            self.notify_new(results)
         changes = Changes()
         for r in results:
             changes |= r.changes
         self.apply_changes(changes)
         # the per-feed policies: deletions in the writer, downloads in the queue
         self.write(lambda core: core.plan_policies(), self._policies_planned)
+
+    def notify_new(self, results) -> bool:
+        """A desktop notification for the episodes a refresh brought (the
+        setting notify_new); False when no notification service answered."""
+        from .notify import Notifier
+
+        if self.notifier is None:
+            self.notifier = Notifier(self)
+        new = [r for r in results if r.new]
+        total = sum(r.new for r in new)
+        title = f"{total} new episode{'s' if total != 1 else ''}"
+        body = "\n".join(f"{r.title or r.url}: {r.new} new" for r in new[:5])
+        return self.notifier.notify(title, body)
 
     def _policies_planned(self, plan) -> None:
         for ep, why, _freed in plan.deleted:
@@ -422,10 +477,12 @@ class MainWindow(QMainWindow):
             self.player.unload()
         self.write(lambda core: core.library_service.unsubscribe(str(fid)))
 
-    def add_feed_dialog(self) -> None:
-        url, ok = QInputDialog.getText(self, "Add Feed", "Podcast feed URL (RSS):")
-        if ok and url.strip():
-            self.add_feed(url.strip())
+    def add_feed_dialog(self) -> AddFeedDialog:
+        """The Add Feed dialog (non-blocking; subscribing runs in the background)."""
+        dlg = AddFeedDialog(self)
+        dlg.setAttribute(Qt.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
 
     def add_feed(self, url: str) -> None:
         self.set_status(f"Subscribing to {url}…")
@@ -546,6 +603,7 @@ class MainWindow(QMainWindow):
 
     def _on_state(self, state: str) -> None:
         self.bar.on_state(state)
+        self.episodes.model.set_now_playing(self.player.episode.id if self.player.episode is not None else None)
         self.pane.update_play_button()
         if state == "ended":
             self.set_status("Finished: " + (self.player.episode.title if self.player.episode else ""))
@@ -572,9 +630,16 @@ class MainWindow(QMainWindow):
 
     def toggle_up_next(self) -> None:
         self.upnext.toggle()
+    def show_new(self) -> None:
+        """The "New" entry of the feed list."""
+        fv = self.episodes.feed_view
+        fv.setCurrentIndex(self.episodes.feeds_model.index(1))
+
+    def mark_all_seen(self) -> None:
+        self.episodes.mark_all_seen()
 
     def toggle_downloads(self) -> None:
-        self.downloads.dock.setVisible(not self.downloads.dock.isVisible())
+        self.downloads.toggle()  # an empty dock stays hidden
 
     def download(self, ep) -> None:
         self.downloads.download(ep)
@@ -602,7 +667,7 @@ class MainWindow(QMainWindow):
         """Through the settings service (validated there); the window follows
         the `Changes` it returns."""
         values = {k: v for k, v in values.items() if k in PREFS and not (k == "download_dir" and not v)}
-        self.write(lambda core: core.settings.set(values))
+        self.write(lambda core: core.emit(core.settings.set(values)))  # Settings.set returns, the bus announces
 
     def show_shortcuts(self) -> None:
         if self.shortcuts_dialog is None:
@@ -649,6 +714,13 @@ class MainWindow(QMainWindow):
             box = QMessageBox(QMessageBox.Warning, "ibplayer", notice, QMessageBox.Ok, self)
             box.setModal(False)
             QTimer.singleShot(0, box.show)
+        if not self._fitted:  # now that the frame is known
+            self._fitted = True
+            fit_to_screen(self)
+            if self.ui_settings.value("splitter") is None:
+                # first run: the episode list gets the larger share (titles stay readable)
+                total = sum(self.splitter.sizes()) or self.width()
+                self.splitter.setSizes([int(total * 0.44), int(total * 0.32), total - int(total * 0.44) - int(total * 0.32)])
         if not self.player.available and self._show_vlc_dialog and self.vlc_dialog is None:
             QTimer.singleShot(0, self._show_vlc_missing)
 
@@ -672,13 +744,16 @@ class MainWindow(QMainWindow):
         geo = saved("geometry")
         if geo is None or not self.restoreGeometry(geo):
             self.resize(1360, 840)
+        fit_to_screen(self)
         for name, restore in (("window_state", self.restoreState),
                               ("splitter", self.splitter.restoreState),
                               ("left_splitter", self.left_splitter.restoreState),
-                              ("episode_header", self.episodes.view.header().restoreState)):
+                              # v2: six columns (a saved five-column header is not restored)
+                              ("episode_header_v2", self.episodes.view.header().restoreState)):
             v = saved(name)
             if v is not None and not restore(v):
                 log.warning("ui.ini: ignoring an unreadable %s", name)
+        self.downloads.sync_visibility()
 
     def save_state(self) -> None:
         s = self.ui_settings
@@ -686,7 +761,7 @@ class MainWindow(QMainWindow):
         s.setValue("window_state", self.saveState())
         s.setValue("splitter", self.splitter.saveState())
         s.setValue("left_splitter", self.left_splitter.saveState())
-        s.setValue("episode_header", self.episodes.view.header().saveState())
+        s.setValue("episode_header_v2", self.episodes.view.header().saveState())
         s.setValue("volume", self.bar.volume_slider.value())
         if self.shown_episode is not None:
             s.setValue("last_episode", self.shown_episode.id)
@@ -715,6 +790,29 @@ class MainWindow(QMainWindow):
         workers.wait_idle(5000)
         if self.vlc_dialog is not None:
             self.vlc_dialog.close()
+
+
+def fit_to_screen(w: QWidget) -> None:
+    """Keep a window inside its screen's available area (at any scale
+    factor; a saved geometry from a bigger screen is clamped)."""
+    from PySide6.QtGui import QGuiApplication
+
+    screen = w.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    avail = screen.availableGeometry()
+    frame = w.frameGeometry()
+    extra_w = max(0, frame.width() - w.width())
+    extra_h = max(0, frame.height() - w.height())
+    width = min(w.width(), avail.width() - extra_w)
+    height = min(w.height(), avail.height() - extra_h)
+    if (width, height) != (w.width(), w.height()):
+        w.resize(max(200, width), max(150, height))
+    frame = w.frameGeometry()
+    x = min(max(frame.x(), avail.left()), avail.right() + 1 - frame.width())
+    y = min(max(frame.y(), avail.top()), avail.bottom() + 1 - frame.height())
+    if (x, y) != (frame.x(), frame.y()):
+        w.move(max(avail.left(), x), max(avail.top(), y))
 
 
 def build_main_window(data_dir=None, backend_args=("--aout=dummy",), *, backend=None, show: bool = True,

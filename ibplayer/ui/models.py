@@ -53,22 +53,31 @@ def fmt_date(dt: datetime | None) -> str:
 
 
 class FeedsModel(QAbstractListModel):
-    """Row 0 is "All episodes"; then one row per feed."""
+    """Row 0 is "All episodes", row 1 "New" (episodes that arrived since the
+    listener last looked); then one row per feed."""
+
+    NEW = -1  # the FeedIdRole of the "New" row
+    FIRST_FEED_ROW = 2
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list = []
+        self._new: dict[int, int] = {}
 
-    def set_feeds(self, feeds: list) -> None:
+    def set_feeds(self, feeds: list, new_counts: dict[int, int] | None = None) -> None:
         self.beginResetModel()
         self._rows = list(feeds)
+        self._new = dict(new_counts or {})
         self.endResetModel()
 
     def feeds(self) -> list:
         return list(self._rows)
 
+    def new_count(self, feed_id: int | None = None) -> int:
+        return sum(self._new.values()) if feed_id is None else self._new.get(feed_id, 0)
+
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows) + 1
+        return 0 if parent.isValid() else len(self._rows) + self.FIRST_FEED_ROW
 
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
         if not index.isValid():
@@ -78,14 +87,28 @@ class FeedsModel(QAbstractListModel):
             if role == Qt.DisplayRole:
                 total = sum(f.episode_count for f in self._rows)
                 return f"All episodes ({total})"
-            if role == FeedIdRole:
-                return None
             return None
-        f = self._rows[r - 1]
+        if r == 1:
+            n = self.new_count()
+            if role == Qt.DisplayRole:
+                return f"● New ({n})" if n else "New (0)"
+            if role == Qt.ToolTipRole:
+                return "Episodes that arrived since you last looked"
+            if role == FeedIdRole:
+                return self.NEW
+            if role == Qt.FontRole and n:
+                f = QFont(QApplication.font())
+                f.setBold(True)
+                return f
+            return None
+        f = self._rows[r - self.FIRST_FEED_ROW]
         if role == Qt.DisplayRole:
-            return f"{f.title or f.url}  ({f.unplayed_count}/{f.episode_count})"
+            n = self._new.get(f.id, 0)
+            return f"{f.title or f.url}  ({f.unplayed_count}/{f.episode_count})" + (f" · {n} new" if n else "")
         if role == Qt.ToolTipRole:
             tip = f"{f.title}\n{f.url}\n{f.unplayed_count} unplayed of {f.episode_count}"
+            if self._new.get(f.id):
+                tip += f"\n{self._new[f.id]} new since you last looked"
             if f.snapshot:
                 tip += "\nLoaded from the bundled snapshot (offline)"
             if f.last_error:
@@ -98,9 +121,11 @@ class FeedsModel(QAbstractListModel):
     def row_for_feed(self, feed_id: int | None) -> int:
         if feed_id is None:
             return 0
+        if feed_id == self.NEW:
+            return 1
         for i, f in enumerate(self._rows):
             if f.id == feed_id:
-                return i + 1
+                return i + self.FIRST_FEED_ROW
         return 0
 
 
@@ -146,7 +171,7 @@ def _diff_runs(indices: list[int]) -> list[tuple[int, int]]:
 def _episode_key(ep) -> tuple:
     """What the list shows of an episode (a changed key repaints its row)."""
     return (ep.title, ep.published, ep.duration, ep.position, ep.played, ep.file,
-            tuple(p.name for p in ep.guests), ep.feed_id)
+            tuple(p.name for p in ep.guests), ep.feed_id, getattr(ep, "is_new", False))
 
 
 class _RecordRoles:
@@ -178,12 +203,14 @@ class EpisodesModel(_RecordRoles, QAbstractTableModel):
     """Episodes as cached EpisodeRow objects; data() only reads per-row
     records (plain tuples, built once per row when first shown)."""
 
-    COLUMNS = ("Title", "Guest", "Date", "Length", "Status")
-    TITLE, GUEST, DATE, LENGTH, STATUS = range(5)
+    COLUMNS = ("Title", "Guest", "Date", "Length", "Status", "Feed")
+    TITLE, GUEST, DATE, LENGTH, STATUS, FEED = range(6)
     # record layout: ROLE_BASE[role] + column -> value; the row-wide values after
-    _NC = 5
-    _ROLE_BASE = {R_DISPLAY: 0, R_TOOLTIP: 5, R_FONT: 10, R_FOREGROUND: 15, R_ALIGN: 20,
-                  R_EPISODE_ID: 25, R_PLAYED: 30, R_DOWNLOADED: 35, R_LISTEN: 40}
+    _NC = 6
+    _ROLE_BASE = {R_DISPLAY: 0, R_TOOLTIP: 6, R_FONT: 12, R_FOREGROUND: 18, R_ALIGN: 24,
+                  R_EPISODE_ID: 30, R_PLAYED: 36, R_DOWNLOADED: 42, R_LISTEN: 48}
+    NOW_PLAYING = "▶ "  # the title's mark for the episode loaded in the player
+    NEW = "● "  # the title's mark for an episode that arrived since the listener last looked
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -193,6 +220,21 @@ class EpisodesModel(_RecordRoles, QAbstractTableModel):
         self._downloads: dict[int, float] = {}
         self._bold: QFont | None = None
         self._dim = None
+        self._now_playing: int | None = None
+
+    def set_now_playing(self, episode_id: int | None) -> None:
+        """Mark the episode loaded in the player (its title gets ▶)."""
+        if episode_id == self._now_playing:
+            return
+        old, self._now_playing = self._now_playing, episode_id
+        for eid in (old, episode_id):
+            r = self._row_of.get(eid) if eid is not None else None
+            if r is not None:
+                self._cache.pop(r, None)
+                self.dataChanged.emit(self.index(r, 0), self.index(r, self._NC - 1))
+
+    def now_playing(self) -> int | None:
+        return self._now_playing
 
     # -- content -----------------------------------------------------------
 
@@ -322,10 +364,15 @@ class EpisodesModel(_RecordRoles, QAbstractTableModel):
         if ep.duration and ep.position and not ep.played:
             listened = min(1.0, ep.position / ep.duration)
         status = []
+        is_new = bool(getattr(ep, "is_new", False)) and not ep.played
+        if is_new:
+            status.append("New")
         if ep.played:
             status.append("Played")
         elif listened:
-            status.append(f"{fmt_time(max(0, (ep.duration or 0) - ep.position))} left")
+            status.append(f"{int(listened * 100)} %")
+        elif ep.position:
+            status.append(f"at {fmt_time(ep.position)}")
         if ep.file:
             status.append("Downloaded")
         guests = ep.guest_names
@@ -345,28 +392,35 @@ class EpisodesModel(_RecordRoles, QAbstractTableModel):
                 self._bold.setBold(True)
             bold = self._bold
         eid, played, dl = ep.id, ep.played, bool(ep.file)
+        title = ep.title
+        if eid == self._now_playing:
+            title = self.NOW_PLAYING + title
+        elif is_new:
+            title = self.NEW + title
+        feed = getattr(ep, "feed_title", "") or ""
+        title_tip = ep.title + (f"\n{feed}" if feed else "") + ("\nNew since you last looked" if is_new else "") \
+            + ("\nNow playing" if eid == self._now_playing else "")
+        status_tip = (f"{int(listened * 100)} % listened, {fmt_time(max(0, (ep.duration or 0) - ep.position))} left"
+                      if listened else None)
+        nc = self._NC
         rec = (
             # display
-            ep.title, guests, fmt_date(ep.published), fmt_time(ep.duration) if ep.duration else "",
-            " · ".join(status),
+            title, guests, fmt_date(ep.published), fmt_time(ep.duration) if ep.duration else "",
+            " · ".join(status), feed,
             # tooltip
-            ep.title, guest_tip, None, None, None,
+            title_tip, guest_tip, None, None, status_tip, feed or None,
             # font, foreground, alignment
-            bold, None, None, None, None,
-            fg, fg, fg, fg, fg,
-            None, None, ALIGN_RIGHT, ALIGN_RIGHT, None,
+            bold, None, None, None, None, None,
+            fg, fg, fg, fg, fg, fg,
+            None, None, ALIGN_RIGHT, ALIGN_RIGHT, None, None,
             # row-wide
-            eid, eid, eid, eid, eid,
-            played, played, played, played, played,
-            dl, dl, dl, dl, dl,
-            listened, listened, listened, listened, listened,
-        )
+        ) + (eid,) * nc + (played,) * nc + (dl,) * nc + (listened,) * nc
         self._cache[r] = rec
         return rec
 
     def _texts(self, r: int) -> tuple:
         rec = self._cache.get(r) or self._record(r)
-        return rec[0:5] + (rec[40],)
+        return rec[0:5] + (rec[self._ROLE_BASE[R_LISTEN]],)
 
     def _uncached_role(self, index: QModelIndex, role: int):
         if role == R_DOWNLOAD:
@@ -563,6 +617,18 @@ class DownloadsModel(QAbstractTableModel):
 
     def active(self) -> list[int]:
         return [j["id"] for j in self._jobs if j["state"] in ("queued", "running")]
+
+    def ids(self, *states: str) -> list[int]:
+        return [j["id"] for j in self._jobs if not states or j["state"] in states]
+
+    def remove(self, episode_id: int) -> None:
+        r = self._row_of.get(episode_id)
+        if r is None:
+            return
+        self.beginRemoveRows(QModelIndex(), r, r)
+        del self._jobs[r]
+        self._row_of = {j["id"]: i for i, j in enumerate(self._jobs)}
+        self.endRemoveRows()
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._jobs)

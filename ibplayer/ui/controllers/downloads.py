@@ -8,8 +8,18 @@ import logging
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QHeaderView, QMenu, QMessageBox, QTreeView
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QHeaderView,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import workers
 from ..models import DownloadsModel, EpisodeIdRole
@@ -52,9 +62,85 @@ class DownloadsController(QObject):
         v.header().setSectionResizeMode(0, QHeaderView.Stretch)
         v.header().setStretchLastSection(False)
         v.header().resizeSection(2, 180)
+        box = QWidget()
+        bl = QVBoxLayout(box)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.setSpacing(2)
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 2, 4, 0)
+        self.retry_button = QPushButton("Retry failed")
+        self.retry_button.clicked.connect(self.retry_failed)
+        self.clear_button = QPushButton("Clear finished")
+        self.clear_button.clicked.connect(self.clear_finished)
+        row.addStretch(1)
+        row.addWidget(self.retry_button)
+        row.addWidget(self.clear_button)
+        bl.addLayout(row)
+        bl.addWidget(v, 1)
         self.dock = QDockWidget("Downloads", w)
         self.dock.setObjectName("downloads")
-        self.dock.setWidget(v)
+        self.dock.setWidget(box)
+        self._update_buttons()
+        self.model.rowsInserted.connect(self._update_buttons)
+        self.model.rowsRemoved.connect(self._rows_removed)
+        self.model.dataChanged.connect(self._update_buttons)
+
+    STALE_AFTER_MS = 20_000  # a finished download's row goes after this long
+
+    # ------------------------------------------------------------ the dock
+
+    def _update_buttons(self, *_args) -> None:
+        self.retry_button.setEnabled(bool(self.model.ids("error")))
+        self.clear_button.setEnabled(bool(self.model.ids("done", "cancelled", "error")))
+
+    def _rows_removed(self, *_args) -> None:
+        self._update_buttons()
+        if self.model.rowCount() == 0:
+            self.dock.hide()  # nothing to show: no empty dock
+
+    def sync_visibility(self) -> None:
+        """After the window state is restored: no empty dock."""
+        if self.model.rowCount() == 0:
+            self.dock.hide()
+
+    def toggle(self) -> None:
+        if self.dock.isVisible():
+            self.dock.hide()
+        elif self.model.rowCount():
+            self.show_dock()
+        else:
+            self.w.set_status("No downloads.")
+
+    def show_dock(self) -> None:
+        """Show the dock, a few rows high (the episode list keeps the room)."""
+        if self.dock.isVisible():
+            return
+        self.dock.show()
+        rows = min(5, max(2, self.model.rowCount()))
+        h = self.view.header().height() + rows * (self.view.fontMetrics().height() + 6) \
+            + self.retry_button.sizeHint().height() + 12
+        self.w.resizeDocks([self.dock], [h], Qt.Vertical)
+
+    def clear_finished(self) -> None:
+        """Drop the rows of finished, cancelled and failed downloads."""
+        for eid in self.model.ids("done", "cancelled", "error"):
+            self.model.remove(eid)
+
+    def _drop_if_done(self, eid: int) -> None:
+        job = self.model.job(eid)
+        if job is not None and job["state"] == "done":
+            self.model.remove(eid)
+
+    def retry(self, eid: int) -> None:
+        """Download a failed (or cancelled) episode again (resuming its .part)."""
+        job = self.model.job(eid)
+        if job is None or job["state"] not in ("error", "cancelled"):
+            return
+        self.w.read(lambda lib: lib.episode(eid), lambda ep: ep is not None and self.download(ep))
+
+    def retry_failed(self) -> None:
+        for eid in self.model.ids("error"):
+            self.retry(eid)
 
     # ------------------------------------------------------------ the queue
 
@@ -181,7 +267,7 @@ class DownloadsController(QObject):
                 self.delete(ep)
         else:
             self.download(ep)
-            self.dock.show()
+            self.show_dock()
 
     # ------------------------------------------------------------ queue events
 
@@ -208,6 +294,7 @@ class DownloadsController(QObject):
             self.w.set_status(f"Downloaded “{job.get('title', '')}”")
             self.update_pane()
             self.w.downloads_changed.emit(eid)
+            QTimer.singleShot(self.STALE_AFTER_MS, lambda: self.w.closed or self._drop_if_done(eid))
 
         # file, size, real duration, the file's own chapters, the chapter file
         # and images cached, feed chapters re-checked: the service's one record
@@ -234,6 +321,14 @@ class DownloadsController(QObject):
         for eid in self.model.active():
             job = self.model.job(eid)
             self.w.episodes.model.set_download(eid, job["fraction"] if job["fraction"] is not None else -1.0)
+        # a row that arrives with its file already there (the list reloaded
+        # between the record and its callback) shows no stale progress
+        m = self.w.episodes.model
+        active = set(self.model.active())
+        for eid in [e for e in m._downloads if e not in active]:
+            ep = m.episode_at(m.row_of(eid))
+            if ep is not None and ep.file:
+                m.set_download(eid, None)
 
     def update_pane(self) -> None:
         pane = self.w.pane
@@ -260,5 +355,7 @@ class DownloadsController(QObject):
         m = QMenu(self.w)
         if self.is_downloading(eid):
             m.addAction("Cancel", lambda: self.cancel(eid))
+        elif (self.model.job(eid) or {}).get("state") in ("error", "cancelled"):
+            m.addAction("Retry", lambda: self.retry(eid))
         m.addAction("Show episode", lambda: self.w.select_episode(eid))
         m.exec(self.view.viewport().mapToGlobal(pos))

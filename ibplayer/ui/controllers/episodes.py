@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, QUrl
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMenu,
+    QMessageBox,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -25,6 +26,8 @@ from PySide6.QtWidgets import (
 
 from ..models import EpisodesModel, FeedIdRole, FeedsModel
 from ..widgets import EpisodeStatusDelegate
+
+NEW_VIEW = FeedsModel.NEW  # the feed list's "New" entry (episodes that arrived since the listener last looked)
 
 
 class EpisodeListController(QObject):
@@ -54,10 +57,19 @@ class EpisodeListController(QObject):
         self.filter_box.setClearButtonEnabled(True)
         self.unplayed_check = QCheckBox("Unplayed")
         self.downloaded_check = QCheckBox("Downloaded")
+        self.mark_seen_button = QToolButton(text="Mark all seen", toolTip="Clear the “new” mark of these episodes")
+        self.mark_seen_button.clicked.connect(lambda: self.mark_all_seen())
         fl.addWidget(self.filter_box, 1)
         fl.addWidget(self.unplayed_check)
         fl.addWidget(self.downloaded_check)
         el.addLayout(fl)
+        self.new_bar = QFrame()  # the New view's own line: what it is, and "Mark all seen"
+        nl = QHBoxLayout(self.new_bar)
+        nl.setContentsMargins(6, 0, 0, 0)
+        nl.addWidget(QLabel("Arrived since you last looked"), 1)
+        nl.addWidget(self.mark_seen_button)
+        self.new_bar.hide()
+        el.addWidget(self.new_bar)
         self.banner = QFrame()
         bl = QHBoxLayout(self.banner)
         bl.setContentsMargins(6, 2, 2, 2)
@@ -86,12 +98,21 @@ class EpisodeListController(QObject):
         h = v.header()
         h.setStretchLastSection(False)
         h.setSectionResizeMode(EpisodesModel.TITLE, QHeaderView.Stretch)
-        h.setSectionResizeMode(EpisodesModel.GUEST, QHeaderView.Interactive)
+        for col in range(1, EpisodesModel._NC):
+            h.setSectionResizeMode(col, QHeaderView.Interactive)
+        h.moveSection(h.visualIndex(EpisodesModel.FEED), 1)  # Title, Feed, Guest, Date, Length, Status
         fm = w.fontMetrics()
-        h.resizeSection(EpisodesModel.GUEST, fm.horizontalAdvance("Christian Szegedy") + 10)
-        h.resizeSection(EpisodesModel.DATE, fm.horizontalAdvance(" 28 Sep 2025 ") + 8)
-        h.resizeSection(EpisodesModel.LENGTH, fm.horizontalAdvance(" 1:59:59 ") + 8)
-        h.resizeSection(EpisodesModel.STATUS, fm.horizontalAdvance(" Downloaded ") + 8)
+        adv = fm.horizontalAdvance
+        # preferred and least widths of the columns that give way to the title
+        self._pref = {EpisodesModel.GUEST: adv("Christian Szegedy") + 10, EpisodesModel.FEED: adv("A Podcast Name") + 10,
+                      EpisodesModel.DATE: adv(" 28 Sep 2025 ") + 8, EpisodesModel.LENGTH: adv(" 1:59:59 ") + 8,
+                      EpisodesModel.STATUS: adv(" Downloaded ") + 10}
+        self._least = {EpisodesModel.GUEST: adv("Ada Exam") + 10, EpisodesModel.FEED: adv("A Podcast") + 10,
+                       EpisodesModel.DATE: self._pref[EpisodesModel.DATE],
+                       EpisodesModel.LENGTH: self._pref[EpisodesModel.LENGTH]}
+        self._has_length = True
+        self._fitting = False
+        v.viewport().installEventFilter(self)
         el.addWidget(v, 1)
 
         self.filter_timer = QTimer(self, singleShot=True, interval=150)
@@ -100,14 +121,73 @@ class EpisodeListController(QObject):
         self.unplayed_check.toggled.connect(self.reload_episodes)
         self.downloaded_check.toggled.connect(self.reload_episodes)
 
+    # ------------------------------------------------------------ columns
+
+    def title_min_width(self, chars: int = 30) -> int:
+        """About ``chars`` characters of a (bold, unplayed) title and its mark."""
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        f = QFont(self.view.font())
+        f.setBold(True)
+        return QFontMetrics(f).averageCharWidth() * (chars + 2) + 12
+
+    def _wanted(self, col: int) -> bool:
+        if col == EpisodesModel.FEED:
+            return self.feed_id is None or self.feed_id == NEW_VIEW  # lists that mix feeds
+        if col == EpisodesModel.LENGTH:
+            return self._has_length
+        return True
+
+    def fit_columns(self) -> None:
+        """The title takes the spare width: it keeps about 30 characters,
+        then grows to about 50 before the feed, guest and date columns get
+        their full widths; they give way first (narrower, then hidden: the
+        date first, then the guest, then the feed).  Whatever is left goes
+        to the title."""
+        if self._fitting:
+            return
+        self._fitting = True
+        try:
+            M = EpisodesModel  # noqa: N806
+            v, h = self.view, self.view.header()
+            avail = v.viewport().width()
+            if avail <= 0:
+                return
+            widths = {}
+            widths = {M.STATUS: self._pref[M.STATUS]}
+            rem = avail - widths[M.STATUS] - self.title_min_width()
+            optional = (M.FEED, M.LENGTH, M.GUEST, M.DATE)  # the last gives way first
+            for col in optional:
+                least = self._least[col]
+                widths[col] = least if self._wanted(col) and rem >= least else 0
+                rem -= widths[col]
+            rem -= max(0, min(rem, self.title_min_width(50) - self.title_min_width()))  # the title grows first
+            for col in optional:
+                if widths[col]:
+                    grow = max(0, min(rem, self._pref[col] - widths[col]))
+                    widths[col] += grow
+                    rem -= grow
+            for col, w in widths.items():
+                if v.isColumnHidden(col) != (w == 0):
+                    v.setColumnHidden(col, w == 0)
+                if w and h.sectionSize(col) != w:
+                    h.resizeSection(col, w)
+        finally:
+            self._fitting = False
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Resize and obj is self.view.viewport():
+            self.fit_columns()
+        return False
+
     # ------------------------------------------------------------ loading
 
     def reload_feeds(self) -> None:
         """The feed list (then the episode list), read in a worker."""
-        self.w.read(lambda lib: lib.feeds(), self._set_feeds)
+        self.w.read(lambda lib: (lib.feeds(), lib.new_counts()), lambda r: self._set_feeds(*r))
 
-    def _set_feeds(self, feeds) -> None:
-        self.feeds_model.set_feeds(feeds)
+    def _set_feeds(self, feeds, new_counts=None) -> None:
+        self.feeds_model.set_feeds(feeds, new_counts)
         row = self.feeds_model.row_for_feed(self.feed_id)
         # the selection model emits currentChanged (-> _feed_selected -> a
         # second, parallel episode query): block it, we reload just below
@@ -133,6 +213,8 @@ class EpisodeListController(QObject):
         query = (feed_id, text, unplayed, downloaded, guest)
 
         def fetch(lib):
+            if feed_id == NEW_VIEW:
+                return lib.episodes(None, text=text or None, unplayed=unplayed, downloaded=downloaded, new=True)
             if guest is not None:
                 eps = lib.episodes_with_person(guest[0])
                 if text:
@@ -168,9 +250,10 @@ class EpisodeListController(QObject):
             self.model.set_rows(rows)
             how = "reset"
         self._shown_query = query
-        hide_length = not any(ep.duration for ep in rows)  # no itunes:duration: no empty column
-        if self.view.isColumnHidden(EpisodesModel.LENGTH) != hide_length:
-            self.view.setColumnHidden(EpisodesModel.LENGTH, hide_length)
+        self.new_bar.setVisible(self.feed_id == NEW_VIEW)
+        self.mark_seen_button.setEnabled(self.feed_id == NEW_VIEW and bool(rows))
+        self._has_length = any(ep.duration for ep in rows)  # no itunes:duration: no empty column
+        self.fit_columns()
         w.downloads.mark_rows()
         try:
             if keep is not None:
@@ -245,6 +328,10 @@ class EpisodeListController(QObject):
         else:
             m.addAction("Download", lambda: w.downloads.download(ep))
         m.addAction("Mark unplayed" if ep.played else "Mark played", lambda: w.set_played(ep, not ep.played))
+        m.addAction("Mark older as played", lambda: self.mark_older_played(ep))
+        m.addAction("Mark all played…", self.mark_all_played)
+        if getattr(ep, "is_new", False):
+            m.addAction("Mark seen", lambda: self.mark_seen([ep.id]))
         if ep.link and ep.link.startswith(("http://", "https://")):
             m.addAction("Open episode web page", lambda: QDesktopServices.openUrl(QUrl(ep.link)))
         m.exec(self.view.viewport().mapToGlobal(pos))
@@ -255,8 +342,10 @@ class EpisodeListController(QObject):
         w = self.w
         m = QMenu(w)
         m.addAction("Refresh all", w.refresh_all)
-        if fid is not None:
+        if fid is not None and fid != NEW_VIEW:
             m.addAction("Refresh this feed", lambda: w.refresh_all([fid]))
+            m.addAction("Mark all seen", lambda: self.mark_all_seen(fid))
+            m.addAction("Mark all played…", lambda: self.mark_all_played(fid))
             m.addAction("Unsubscribe…", lambda: w.unsubscribe(fid, idx.data(Qt.DisplayRole)))
             auto = m.addAction("Add New Episodes to Up Next")
             auto.setCheckable(True)
@@ -264,3 +353,30 @@ class EpisodeListController(QObject):
             auto.toggled.connect(lambda on: w.upnext.set_auto_add(fid, on))
         m.addAction("Add feed…", w.add_feed_dialog)
         m.exec(self.feed_view.viewport().mapToGlobal(pos))
+
+    # ------------------------------------------------------------ marks (through the services)
+
+    def mark_seen(self, ids: list[int]) -> None:
+        self.w.write(lambda core: core.marks.mark_seen(list(ids)))
+
+    def mark_all_seen(self, feed_id: int | None = None) -> None:
+        """Every new episode (of ``feed_id``) is seen; the New view empties."""
+        fid = feed_id if feed_id not in (None, NEW_VIEW) else None
+        self.w.write(lambda core: core.marks.mark_all_seen(fid))
+
+    def mark_older_played(self, ep) -> None:
+        eid = ep.id
+        self.w.write(lambda core: core.marks.mark_older_played(eid))
+
+    def mark_all_played(self, feed_id: int | None | bool = False, *, confirm: bool = True) -> None:
+        """Every unplayed episode of the list shown (a feed, everything, or
+        the new ones) is played; ``feed_id`` names a feed instead."""
+        shown = self.feed_id if feed_id is False else feed_id
+        only_new = shown == NEW_VIEW
+        fid = None if only_new else shown
+        if confirm:
+            what = "every new episode" if only_new else ("every episode of this feed" if fid is not None
+                                                          else "every episode of every feed")
+            if QMessageBox.question(self.w, "Mark all played", f"Mark {what} as played?") != QMessageBox.Yes:
+                return
+        self.w.write(lambda core: core.marks.mark_all_played(fid, only_new=only_new))
