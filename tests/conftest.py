@@ -55,3 +55,25 @@ def run_cli(*args: str, data_dir: Path | None = None, env: dict | None = None, t
     if data_dir is not None:
         cmd += ["--data-dir", str(data_dir)]
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT)
+
+
+def make_old_library(data_dir: Path, version: int) -> dict[str, int]:
+    """A library as ibplayer wrote it at schema ``version`` (the migrations
+    up to there, run as they were): one feed with two episodes, the first at
+    5 s.  Returns {guid: episode id}."""
+    import sqlite3
+
+    from ibplayer.infra.store import DB_NAME, MIGRATIONS, _split_sql
+
+    db = sqlite3.connect(Path(data_dir) / DB_NAME)
+    for v in range(1, version + 1):
+        for stmt in _split_sql(MIGRATIONS[v]):
+            db.execute(stmt)
+    db.execute(f"PRAGMA user_version={version}")
+    db.execute("INSERT INTO feeds(id, url, title, added) VALUES (1, 'http://127.0.0.1:9/f.xml', 'Old show', 0)")
+    for i, guid in enumerate(("old-1", "old-2"), 1):
+        db.execute("INSERT INTO episodes(id, feed_id, guid, short_id, title, audio_url, position) VALUES (?,?,?,?,?,?,?)",
+                   (i, 1, guid, guid, f"Old {i}", f"http://127.0.0.1:9/{i}.mp3", 5.0 if i == 1 else 0.0))
+    db.commit()
+    db.close()
+    return {"old-1": 1, "old-2": 2}

@@ -3,8 +3,6 @@ real SQLite in a tmp dir, a real feed served on 127.0.0.1."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from conftest import run_cli
 
 from ibplayer.infra.store import SCHEMA_VERSION, Library
@@ -87,21 +85,14 @@ def test_mark_older_played_marks_this_one_and_older_of_its_feed_only(core, https
     assert all(e.played for e in core.library.episodes(other))
 
 
-def test_a_v4_library_migrates_with_nothing_new(data_dir, httpserver):
-    url = _serve(httpserver, _rss(1, 2))
-    with Core(data_dir, timeout=5) as core:
-        fid = core.subscribe(url).feed_id
-        core.set_position(_ids(core, fid)["Talk 1"], 5.0)
-    db = sqlite3.connect(data_dir / "library.sqlite3")
-    db.execute("DROP INDEX episodes_new")
-    db.execute("ALTER TABLE episodes DROP COLUMN is_new")
-    db.execute("PRAGMA user_version=4")
-    db.commit()
-    db.close()
+def test_a_v4_library_migrates_with_nothing_new(data_dir):
+    from conftest import make_old_library
+
+    ids = make_old_library(data_dir, 4)
     with Core(data_dir, timeout=5) as core:
         assert core.library.schema_version() == SCHEMA_VERSION
         assert core.marks.new_episodes() == []
-        assert core.library.episode(_ids(core, fid)["Talk 1"]).position == 5.0  # nothing lost
+        assert core.library.episode(ids["old-1"]).position == 5.0  # nothing lost
 
 
 def test_cli_new_mark_seen_and_mark_played(data_dir, httpserver):

@@ -7,7 +7,7 @@ import pytest
 from conftest import run_cli
 from werkzeug import Response
 
-from ibplayer.infra.store import Library, LibraryError
+from ibplayer.infra.store import SCHEMA_VERSION, Library, LibraryError
 from ibplayer.services.core import Core
 
 
@@ -151,16 +151,14 @@ def test_last_played_and_speeds(core, feed, data_dir):
         assert again.speed_for(r.feed_id) == 1.25
 
 
-def test_schema_v5_upgrade_keeps_a_v4_library(data_dir, feed):
-    with Core(data_dir) as c:
-        c.subscribe(feed["url"])
-        n = len(c.library.episodes())
-        c.library.db.executescript("DROP TABLE queue; PRAGMA user_version=4;")
-        for col in ("speed", "auto_queue", "queue_seen"):
-            c.library.db.execute(f"ALTER TABLE feeds DROP COLUMN {col}")
+def test_schema_v5_upgrade_keeps_a_v4_library(data_dir):
+    from conftest import make_old_library
+
+    ids = make_old_library(data_dir, 4)
     with Library(data_dir) as lib:
-        assert lib.schema_version() == 5
-        assert len(lib.episodes()) == n and lib.queue_ids() == []
+        assert lib.schema_version() == SCHEMA_VERSION
+        assert len(lib.episodes()) == len(ids) and lib.queue_ids() == []
+        assert lib.episode(ids["old-1"]).position == 5.0
 
 
 # ---------------------------------------------------------------- CLI
