@@ -60,6 +60,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("download_dir", str, "", doc="downloads folder (empty: <data dir>/downloads)"),
         Setting("fetch_deadline", float, 60.0, 1, 3600, "seconds a whole feed or file fetch may take"),
         Setting("save_every", float, 5.0, 1, 60, "seconds between saves of the play position"),
+        Setting("start_timeout", float, 10.0, 1, 120,
+                "seconds a stream may send nothing (at start or while playing) before it is an error"),
     )
 }
 

@@ -68,6 +68,9 @@ class SettingsDialog(QDialog):
         for s in SPEEDS:
             self.speed.addItem(f"{s:g}×", s)
         self.speed.setCurrentIndex(min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - float(values["default_speed"]))))
+        self.start_timeout = QSpinBox(minimum=1, maximum=120, suffix=" s",
+                                      value=int(round(float(values.get("start_timeout", 10)))))
+        self.start_timeout.setToolTip("A stream that sends nothing for this long is reported, not left silent")
         self.folder = QLineEdit(str(values["download_dir"]))
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
@@ -80,6 +83,7 @@ class SettingsDialog(QDialog):
         form.addRow("Skip forward:", self.skip_forward)
         form.addRow("Default speed:", self.speed)
         form.addRow("Concurrent downloads:", self.max_downloads)
+        form.addRow("Stream timeout:", self.start_timeout)
         form.addRow("Download folder:", row)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         buttons.accepted.connect(self.accept)
@@ -101,6 +105,7 @@ class SettingsDialog(QDialog):
             "max_downloads": self.max_downloads.value(),
             "default_speed": self.speed.currentData(),
             "download_dir": self.folder.text().strip(),
+            "start_timeout": self.start_timeout.value(),
         }
 
 

@@ -44,7 +44,7 @@ from .player import Player
 
 log = logging.getLogger(__name__)
 
-PREFS = ("skip_back", "skip_forward", "max_downloads", "default_speed", "download_dir")
+PREFS = ("skip_back", "skip_forward", "max_downloads", "default_speed", "download_dir", "start_timeout")
 
 
 def _is_text_input(w) -> bool:
@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
             from ibplayer.infra.playback import create_backend
 
             backend = create_backend(tuple(backend_args))
-        self.player = Player(backend, self.writer, self)
+        self.player = Player(backend, self.writer, self, start_timeout=float(self.prefs["start_timeout"]))
 
         self.setWindowTitle("ibplayer")
         self.episodes = EpisodeListController(self)
@@ -254,6 +254,7 @@ class MainWindow(QMainWindow):
         self.prefs = prefs
         self.bar.update_skip_labels()
         self.downloads.set_max_concurrent(int(prefs["max_downloads"]))
+        self.player.session.start_timeout = float(prefs["start_timeout"])
 
     # ================================================================ start-up and refresh
 
@@ -323,7 +324,8 @@ class MainWindow(QMainWindow):
             if errors:
                 msg += f"; {len(errors)} failed ({errors[0].line()})"
             self.set_status(msg)
-        self.set_offline(bool(offline), offline[0].error if offline else None)
+        if results:  # the last real network result: offline only when no feed got through
+            self.set_offline(len(offline) == len(results), offline[0].error if offline else None)
         changes = Changes()
         for r in results:
             changes |= r.changes
@@ -455,6 +457,7 @@ class MainWindow(QMainWindow):
         self._load_and_play(self.shown_episode, start)
 
     def _load_and_play(self, ep, start: float | None) -> None:
+        self.pane.requested(ep, start)  # what Retry plays again if this start fails
         if not self.player.load(ep, start=start, play=False):
             return  # no playable source (e.g. a non-http(s) enclosure): the player said why
         loaded = self.shown_is_loaded()
@@ -567,7 +570,7 @@ class MainWindow(QMainWindow):
         """Through the settings service (validated there); the window follows
         the `Changes` it returns."""
         values = {k: v for k, v in values.items() if k in PREFS and not (k == "download_dir" and not v)}
-        self.write(lambda core: core.settings.set(values))
+        self.write(lambda core: core.emit(core.settings.set(values)))  # announced: apply_changes follows
 
     def show_shortcuts(self) -> None:
         if self.shortcuts_dialog is None:

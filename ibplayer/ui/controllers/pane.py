@@ -62,6 +62,30 @@ class EpisodePaneController(QObject):
             actions.addWidget(b)
         actions.addStretch(1)
         cl.addLayout(actions)
+        # a playback error of the shown episode, in the pane (not only the status bar), with Retry
+        self.error_box = QFrame()
+        self.error_box.setObjectName("playbackError")
+        self.error_box.setFrameShape(QFrame.StyledPanel)
+        self.error_box.setStyleSheet("QFrame#playbackError { border: 1px solid #c0392b; border-radius: 4px; }")
+        el = QHBoxLayout(self.error_box)
+        el.setContentsMargins(8, 4, 4, 4)
+        self.error_icon = QLabel()
+        self.error_icon.setPixmap(st.standardIcon(QStyle.SP_MessageBoxWarning).pixmap(20, 20))
+        self.error_label = QLabel()
+        self.error_label.setTextFormat(Qt.PlainText)
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.setToolTip("Try to play this episode again")
+        self.retry_button.clicked.connect(self.retry)
+        el.addWidget(self.error_icon, 0, Qt.AlignTop)
+        el.addWidget(self.error_label, 1)
+        el.addWidget(self.retry_button, 0, Qt.AlignTop)
+        self.error_box.hide()
+        cl.addWidget(self.error_box)
+        self._request: tuple | None = None  # (episode, start) of the last start asked for
+        self._error: tuple | None = None  # (episode id, message, start) of the current playback error
+        w.player.errorChanged.connect(self._on_error)
         self.guest_card = QFrame()
         self.guest_card.setFrameShape(QFrame.StyledPanel)
         gl = QVBoxLayout(self.guest_card)
@@ -88,6 +112,50 @@ class EpisodePaneController(QObject):
         self.notes.anchorClicked.connect(self._notes_link)
         cl.addWidget(self.notes, 1)
 
+    # ------------------------------------------------------------ playback errors
+
+    def requested(self, ep, start: float | None) -> None:
+        """The window is about to load ``ep`` (Retry plays it again)."""
+        self._request = (ep, start)
+
+    def _on_error(self, message: str) -> None:
+        if not message:
+            self._error = None
+        else:
+            ep = self._request[0] if self._request else self.w.player.episode
+            start = self._request[1] if self._request else None
+            loaded = self.w.player.episode
+            if loaded is not None and (ep is None or loaded.id == ep.id):
+                ep, start = loaded, None  # failed while playing: resume where it stopped
+            self._error = (ep.id, message, start, ep) if ep is not None else None
+        self.update_error()
+
+    def update_error(self) -> None:
+        """Show the current playback error when the pane shows its episode."""
+        ep = self.w.shown_episode
+        err = self._error
+        if err is None or ep is None or ep.id != err[0]:
+            self.error_box.hide()
+            return
+        self.error_label.setText(err[1])
+        self.error_box.show()
+
+    def error_text(self) -> str:
+        return self.error_label.text() if self.error_box.isVisible() else ""
+
+    def retry(self) -> None:
+        err = self._error
+        if err is None:
+            return
+        eid, _msg, start, ep = err
+        self.error_box.hide()
+        self.w.set_status("Retrying…")
+        w = self.w
+        if w.player.episode is not None and w.player.episode.id == eid:
+            w.player.play()
+        else:
+            w.play_episode(ep, start)
+
     # ------------------------------------------------------------ showing
 
     def show_episode(self, ep) -> None:
@@ -105,6 +173,7 @@ class EpisodePaneController(QObject):
             b.setVisible(has)
         self.guest_card.setVisible(False)
         self.topics_box.setVisible(False)
+        self.update_error()
         if not has:
             self.title_label.setText("Select an episode")
             self.meta_label.setText("")

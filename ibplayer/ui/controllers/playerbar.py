@@ -3,12 +3,28 @@ the slider with chapter ticks, elapsed and remaining time, speed, volume."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QObject, QSize, Qt
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QSizePolicy, QSlider, QStyle, QToolButton, QVBoxLayout
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+)
 
 from ..models import fmt_time
 from ..player import SPEEDS
 from ..widgets import ChapterSlider
+
+SLEEP_MINUTES = (15, 30, 45, 60)
 
 
 def _volume(raw) -> int:
@@ -72,15 +88,83 @@ class PlayerBarController(QObject):
         self.volume_slider.setToolTip("Volume")
         self.volume_slider.valueChanged.connect(w.player.set_volume)
         w.player.set_volume(self.volume_slider.value())
+        # buffering (a stream waiting for data) shows here, not as silence
+        self.buffering_label = QLabel("Buffering…")
+        self.buffering_label.setToolTip("Waiting for the stream to send audio")
+        sp = self.buffering_label.sizePolicy()
+        sp.setRetainSizeWhenHidden(True)
+        self.buffering_label.setSizePolicy(sp)
+        self.buffering_label.hide()
+        w.player.bufferingChanged.connect(self._buffering)
+        w.player.stateChanged.connect(lambda st: st != "playing" and self._buffering(w.player.session.buffering))
+        # the sleep timer: N minutes, the end of the episode or of the current chapter
+        self.sleep_button = QToolButton()
+        self.sleep_button.setPopupMode(QToolButton.InstantPopup)
+        self.sleep_button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.sleep_menu = QMenu(self.sleep_button)
+        self.sleep_actions: dict[str, QAction] = {}
+        for m in SLEEP_MINUTES:
+            self._sleep_action(f"{m} minutes", f"min{m}", lambda _=False, m=m: self.set_sleep("minutes", m))
+        self.sleep_menu.addSeparator()
+        self._sleep_action("End of episode", "episode", lambda: self.set_sleep("episode"))
+        self._sleep_action("End of chapter", "chapter", lambda: self.set_sleep("chapter"))
+        self.sleep_menu.addSeparator()
+        self._sleep_action("Cancel sleep timer", "cancel", lambda: self.set_sleep(None))
+        self.sleep_button.setMenu(self.sleep_menu)
+        w.player.sleepChanged.connect(self._sleep_changed)
+        self.update_sleep()
         for b in (self.back_button, self.play_button, self.fwd_button, self.elapsed_label):
             row.addWidget(b)
         row.addWidget(self.slider, 1)
-        for b in (self.remaining_label, self.speed_combo, self.mute_button, self.volume_slider):
+        for b in (self.remaining_label, self.buffering_label, self.sleep_button, self.speed_combo,
+                  self.mute_button, self.volume_slider):
             row.addWidget(b)
         pb.addLayout(row)
         for b in (self.back_button, self.play_button, self.fwd_button, self.slider, self.speed_combo,
-                  self.mute_button, self.volume_slider):
+                  self.mute_button, self.volume_slider, self.sleep_button):
             b.setFocusPolicy(Qt.NoFocus)  # keys belong to the shortcuts
+
+    # ------------------------------------------------------------ sleep timer, buffering
+
+    def _sleep_action(self, text: str, key: str, fn) -> None:
+        act = self.sleep_menu.addAction(text)
+        act.triggered.connect(fn)
+        self.sleep_actions[key] = act
+
+    def set_sleep(self, kind: str | None, minutes: float = 0.0) -> None:
+        """Arm (or, with None, cancel) the session's sleep timer."""
+        self.w.player.set_sleep_timer(kind, minutes)
+        self.update_sleep()
+
+    def _sleep_changed(self, what: str) -> None:
+        if what == "fired":
+            self.w.set_status("Sleep timer: paused.")
+        self.update_sleep()
+
+    def sleep_text(self) -> str:
+        """What the button says: the armed timer, or just "Sleep"."""
+        session = self.w.player.session
+        s = session.sleep_timer()
+        if s is None:
+            return "Sleep"
+        if s.kind == "minutes":
+            left = max(0.0, (s.deadline or 0.0) - session.clock())
+            return f"Sleep: {max(1, math.ceil(left / 60.0))} min"
+        return "Sleep: end of chapter" if s.kind == "chapter" else "Sleep: end of episode"
+
+    def update_sleep(self) -> None:
+        text = self.sleep_text()
+        if self.sleep_button.text() != text:
+            self.sleep_button.setText(text)
+        armed = text != "Sleep"
+        self.sleep_button.setToolTip("Sleep timer: pause after a while (armed: " + text[7:] + ")" if armed
+                                     else "Sleep timer: pause after a while, or at the end of the chapter or episode")
+        self.sleep_actions["cancel"].setEnabled(armed)
+        self.sleep_actions["chapter"].setEnabled(bool(self.w.sidebar.playing_chapters)
+                                                 if hasattr(self.w, "sidebar") else False)
+
+    def _buffering(self, on: bool) -> None:
+        self.buffering_label.setVisible(bool(on) and self.w.player.episode is not None)
 
     def set_speed(self, rate: float) -> None:
         self.speed_combo.setCurrentIndex(min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - rate)))
@@ -104,6 +188,8 @@ class PlayerBarController(QObject):
         self.slider.set_time(t)
         self.elapsed_label.setText(fmt_time(t))
         self.remaining_label.setText("-" + fmt_time(max(0.0, length - t)) if length else "")
+        if self.w.player.session.sleep_timer() is not None:
+            self.update_sleep()
 
     def on_length(self, length: float) -> None:
         self.slider.set_length(length)
@@ -112,6 +198,7 @@ class PlayerBarController(QObject):
         icon = QStyle.SP_MediaPause if state == "playing" else QStyle.SP_MediaPlay
         self.play_button.setIcon(self.w.style().standardIcon(icon))
         self.update_now()
+        self.update_sleep()
 
     def update_now(self) -> None:
         w = self.w

@@ -1,0 +1,173 @@
+"""Issue 10 in the window: playback that never hangs silently (§7), the sleep
+timer control (§4), skipping chapters and listened marks (§5), artwork (§6).
+Real libVLC (--aout=dummy), real loopback servers, pytest-qt offscreen."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+from httpfixtures import FileServer, file_server  # noqa: F401 - fixture
+from test_ui import make_window, open_episode, player_time, show, wait_playing_near  # noqa: F401 - fixtures
+from ui_helpers import SAMPLE_CHAPTERS, feed_xml, notes_for, sample_bytes, wait_until
+
+from ibplayer.services.core import Core
+
+# --------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def stalling_server():
+    """Accepts connections and never sends a byte (until the test ends)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    held, stop = [], threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+                held.append(conn)
+            except OSError:
+                pass
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}", held
+    stop.set()
+    t.join(2)
+    for c in held:
+        c.close()
+    srv.close()
+
+
+def _subscribe(data_dir, server, items, path="/feed.xml", title="Loopback Show", **settings):
+    feed_url = server.add(path, feed_xml(items, title=title), content_type="application/rss+xml")
+    with Core(data_dir, timeout=5) as core:
+        if settings:
+            core.settings.set(settings)
+        res = core.subscribe(feed_url)
+        ids = {e.guid: e.id for e in core.library.episodes(res.feed_id)}
+    return SimpleNamespace(feed_url=feed_url, feed_id=res.feed_id, ids=ids)
+
+
+# --------------------------------------------------------------------- §7 never silent
+
+
+def test_a_never_answering_stream_errors_in_the_pane_within_the_timeout_and_retry_tries_again(
+        qtbot, file_server, stalling_server, data_dir, make_window):  # noqa: F811
+    url, held = stalling_server
+    items = [dict(guid="never", title="A stream that never answers", url=f"{url}/never.mp3", length=1000,
+                  duration=40, notes=notes_for(SAMPLE_CHAPTERS))]
+    sub = _subscribe(data_dir, file_server, items, start_timeout=3)
+    w = make_window()
+    open_episode(qtbot, w, sub.ids["never"])
+    assert not w.pane.error_box.isVisible()
+    t0 = time.monotonic()
+    w.pane.play_button.click()
+    wait_until(qtbot, lambda: w.pane.error_text(), timeout=12, msg=f"state {w.player.state()}")
+    waited = time.monotonic() - t0
+    assert held, "libVLC never connected: the test did not test a stall"
+    assert 2.5 <= waited <= 6.0, waited
+    assert "No audio from the server 127.0.0.1 after 3 s" in w.pane.error_text()
+    assert w.pane.retry_button.isVisible()
+    # nothing stays looking loaded; the status bar says it too
+    assert w.player.episode is None and "Nothing playing" in w.now_label.text()
+    assert "Playback error" in w.status_label.text()
+    # Retry connects again, and fails the same way (the error comes back)
+    n = len(held)
+    w.pane.retry_button.click()
+    assert not w.pane.error_box.isVisible()
+    wait_until(qtbot, lambda: len(held) > n, timeout=5, msg="Retry did not connect again")
+    wait_until(qtbot, lambda: w.pane.error_text(), timeout=10)
+    # another episode shown: its pane has no error
+    w.pane.show_episode(None)
+    assert not w.pane.error_box.isVisible()
+
+
+def test_an_error_clears_from_the_pane_when_retry_succeeds(qtbot, file_server, data_dir, make_window):  # noqa: F811
+    audio = sample_bytes()
+    items = [dict(guid="gone", title="Moved for a while", url=file_server.url("/later.mp3"), length=len(audio),
+                  duration=40, notes=notes_for(SAMPLE_CHAPTERS))]
+    sub = _subscribe(data_dir, file_server, items)
+    w = make_window()
+    open_episode(qtbot, w, sub.ids["gone"])
+    w.pane.play_button.click()
+    wait_until(qtbot, lambda: w.pane.error_text(), timeout=10, msg=f"state {w.player.state()}")
+    assert "404" in w.pane.error_text(), w.pane.error_text()
+    file_server.add("/later.mp3", audio)  # the file is back
+    w.pane.retry_button.click()
+    wait_playing_near(qtbot, w, 0.5, tol=1.5)
+    assert not w.pane.error_box.isVisible()
+
+
+def test_start_timeout_is_a_setting_passed_to_the_player(qtbot, show, make_window):  # noqa: F811
+    w = make_window()
+    assert w.player.session.start_timeout == 10.0  # the default
+    w.apply_settings({"start_timeout": 4})
+    wait_until(qtbot, lambda: w.player.session.start_timeout == 4.0, msg="the new timeout never reached the player")
+    with Core(show.data_dir) as core:
+        assert core.settings.get("start_timeout") == 4.0
+
+
+def test_offline_shows_only_when_no_feed_got_through(qtbot, show, data_dir, make_window):  # noqa: F811
+    other = FileServer()
+    try:
+        _subscribe(data_dir, other, [dict(guid="o1", title="Elsewhere", url=other.url("/o.mp3"), length=10,
+                                          notes="<p>x</p>")], path="/other.xml", title="Other Show")
+    finally:
+        other.stop()  # this feed's server is gone: connection refused = offline
+    w = make_window()
+    done = []
+    w.refreshed.connect(done.append)
+    w.refresh_all()
+    wait_until(qtbot, lambda: done, timeout=20, msg=w.status_label.text())
+    assert not w.offline_label.isVisible(), "one unreachable feed is not 'offline'"
+    show.server.stop()  # now nothing answers
+    w.refresh_all()
+    wait_until(qtbot, lambda: len(done) == 2, timeout=20, msg=w.status_label.text())
+    assert w.offline_label.isVisible()
+
+
+# --------------------------------------------------------------------- §4 sleep timer
+
+
+def test_sleep_timer_at_chapter_end_pauses_within_a_second_of_the_boundary(qtbot, show, make_window):  # noqa: F811
+    w = make_window()
+    open_episode(qtbot, w, show.ids["ep-1"])
+    bar = w.bar
+    assert bar.sleep_button.text() == "Sleep"
+    w.play_episode(w.shown_episode, start=5.0)
+    wait_playing_near(qtbot, w, 5.2, tol=1.0)
+    bar.sleep_actions["chapter"].trigger()
+    assert bar.sleep_button.text() == "Sleep: end of chapter"
+    wait_until(qtbot, lambda: w.player.state() == "paused", timeout=8, msg=f"time {player_time(w):.2f}")
+    assert abs(player_time(w) - 8.0) <= 1.0, player_time(w)
+    assert bar.sleep_button.text() == "Sleep"
+    assert "Sleep timer" in w.status_label.text()
+    # resume goes on at the next chapter
+    assert w.player.chapter() in (0, 1)
+
+
+def test_sleep_timer_minutes_shows_what_is_left_and_cancels(qtbot, show, make_window):  # noqa: F811
+    w = make_window()
+    open_episode(qtbot, w, show.ids["ep-1"])
+    bar = w.bar
+    w.play_episode(w.shown_episode)
+    wait_until(qtbot, lambda: w.player.state() == "playing")
+    assert not bar.sleep_actions["cancel"].isEnabled()
+    bar.sleep_actions["min30"].trigger()
+    assert bar.sleep_button.text() == "Sleep: 30 min"
+    assert bar.sleep_actions["cancel"].isEnabled()
+    bar.sleep_actions["episode"].trigger()
+    assert bar.sleep_button.text() == "Sleep: end of episode"
+    bar.sleep_actions["cancel"].trigger()
+    assert bar.sleep_button.text() == "Sleep"
+    assert w.player.session.sleep_timer() is None
+    qtbot.wait(500)
+    assert w.player.state() == "playing"
