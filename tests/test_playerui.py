@@ -171,3 +171,99 @@ def test_sleep_timer_minutes_shows_what_is_left_and_cancels(qtbot, show, make_wi
     assert w.player.session.sleep_timer() is None
     qtbot.wait(500)
     assert w.player.state() == "playing"
+
+
+# --------------------------------------------------------------------- §5 skipping chapters, heard marks
+
+
+def _feed_id(data_dir, episode_id):
+    with Core(data_dir) as core:
+        return core.library.episode(episode_id).feed_id
+
+
+def test_a_skip_word_jumps_over_its_chapter_and_heard_chapters_get_a_mark(qtbot, show, make_window):  # noqa: F811
+    from PySide6.QtCore import Qt
+
+    eid = show.ids["ep-1"]
+    fid = _feed_id(show.data_dir, eid)
+    with Core(show.data_dir) as core:
+        core.listening.set_skip_words(fid, "Introductions, ad break")
+    w = make_window()
+    open_episode(qtbot, w, eid)
+    m = w.chapters_model
+    # the skipped chapter is dimmed in the sidebar, the others are not
+    assert m.skipped() == {1}
+    assert m.data(m.index(1, 1), Qt.ForegroundRole) is not None
+    assert m.data(m.index(2, 1), Qt.ForegroundRole) is None
+    w.play_episode(w.shown_episode, start=6.0)
+    wait_playing_near(qtbot, w, 6.2, tol=1.0)
+    # crossing 8 s jumps straight to "The main idea" at 18 s
+    wait_until(qtbot, lambda: w.player.chapter() == 2, timeout=8, msg=f"time {player_time(w):.2f}")
+    wait_until(qtbot, lambda: player_time(w) >= 18.0, timeout=4)
+    assert player_time(w) < 20.5, player_time(w)
+    assert w.highlighted_chapter() == 2
+    # "Cold open" was played through to its end: a check mark, stored for the episode
+    assert m.heard() == {0}
+    assert m.data(m.index(0, 1), Qt.DisplayRole) == "✓ Cold open"
+    w.writer.flush()
+    with Core(show.data_dir) as core:
+        assert core.listening.heard(eid) == {0.0}
+    # a one-off "Skip this chapter" (the actions table) jumps to the next one
+    w.actions_by_name["skip_chapter"].trigger()
+    wait_until(qtbot, lambda: w.player.chapter() == 3 and player_time(w) >= 30.0, timeout=6,
+               msg=f"time {player_time(w):.2f}")
+    assert 2 not in m.heard()  # jumped over, not heard
+
+
+def test_continue_from_the_first_unheard_chapter(qtbot, show, make_window):  # noqa: F811
+    eid = show.ids["ep-1"]
+    with Core(show.data_dir) as core:
+        core.listening.mark_heard(eid, 0.0)
+        core.listening.mark_heard(eid, 8.0)
+    w = make_window()
+    open_episode(qtbot, w, eid)
+    assert w.chapters_model.heard() == {0, 1}
+    w.actions_by_name["continue_unheard"].trigger()
+    wait_playing_near(qtbot, w, 18.3, tol=1.0)
+    assert w.highlighted_chapter() == 2
+
+
+def test_skip_words_edited_in_the_window_are_stored_and_bad_ones_change_nothing(qtbot, show, make_window):  # noqa: F811
+    eid = show.ids["ep-1"]
+    fid = _feed_id(show.data_dir, eid)
+    w = make_window()
+    open_episode(qtbot, w, eid)
+    assert w.chapters_model.skipped() == set()
+    w.sidebar.set_skip_words(fid, "Wrap-up ,  housekeeping")
+    wait_until(qtbot, lambda: w.chapters_model.skipped() == {3}, msg=w.status_label.text())
+    assert "2 skip words" in w.status_label.text()
+    with Core(show.data_dir) as core:
+        assert core.listening.skip_words(fid) == ["wrap-up", "housekeeping"]
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    orig = QMessageBox.warning
+    QMessageBox.warning = staticmethod(lambda *a, **k: shown.append(a[2]))  # no modal dialog in a test
+    try:
+        w.sidebar.set_skip_words(fid, "fine, bad\x01word")
+        wait_until(qtbot, lambda: shown, msg=w.status_label.text())
+    finally:
+        QMessageBox.warning = orig
+    assert "control character" in shown[0] and "\n" not in shown[0]
+    with Core(show.data_dir) as core:
+        assert core.listening.skip_words(fid) == ["wrap-up", "housekeeping"]
+    assert w.chapters_model.skipped() == {3}
+
+
+def test_cli_feed_settings_skip_words(show):  # noqa: F811
+    from conftest import run_cli
+
+    r = run_cli("feed-settings", "Loopback Show", "--skip-words", "Sponsor,  Ad  Break", data_dir=show.data_dir)
+    assert r.returncode == 0, r.stderr
+    assert "skip chapters about: sponsor, ad break" in r.stdout
+    r = run_cli("feed-settings", "Loopback Show", "--skip-words", "ok,\x01", data_dir=show.data_dir)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "control character" in r.stderr, r.stderr
+    r = run_cli("feed-settings", "Loopback Show", data_dir=show.data_dir)
+    assert "skip chapters about: sponsor, ad break" in r.stdout  # the bad call changed nothing
+    r = run_cli("feed-settings", "Loopback Show", "--skip-words", "", data_dir=show.data_dir)
+    assert "skip chapters about: nothing" in r.stdout

@@ -30,6 +30,7 @@ from ibplayer.services.library import (
     RefreshResult,
     default_feed_url,
 )
+from ibplayer.services.listening import ListeningService
 from ibplayer.services.settings import Settings
 
 __all__ = [
@@ -52,6 +53,7 @@ class Core:
         self.enrichment = Enrichment(self.library, lambda: self.client)
         self.library_service = LibraryService(self)
         self.downloads = DownloadService(self)
+        self.listening = ListeningService(self)  # skip words, heard chapters (issue 10 §5)
 
     def emit(self, changes: Changes) -> Changes:
         return self.events.emit(changes)

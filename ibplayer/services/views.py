@@ -25,6 +25,8 @@ class EpisodeDetails:
     topics: list[str] = field(default_factory=list)
     notes_html: str = ""
     chapters: ChapterView | None = None
+    skip_words: list[str] = field(default_factory=list)  # the feed's (issue 10 §5)
+    heard: set[float] = field(default_factory=set)  # starts of the chapters heard through
 
 
 def chapter_view(lib: Library, episode_id: int, source: str | None = None) -> ChapterView:
@@ -43,4 +45,5 @@ def episode_details(lib: Library, episode_id: int) -> EpisodeDetails | None:
     if ep is None:
         return None
     guests = ep.guests or lib.guests(ep.id)
-    return EpisodeDetails(ep, guests, lib.topics(ep.id), lib.notes_html(ep.id), chapter_view(lib, ep.id))
+    return EpisodeDetails(ep, guests, lib.topics(ep.id), lib.notes_html(ep.id), chapter_view(lib, ep.id),
+                          lib.skip_words(ep.feed_id), lib.heard_chapters(ep.id))

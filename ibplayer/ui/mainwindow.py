@@ -461,7 +461,7 @@ class MainWindow(QMainWindow):
         if not self.player.load(ep, start=start, play=False):
             return  # no playable source (e.g. a non-http(s) enclosure): the player said why
         loaded = self.shown_is_loaded()
-        self.player.set_chapters(self.sidebar.model.starts() if loaded else [])
+        self.sidebar.hand_to_player(loaded)  # chapters with titles, the feed's skip words
         self.sidebar.playing_chapters = self.sidebar.model.chapters() if loaded else []
         self.bar.slider.set_ticks(self.sidebar.model.starts() if loaded else [])
         self.player.set_rate(self.bar.speed_combo.currentData())
@@ -497,6 +497,12 @@ class MainWindow(QMainWindow):
 
     def previous_chapter(self) -> None:
         self.player.previous_chapter()
+
+    def skip_chapter(self) -> None:
+        self.sidebar.skip_chapter()
+
+    def continue_unheard(self) -> None:
+        self.sidebar.continue_unheard()
 
     def toggle_mute(self) -> None:
         self.bar.mute_button.toggle()

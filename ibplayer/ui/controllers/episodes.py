@@ -255,6 +255,7 @@ class EpisodeListController(QObject):
         m.addAction("Refresh all", w.refresh_all)
         if fid is not None:
             m.addAction("Refresh this feed", lambda: w.refresh_all([fid]))
+            m.addAction("Skip chapters about…", lambda: w.sidebar.edit_skip_words(fid, idx.data(Qt.DisplayRole)))
             m.addAction("Unsubscribe…", lambda: w.unsubscribe(fid, idx.data(Qt.DisplayRole)))
         m.addAction("Add feed…", w.add_feed_dialog)
         m.exec(self.feed_view.viewport().mapToGlobal(pos))

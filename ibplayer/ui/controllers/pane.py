@@ -255,6 +255,7 @@ class EpisodePaneController(QObject):
         self.topics_box.setVisible(bool(d.topics))
         notes = d.notes_html or (plain_to_html(ep.summary) if ep.summary else "")
         self.notes.setHtml(linkify_timestamps(notes, ep.duration) if notes else "<p><i>No show notes.</i></p>")
+        self.w.sidebar.set_feed_marks(ep.feed_id, d.skip_words, d.heard)
         self.w.sidebar.show_chapters(d.chapters)
         self.details_id = ep.id
 
