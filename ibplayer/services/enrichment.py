@@ -1,5 +1,6 @@
 """Enrichment: data an episode points at but the feed does not carry —
-Podcasting 2.0 chapter files and chapter images (later transcripts).
+Podcasting 2.0 chapter files, chapter images, feed and episode artwork
+(later transcripts).
 
 It lives in its own table, keyed by URL, with the validators (ETag /
 Last-Modified) it was fetched under: fetched once, cached for offline use,
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +27,7 @@ import httpx
 from ibplayer.domain import chapters as chapters_mod
 from ibplayer.domain.models import Chapter
 from ibplayer.infra import feeds
-from ibplayer.infra.store import EnrichmentRow, Library
+from ibplayer.infra.store import EnrichmentRow, Library, LibraryError
 from ibplayer.services.changes import Changes
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,10 @@ MAX_CHAPTERS_BYTES = 5_000_000
 MAX_IMAGE_BYTES = 10_000_000
 _IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif"}
 SOURCE = "podcast-chapters"
+MAX_ART_BYTES = 5_000_000  # a feed or episode image (issue 10 §6)
+ART_EPISODES = 20  # a refresh caches the artwork (and chapter images) of this many newest episodes
+ART_RETRY_AFTER = 24 * 3600.0  # a failed image is tried again after this long
+ART_FOLDER = "artwork"
 
 
 @dataclass
@@ -82,6 +88,32 @@ def conditional_get(client: httpx.Client, url: str, *, etag: str | None = None, 
         return _Fetched(url, "error", error=str(exc) or type(exc).__name__)
 
 
+def valid_image(body: bytes) -> None:
+    """A cheap check that ``body`` starts like a PNG, JPEG, GIF or WebP (the
+    front-end still decodes it defensively): ValueError otherwise."""
+    if (body.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
+            or (body.startswith(b"RIFF") and body[8:12] == b"WEBP")):
+        return
+    raise ValueError("not a PNG, JPEG, GIF or WebP image")
+
+
+def cached_image(library: Library, url: str | None) -> str | None:
+    """The cached file of an image URL (None: not cached); a chapter's
+    image already rewritten to its cached ``file://`` URI is its own file."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "file":
+        from urllib.request import url2pathname
+
+        local = Path(url2pathname(parts.path))
+        return str(local) if local.is_file() else None
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    row = library.enrichment(url)
+    return row.path if row and row.path and Path(row.path).is_file() else None
+
+
 def image_name(url: str) -> str:
     ext = posixpath.splitext(urlsplit(url).path)[1].lower()
     return "img-" + hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16] + (
@@ -114,7 +146,18 @@ class Enrichment:
         their chapter files: fetch files never fetched, re-validate those of
         ``revalidate`` (episodes this refresh changed), and (re)write the
         episodes' ``podcast-chapters`` from the cached files.  Offline, the
-        cached files still apply."""
+        cached files still apply.  When fetching for one feed (every refresh
+        path), its artwork is cached too (:meth:`cache_artwork`)."""
+        changes = self._sync_chapter_files(feed_id, revalidate=revalidate, fetch=fetch)
+        if fetch and feed_id is not None:
+            try:
+                changes |= self.cache_artwork(feed_id)
+            except (OSError, sqlite3.Error, LibraryError, httpx.HTTPError, ValueError) as exc:  # artwork never fails a refresh
+                log.warning("artwork of feed %s: %s", feed_id, exc)
+        return changes
+
+    def _sync_chapter_files(self, feed_id: int | None, *, revalidate: set[int] | frozenset[int],
+                            fetch: bool) -> Changes:
         lib = self.library
         eps = lib.episodes_with_chapters_url(feed_id)
         if not eps:
@@ -229,6 +272,76 @@ class Enrichment:
                                                       str(local.resolve())))
             n += 1
         return n
+
+    def art_folder(self) -> Path:
+        return Path(self.library.path).parent / ART_FOLDER
+
+    def cached_image(self, url: str | None) -> str | None:
+        return cached_image(self.library, url)
+
+    def cache_artwork(self, feed_id: int, folder: Path | None = None) -> Changes:
+        """Cache the feed's image, the images of its newest episodes and their
+        chapter images (size-capped, image/* only, checked to look like an
+        image), fetched in worker threads, so they show offline.  A failed
+        image is noted and tried again a day later; it never fails the refresh."""
+        lib = self.library
+        f = lib.feed(feed_id)
+        if f is None:
+            return Changes()
+        eps = lib.episodes(feed_id, limit=ART_EPISODES)
+        wanted: dict[str, set[int]] = {}  # url -> episodes that show it
+        chapter_urls: set[str] = set()
+        if f.image:
+            wanted.setdefault(f.image, set())
+        for e in eps:
+            if e.image:
+                wanted.setdefault(e.image, set()).add(e.id)
+            for c in lib.chapter_sets(e.id).get(SOURCE, []):
+                if c.image:
+                    wanted.setdefault(c.image, set()).add(e.id)
+                    chapter_urls.add(c.image)
+        now = time.time()
+        todo = []
+        for url in sorted(wanted):
+            if urlsplit(url).scheme.lower() not in ("http", "https"):
+                continue
+            row = lib.enrichment(url)
+            if row and row.path and Path(row.path).is_file():
+                continue
+            if row and row.error and row.checked_at and now - row.checked_at < ART_RETRY_AFTER:
+                continue
+            todo.append(url)
+        if not todo:
+            return Changes()
+        client = self._client()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda u: conditional_get(client, u, max_bytes=MAX_ART_BYTES,
+                                                              validate=valid_image, content_prefix="image/"), todo))
+        folder = Path(folder) if folder is not None else self.art_folder()
+        changes = Changes()
+        got_chapter_image = False
+        for r in results:
+            now = time.time()
+            if r.status == "new" and r.body is not None:
+                local = folder / image_name(r.url)
+                try:
+                    local.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(local, r.body)
+                except OSError as exc:
+                    log.warning("image %s: %s", r.url, exc)
+                    continue
+                lib.put_enrichment(EnrichmentRow(r.url, "image", r.etag, r.last_modified, now, now, None,
+                                                 str(local.resolve())))
+                changes.episodes |= wanted[r.url]
+                if not wanted[r.url] or r.url == f.image:
+                    changes.feeds.add(feed_id)
+                got_chapter_image = got_chapter_image or r.url in chapter_urls
+            else:
+                log.warning("image %s: %s", r.url, r.error)
+                lib.put_enrichment(EnrichmentRow(r.url, "image", checked_at=now, error=r.error or "not fetched"))
+        if got_chapter_image:  # the chapters now name the cached files
+            changes |= self._sync_chapter_files(feed_id, revalidate=frozenset(), fetch=False)
+        return changes
 
     def _local_image(self, c: Chapter) -> Chapter:
         if not c.image or urlsplit(c.image).scheme.lower() not in ("http", "https"):

@@ -11,8 +11,11 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushBu
 
 from ibplayer.services.views import episode_details
 
+from ..artwork import ArtLoader
 from ..models import fmt_date, fmt_duration, fmt_time
 from ..widgets import SEEK_SCHEME, FlowLayout, NotesBrowser, linkify_timestamps, plain_to_html
+
+ART_BOX = 96
 
 
 class EpisodePaneController(QObject):
@@ -36,8 +39,23 @@ class EpisodePaneController(QObject):
         self.meta_label = QLabel()
         self.meta_label.setTextFormat(Qt.PlainText)
         self.meta_label.setWordWrap(True)
-        cl.addWidget(self.title_label)
-        cl.addWidget(self.meta_label)
+        # artwork (issue 10 §6): the episode's image, else the feed's, beside the title
+        self.art_label = QLabel()
+        self.art_label.setFixedSize(ART_BOX, ART_BOX)
+        self.art_label.setAlignment(Qt.AlignCenter)
+        self.art_label.hide()
+        self.art_paths: tuple[str | None, str | None] = (None, None)  # (episode, feed) of details_id
+        self.art_path: str | None = None  # the file shown
+        self.art = ArtLoader(self)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        texts = QVBoxLayout()
+        texts.setContentsMargins(0, 0, 0, 0)
+        texts.addWidget(self.title_label)
+        texts.addWidget(self.meta_label)
+        head.addWidget(self.art_label, 0, Qt.AlignTop)
+        head.addLayout(texts, 1)
+        cl.addLayout(head)
         actions = QHBoxLayout()
         self.play_button = QPushButton(st.standardIcon(QStyle.SP_MediaPlay), "Play")
         self.play_button.clicked.connect(self._play_clicked)
@@ -174,6 +192,8 @@ class EpisodePaneController(QObject):
         self.guest_card.setVisible(False)
         self.topics_box.setVisible(False)
         self.update_error()
+        if self.details_id != (ep.id if ep is not None else None):
+            self.show_art(None, None)
         if not has:
             self.title_label.setText("Select an episode")
             self.meta_label.setText("")
@@ -255,9 +275,35 @@ class EpisodePaneController(QObject):
         self.topics_box.setVisible(bool(d.topics))
         notes = d.notes_html or (plain_to_html(ep.summary) if ep.summary else "")
         self.notes.setHtml(linkify_timestamps(notes, ep.duration) if notes else "<p><i>No show notes.</i></p>")
+        self.show_art(d.episode_art, d.feed_art)
         self.w.sidebar.set_feed_marks(ep.feed_id, d.skip_words, d.heard)
         self.w.sidebar.show_chapters(d.chapters)
         self.details_id = ep.id
+
+    def show_art(self, episode_art: str | None, feed_art: str | None) -> None:
+        """The episode's image, else the feed's (cached files; a broken one is skipped)."""
+        self.art_paths = (episode_art, feed_art)
+        gen = self._gen
+        order = [p for p in (episode_art, feed_art) if p]
+
+        def shown(pm, rest):
+            if gen != self._gen:
+                return
+            if pm is None and rest:
+                self.art.load(rest[0], ART_BOX, self.w._guard(lambda pm2: shown(pm2, rest[1:])))
+                return
+            self.art_path = None if pm is None else order[len(order) - len(rest) - 1]
+            if pm is None:
+                self.art_label.clear()
+                self.art_label.hide()
+            else:
+                self.art_label.setPixmap(pm)
+                self.art_label.show()
+
+        if not order:
+            shown(None, [])
+        else:
+            self.art.load(order[0], ART_BOX, self.w._guard(lambda pm: shown(pm, order[1:])))
 
     def update_meta(self) -> None:
         ep = self.w.shown_episode

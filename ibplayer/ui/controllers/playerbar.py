@@ -20,11 +20,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..artwork import ArtLoader, local_path
 from ..models import fmt_time
 from ..player import SPEEDS
 from ..widgets import ChapterSlider
 
 SLEEP_MINUTES = (15, 30, 45, 60)
+ART_BOX = 40
 
 
 def _volume(raw) -> int:
@@ -51,6 +53,18 @@ class PlayerBarController(QObject):
         self.now_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         pb.addWidget(self.now_label)
         row = QHBoxLayout()
+        # artwork (issue 10 §6): the current chapter's image, else the episode's, else the feed's
+        self.art_label = QLabel()
+        self.art_label.setFixedSize(ART_BOX, ART_BOX)
+        self.art_label.setAlignment(Qt.AlignCenter)
+        self.art_label.hide()
+        self.art_paths: tuple[str | None, str | None] = (None, None)  # the loaded episode's (episode, feed)
+        self.art_path: str | None = None  # the file shown (MPRIS sends it as mpris:artUrl)
+        self._art_want: tuple = ()
+        self.art = ArtLoader(self)
+        w.player.chapterChanged.connect(lambda _i: self.update_art())
+        w.player.episodeChanged.connect(lambda ep: ep is None and self.set_art_paths(None, None))
+        row.addWidget(self.art_label)
         self.back_button = QToolButton()
         self.back_button.setIcon(st.standardIcon(QStyle.SP_MediaSeekBackward))
         self.back_button.clicked.connect(w.skip_back)
@@ -162,6 +176,46 @@ class PlayerBarController(QObject):
         self.sleep_actions["cancel"].setEnabled(armed)
         self.sleep_actions["chapter"].setEnabled(bool(self.w.sidebar.playing_chapters)
                                                  if hasattr(self.w, "sidebar") else False)
+
+    # ------------------------------------------------------------ artwork
+
+    def set_art_paths(self, episode_art: str | None, feed_art: str | None) -> None:
+        self.art_paths = (episode_art, feed_art)
+        self.update_art()
+
+    def update_art(self) -> None:
+        w = self.w
+        chapters = w.sidebar.playing_chapters if hasattr(w, "sidebar") else []
+        i = w.player.chapter()
+        chapter_art = local_path(chapters[i].image) if 0 <= i < len(chapters) else None
+        order = [p for p in (chapter_art, *self.art_paths) if p] if w.player.episode is not None else []
+        want = tuple(order)
+        if want == self._art_want:
+            return
+        self._art_want = want
+
+        def shown(pm, rest):
+            if want != self._art_want:
+                return  # the chapter moved on meanwhile
+            if pm is None and rest:
+                self.art.load(rest[0], ART_BOX, w._guard(lambda pm2: shown(pm2, rest[1:])))
+                return
+            path = None if pm is None else order[len(order) - len(rest) - 1]
+            if pm is None:
+                self.art_label.clear()
+                self.art_label.hide()
+            else:
+                self.art_label.setPixmap(pm)
+                self.art_label.show()
+            if path != self.art_path:
+                self.art_path = path
+                if getattr(w, "mpris", None) is not None:
+                    w.mpris.metadata_changed()
+
+        if not order:
+            shown(None, [])
+        else:
+            self.art.load(order[0], ART_BOX, w._guard(lambda pm: shown(pm, order[1:])))
 
     def _buffering(self, on: bool) -> None:
         self.buffering_label.setVisible(bool(on) and self.w.player.episode is not None)

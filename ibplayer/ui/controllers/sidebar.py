@@ -158,6 +158,8 @@ class ChapterSidebarController(QObject):
         w.player.set_skip_words(self.skip_words if loaded else [])
         w.bar.slider.set_ticks(starts)
         self.apply_marks()
+        self.playing_chapters = self.model.chapters() if loaded else []
+        w.bar.set_art_paths(*(w.pane.art_paths if loaded else (None, None)))
 
     # ------------------------------------------------------------ skip words, heard marks (issue 10 §5)
 
