@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -78,6 +79,7 @@ def test_a_never_answering_stream_errors_in_the_pane_within_the_timeout_and_retr
     assert w.pane.retry_button.isVisible()
     # nothing stays looking loaded; the status bar says it too
     assert w.player.episode is None and "Nothing playing" in w.now_label.text()
+    assert w.chapters_model.current() == -1 and w.highlighted_chapter() == -1
     assert "Playback error" in w.status_label.text()
     # Retry connects again, and fails the same way (the error comes back)
     n = len(held)
@@ -100,6 +102,7 @@ def test_an_error_clears_from_the_pane_when_retry_succeeds(qtbot, file_server, d
     w.pane.play_button.click()
     wait_until(qtbot, lambda: w.pane.error_text(), timeout=10, msg=f"state {w.player.state()}")
     assert "404" in w.pane.error_text(), w.pane.error_text()
+    assert w.chapters_model.current() == -1  # no chapter looks playing after a failed start
     file_server.add("/later.mp3", audio)  # the file is back
     w.pane.retry_button.click()
     wait_playing_near(qtbot, w, 0.5, tol=1.5)
@@ -400,3 +403,20 @@ def test_a_broken_image_is_skipped_never_a_crash(qtbot, art_show, make_window): 
     assert w.pane.art_path.endswith(image_name(srv.url("/art/show.png")))
     open_episode(qtbot, w, art_show.ids["a3"], chapters=0)
     wait_until(qtbot, lambda: (w.pane.art_path or "").endswith(image_name(srv.url("/art/show.png"))))
+
+
+def test_a_download_caches_the_episode_art_a_refresh_could_not_get(file_server, data_dir):  # noqa: F811
+    from ibplayer.services.views import episode_details
+
+    feed = art_feed(file_server, sample_bytes())
+    art = file_server.routes.pop("/art/ep1.png")  # not there at refresh time
+    feed_url = file_server.add("/art/feed.xml", feed, content_type="application/rss+xml")
+    with Core(data_dir, timeout=5) as core:
+        res = core.subscribe(feed_url)
+        eid = {e.guid: e.id for e in core.library.episodes(res.feed_id)}["a1"]
+        assert episode_details(core.library, eid).episode_art is None
+        file_server.routes["/art/ep1.png"] = art
+        results = core.download([eid])
+        assert results[0].ok, results[0]
+        d = episode_details(core.library, eid)
+        assert d.episode_art and Path(d.episode_art).read_bytes() == png((200, 200, 0))

@@ -217,9 +217,17 @@ class Enrichment:
                      image_folder: Path, *, title: str = "") -> Changes:
         """After a download: re-validate the episode's chapter file, cache its
         chapter images next to the download, and rewrite its chapters checked
-        against the file's real duration.  Offline, the cached file applies."""
+        against the file's real duration.  Offline, the cached file applies.
+        The episode's artwork (and its feed's) is cached too."""
+        art = Changes()
+        ep = self.library.episode(episode_id)
+        if ep is not None:
+            try:
+                art = self.cache_artwork(ep.feed_id, episode_ids=[episode_id])
+            except (OSError, sqlite3.Error, LibraryError, httpx.HTTPError, ValueError) as exc:
+                log.warning("artwork of %r: %s", title, exc)
         if not chapters_url:
-            return Changes()
+            return art
         row = self.library.enrichment(chapters_url)
         r = conditional_get(self._client(), chapters_url, etag=row.etag if row and row.body else None,
                             last_modified=row.last_modified if row and row.body else None, validate=_valid_chapters)
@@ -232,14 +240,14 @@ class Enrichment:
         else:
             log.warning("chapters of %r: %s", title, r.error)
         if row is None or row.body is None:
-            return Changes()
+            return art
         try:
             self.cache_images(chapters_mod.chapters_from_json(row.body, duration), image_folder)
         except (ValueError, RecursionError) as exc:
             log.warning("chapters of %r: %s", title, exc)
         if self.apply_chapters(episode_id, row.body, duration, title=title):
-            return Changes(episodes={episode_id}, chapters={episode_id})
-        return Changes()
+            return art | Changes(episodes={episode_id}, chapters={episode_id})
+        return art
 
     # ------------------------------------------------------------ images
 
@@ -279,7 +287,7 @@ class Enrichment:
     def cached_image(self, url: str | None) -> str | None:
         return cached_image(self.library, url)
 
-    def cache_artwork(self, feed_id: int, folder: Path | None = None) -> Changes:
+    def cache_artwork(self, feed_id: int, folder: Path | None = None, *, episode_ids: list[int] | None = None) -> Changes:
         """Cache the feed's image, the images of its newest episodes and their
         chapter images (size-capped, image/* only, checked to look like an
         image), fetched in worker threads, so they show offline.  A failed
@@ -288,7 +296,10 @@ class Enrichment:
         f = lib.feed(feed_id)
         if f is None:
             return Changes()
-        eps = lib.episodes(feed_id, limit=ART_EPISODES)
+        if episode_ids is None:
+            eps = lib.episodes(feed_id, limit=ART_EPISODES)
+        else:
+            eps = [e for e in (lib.episode(i) for i in episode_ids) if e is not None]
         wanted: dict[str, set[int]] = {}  # url -> episodes that show it
         chapter_urls: set[str] = set()
         if f.image:
@@ -308,7 +319,8 @@ class Enrichment:
             row = lib.enrichment(url)
             if row and row.path and Path(row.path).is_file():
                 continue
-            if row and row.error and row.checked_at and now - row.checked_at < ART_RETRY_AFTER:
+            if (episode_ids is None and row and row.error and row.checked_at
+                    and now - row.checked_at < ART_RETRY_AFTER):  # (a download tries again at once)
                 continue
             todo.append(url)
         if not todo:

@@ -105,9 +105,6 @@ class PlayerBarController(QObject):
         # buffering (a stream waiting for data) shows here, not as silence
         self.buffering_label = QLabel("Buffering…")
         self.buffering_label.setToolTip("Waiting for the stream to send audio")
-        sp = self.buffering_label.sizePolicy()
-        sp.setRetainSizeWhenHidden(True)
-        self.buffering_label.setSizePolicy(sp)
         self.buffering_label.hide()
         w.player.bufferingChanged.connect(self._buffering)
         w.player.stateChanged.connect(lambda st: st != "playing" and self._buffering(w.player.session.buffering))
@@ -238,7 +235,7 @@ class PlayerBarController(QObject):
     # ------------------------------------------------------------ player signals
 
     def on_time(self, t: float) -> None:
-        length = self.w.player.length() or 0.0
+        length = (self.w.player.length() or 0.0) if self.w.player.episode is not None else 0.0
         self.slider.set_time(t)
         self.elapsed_label.setText(fmt_time(t))
         self.remaining_label.setText("-" + fmt_time(max(0.0, length - t)) if length else "")

@@ -304,6 +304,7 @@ class ChapterSidebarController(QObject):
         """The player unloaded (a failed start): no highlight, ticks or progress."""
         self.view.setCurrentIndex(QModelIndex())
         self.view.clearSelection()
+        self.model.update_time(-1.0)  # no chapter stays bold / tinted as if playing
         self.progress.setVisible(False)
         self.w.bar.slider.set_ticks([])
         self.playing_chapters = []
