@@ -420,3 +420,19 @@ def test_a_download_caches_the_episode_art_a_refresh_could_not_get(file_server, 
         assert results[0].ok, results[0]
         d = episode_details(core.library, eid)
         assert d.episode_art and Path(d.episode_art).read_bytes() == png((200, 200, 0))
+
+
+def test_buffering_shows_in_the_player_bar(qtbot, file_server, data_dir, make_window):  # noqa: F811
+    audio = sample_bytes()
+    url = file_server.add("/trickle.mp3", audio, rate=3000, piece=1500)  # far slower than it plays
+    items = [dict(guid="slow", title="A slow stream", url=url, length=len(audio), duration=40,
+                  notes=notes_for(SAMPLE_CHAPTERS))]
+    sub = _subscribe(data_dir, file_server, items, start_timeout=30)
+    w = make_window()
+    open_episode(qtbot, w, sub.ids["slow"])
+    assert not w.bar.buffering_label.isVisible()
+    seen = []
+    w.player.bufferingChanged.connect(lambda on: seen.append((on, w.bar.buffering_label.isVisible())))
+    w.pane.play_button.click()
+    wait_until(qtbot, lambda: (True, True) in seen, timeout=10, msg=f"buffering reports {seen}")
+    assert w.bar.buffering_label.text() == "Buffering…"
