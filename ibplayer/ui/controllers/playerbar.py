@@ -122,6 +122,7 @@ class PlayerBarController(QObject):
         self.sleep_menu.addSeparator()
         self._sleep_action("Cancel sleep timer", "cancel", lambda: self.set_sleep(None))
         self.sleep_button.setMenu(self.sleep_menu)
+        self.sleep_menu.aboutToShow.connect(self.update_sleep)  # "End of chapter" only with chapters
         w.player.sleepChanged.connect(self._sleep_changed)
         self.update_sleep()
         for b in (self.back_button, self.play_button, self.fwd_button, self.elapsed_label):
