@@ -776,3 +776,44 @@ def test_a_place_past_a_wrong_stated_length_is_kept(tmp_path):
     assert b.calls[-1] == ("load", str(f), 300.0)
     s.load(Ep(id=18, file=str(f), position=40.0, duration=41.0), play=False)
     assert b.calls[-1] == ("load", str(f), 0.0)  # at the very end: start over
+
+
+# --------------------------------------------------------------------- issue 10 §5: heard chapters, skip once
+
+
+def test_a_chapter_is_heard_only_when_playback_carries_it_to_its_end(tmp_path):
+    s, b, clock, lib, f = scripted_session(tmp_path)
+    heard = []
+
+    class Hooks:
+        def on_heard(self, eid, i, start):
+            heard.append((eid, i, start))
+
+    s.add_listener(Hooks())
+    s.set_chapters([0.0, 8.0, 18.0, 30.0], ["Cold open", "Intro", "Main", "Wrap-up"])
+    s.load(Ep(id=5, file=str(f), duration=40.0), start=0.0, play=True)
+    s.backend_event("state", "playing")
+    play_for(s, b, clock, 9.0)
+    assert heard == [(5, 0, 0.0)]  # played from 0 across 8 s
+    s.seek(20.0)  # chapter 1 was jumped over: not heard
+    b.t = 20.0
+    play_for(s, b, clock, 11.0)
+    assert heard == [(5, 0, 0.0), (5, 2, 18.0)]  # heard to its end (from where it resumed)
+    # skip this chapter (the current one, "Wrap-up"): a jump, so not heard
+    s.skip_chapter()
+    assert s.time() > 39.0 and heard[-1][1] == 2
+
+
+def test_skip_this_chapter_once_for_a_later_chapter(tmp_path):
+    s, b, clock, lib, f = scripted_session(tmp_path)
+    s.set_chapters([0.0, 8.0, 18.0, 30.0], ["Cold open", "Intro", "Main", "Wrap-up"])
+    s.load(Ep(id=6, file=str(f), duration=40.0), start=0.0, play=True)
+    s.backend_event("state", "playing")
+    s.skip_chapter(1)  # a later chapter: skipped when playback reaches it
+    assert s.chapter_skipped(1) and s.time() < 1.0
+    play_for(s, b, clock, 8.4)
+    assert s.chapter() == 2 and s.time() >= 18.0
+    s.skip_chapter()  # the current one: at once
+    assert s.chapter() == 3 and abs(s.time() - 30.0) < 0.01
+    s.set_chapters([0.0, 8.0], ["a", "b"])  # another chapter list: the one-off skips are forgotten
+    assert not s.chapter_skipped(1)

@@ -274,6 +274,13 @@ def run_feed_settings(args) -> int:
         if args.auto_download is not None and args.auto_download < 0:
             print("ibplayer: error: --auto-download needs a number ≥ 0 (0 turns it off)", file=sys.stderr)
             return EXIT_USAGE
+        skip_words = getattr(args, "skip_words", None)
+        if skip_words is not None:
+            try:
+                core.listening.set_skip_words(f.id, skip_words)
+            except ValueError as exc:
+                print(f"ibplayer: error: --skip-words: {exc}", file=sys.stderr)
+                return EXIT_USAGE
         if args.auto_download is not None or delete is not None:
             core.library_service.set_feed_settings(f.id, auto_download=args.auto_download, auto_delete_played=delete)
             f = lib.feed(f.id)
@@ -281,6 +288,8 @@ def run_feed_settings(args) -> int:
         print(f"  auto-download: {'keep the ' + str(f.auto_download) + ' newest' if f.auto_download else 'off'}")
         print(f"  auto-delete played: {'on' if f.auto_delete_played else 'off'}")
         _listening_settings(core, f.id, args)
+        words = core.listening.skip_words(f.id)
+        print(f"  skip chapters about: {', '.join(words) if words else 'nothing'}")
     return 0
 
 

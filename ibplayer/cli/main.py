@@ -128,7 +128,7 @@ def _add_download_commands(sub) -> None:
     s = sub.add_parser("delete", help="delete downloaded files (keeps metadata and position)")
     s.add_argument("episodes", nargs="+")
     sub.add_parser("storage", help="space used by downloads, per feed")
-    s = sub.add_parser("feed-settings", help="show or change a feed's download settings")
+    s = sub.add_parser("feed-settings", help="show or change a feed's download and chapter-skip settings")
     s.add_argument("feed", help="feed id, URL or title")
     s.add_argument("--auto-download", type=int, metavar="N",
                    help="on refresh, keep the N newest episodes downloaded (0 = off)")
@@ -169,6 +169,9 @@ def _add_mark_commands(sub) -> None:
     s.add_argument("--older", action="store_true", help="also every older episode of its feed")
     s = sub.add_parser("mark-all-played", help="mark every unplayed episode played (of a feed)")
     s.add_argument("feed", nargs="?", help="feed id, URL or title")
+    s.add_argument("--skip-words", metavar="WORDS",
+                   help='skip chapters whose titles contain one of these (comma separated, e.g. "sponsor,ad break"; '
+                        '"" = none)')
 
 
 # ---------------------------------------------------------------- commands

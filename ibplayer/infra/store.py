@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the models (pydantic) load only where chapters or feeds are
     from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # SQLite page cache per connection.  A bulk ingest and FTS merges want a big
 # one; the window holds its connection for the whole session, so it is sized
 # deliberately rather than left at whatever a write once needed.
@@ -392,8 +392,24 @@ ALTER TABLE episodes ADD COLUMN is_new INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX episodes_new ON episodes(is_new) WHERE is_new=1;
 """
 
+# v7 (issue 10 §5): per-feed skip words (chapters whose title matches one are
+# jumped over) and the chapters a listener heard through, per episode, keyed
+# by the chapter's start (in ms) so a re-parsed list keeps its marks.
+_SCHEMA_V7 = """
+CREATE TABLE feed_skip_words (
+    feed_id INTEGER PRIMARY KEY REFERENCES feeds(id) ON DELETE CASCADE,
+    words TEXT NOT NULL
+);
+CREATE TABLE heard_chapters (
+    episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+    start_ms INTEGER NOT NULL,
+    heard_at REAL,
+    PRIMARY KEY (episode_id, start_ms)
+);
+"""
+
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5,
-                              6: _SCHEMA_V6}
+                              6: _SCHEMA_V6, 7: _SCHEMA_V7}
 
 # Chapter sources the feed item itself carries: a refresh that rewrites an
 # episode replaces these.  'podcast-chapters' is enrichment (its own fetch,
@@ -1184,6 +1200,32 @@ class Library:
     def set_chapter_source(self, episode_id: int, source: str | None) -> None:
         with self.transaction():
             self.db.execute("UPDATE episodes SET chapter_source=? WHERE id=?", (source, episode_id))
+
+    # ------------------------------------------------------------ skip words, heard chapters (v7)
+
+    def skip_words(self, feed_id: int) -> list[str]:
+        row = self.db.execute("SELECT words FROM feed_skip_words WHERE feed_id=?", (feed_id,)).fetchone()
+        return [w for w in (row[0].split("\n") if row else []) if w]
+
+    def set_skip_words(self, feed_id: int, words: list[str]) -> None:
+        with self.transaction():
+            if words:
+                self.db.execute("INSERT OR REPLACE INTO feed_skip_words(feed_id, words) VALUES (?, ?)",
+                                (feed_id, "\n".join(words)))
+            else:
+                self.db.execute("DELETE FROM feed_skip_words WHERE feed_id=?", (feed_id,))
+
+    def heard_chapters(self, episode_id: int) -> set[float]:
+        """Starts (seconds) of the chapters heard through in this episode."""
+        return {ms / 1000.0 for (ms,) in self.db.execute(
+            "SELECT start_ms FROM heard_chapters WHERE episode_id=?", (episode_id,))}
+
+    def add_heard_chapter(self, episode_id: int, start: float) -> bool:
+        """Mark the chapter starting at ``start`` heard; False when it already was."""
+        with self.transaction():
+            cur = self.db.execute("INSERT OR IGNORE INTO heard_chapters(episode_id, start_ms, heard_at) VALUES (?,?,?)",
+                                  (episode_id, int(round(float(start) * 1000)), time.time()))
+            return cur.rowcount > 0
 
     def replace_chapters(self, episode_id: int, source: str, chs: list[Chapter]) -> None:
         with self.transaction():

@@ -30,6 +30,7 @@ from ibplayer.services.library import (
     RefreshResult,
     default_feed_url,
 )
+from ibplayer.services.listening import ListeningService
 from ibplayer.services.marks import MarkService
 from ibplayer.services.queue import QueueService
 from ibplayer.services.settings import Settings
@@ -58,6 +59,7 @@ class Core:
         self.downloads = DownloadService(self)
         self.queue = QueueService(self)
         self.marks = MarkService(self)  # new episodes, bulk played marks
+        self.listening = ListeningService(self)  # skip words, heard chapters (issue 10 §5)
 
     def emit(self, changes: Changes) -> Changes:
         return self.events.emit(changes)
@@ -132,7 +134,7 @@ class Core:
 
     def speed_for(self, feed_id: int | None) -> float:
         """The speed an episode of this feed plays at."""
-        from ibplayer.services.listening import speed_for
+        from ibplayer.services.resume import speed_for
 
         return speed_for(self.library, feed_id).rate
 

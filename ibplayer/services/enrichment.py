@@ -1,5 +1,6 @@
 """Enrichment: data an episode points at but the feed does not carry —
-Podcasting 2.0 chapter files and chapter images (later transcripts).
+Podcasting 2.0 chapter files, chapter images, feed and episode artwork
+(later transcripts).
 
 It lives in its own table, keyed by URL, with the validators (ETag /
 Last-Modified) it was fetched under: fetched once, cached for offline use,
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ibplayer.infra import http
-from ibplayer.infra.store import EnrichmentRow, Library
+from ibplayer.infra.store import EnrichmentRow, Library, LibraryError
 from ibplayer.services.changes import Changes
 
 if TYPE_CHECKING:
@@ -36,6 +38,10 @@ MAX_CHAPTERS_BYTES = 5_000_000
 MAX_IMAGE_BYTES = 10_000_000
 _IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif"}
 SOURCE = "podcast-chapters"
+MAX_ART_BYTES = 5_000_000  # a feed or episode image (issue 10 §6)
+ART_EPISODES = 20  # a refresh caches the artwork (and chapter images) of this many newest episodes
+ART_RETRY_AFTER = 24 * 3600.0  # a failed image is tried again after this long
+ART_FOLDER = "artwork"
 
 
 @dataclass
@@ -85,6 +91,32 @@ def conditional_get(client: httpx.Client, url: str, *, etag: str | None = None, 
         return _Fetched(url, "error", error=str(exc) or type(exc).__name__)
 
 
+def valid_image(body: bytes) -> None:
+    """A cheap check that ``body`` starts like a PNG, JPEG, GIF or WebP (the
+    front-end still decodes it defensively): ValueError otherwise."""
+    if (body.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
+            or (body.startswith(b"RIFF") and body[8:12] == b"WEBP")):
+        return
+    raise ValueError("not a PNG, JPEG, GIF or WebP image")
+
+
+def cached_image(library: Library, url: str | None) -> str | None:
+    """The cached file of an image URL (None: not cached); a chapter's
+    image already rewritten to its cached ``file://`` URI is its own file."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "file":
+        from urllib.request import url2pathname
+
+        local = Path(url2pathname(parts.path))
+        return str(local) if local.is_file() else None
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    row = library.enrichment(url)
+    return row.path if row and row.path and Path(row.path).is_file() else None
+
+
 def image_name(url: str) -> str:
     ext = posixpath.splitext(urlsplit(url).path)[1].lower()
     return "img-" + hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16] + (
@@ -126,7 +158,18 @@ class Enrichment:
         their chapter files: fetch files never fetched, re-validate those of
         ``revalidate`` (episodes this refresh changed), and (re)write the
         episodes' ``podcast-chapters`` from the cached files.  Offline, the
-        cached files still apply."""
+        cached files still apply.  When fetching for one feed (every refresh
+        path), its artwork is cached too (:meth:`cache_artwork`)."""
+        changes = self._sync_chapter_files(feed_id, revalidate=revalidate, fetch=fetch)
+        if fetch and feed_id is not None:
+            try:
+                changes |= self.cache_artwork(feed_id)
+            except (OSError, sqlite3.Error, LibraryError, httpx.HTTPError, ValueError) as exc:  # artwork never fails a refresh
+                log.warning("artwork of feed %s: %s", feed_id, exc)
+        return changes
+
+    def _sync_chapter_files(self, feed_id: int | None, *, revalidate: set[int] | frozenset[int],
+                            fetch: bool) -> Changes:
         lib = self.library
         eps = lib.episodes_with_chapters_url(feed_id)
         if not eps:
@@ -188,9 +231,17 @@ class Enrichment:
                      image_folder: Path, *, title: str = "", allow_private: bool = False) -> Changes:
         """After a download: re-validate the episode's chapter file, cache its
         chapter images next to the download, and rewrite its chapters checked
-        against the file's real duration.  Offline, the cached file applies."""
+        against the file's real duration.  Offline, the cached file applies.
+        The episode's artwork (and its feed's) is cached too."""
+        art = Changes()
+        ep = self.library.episode(episode_id)
+        if ep is not None:
+            try:
+                art = self.cache_artwork(ep.feed_id, episode_ids=[episode_id])
+            except (OSError, sqlite3.Error, LibraryError, httpx.HTTPError, ValueError) as exc:
+                log.warning("artwork of %r: %s", title, exc)
         if not chapters_url:
-            return Changes()
+            return art
         row = self.library.enrichment(chapters_url)
         r = conditional_get(self._client(), chapters_url, etag=row.etag if row and row.body else None,
                             last_modified=row.last_modified if row and row.body else None, validate=_valid_chapters,
@@ -204,15 +255,15 @@ class Enrichment:
         else:
             log.warning("chapters of %r: %s", title, r.error)
         if row is None or row.body is None:
-            return Changes()
+            return art
         try:
             self.cache_images(_chapters().chapters_from_json(row.body, duration), image_folder,
                               allow_private=allow_private)
         except (ValueError, RecursionError) as exc:
             log.warning("chapters of %r: %s", title, exc)
         if self.apply_chapters(episode_id, row.body, duration, title=title):
-            return Changes(episodes={episode_id}, chapters={episode_id})
-        return Changes()
+            return art | Changes(episodes={episode_id}, chapters={episode_id})
+        return art
 
     # ------------------------------------------------------------ images
 
@@ -246,6 +297,82 @@ class Enrichment:
                                                       str(local.resolve())))
             n += 1
         return n
+
+    def art_folder(self) -> Path:
+        return Path(self.library.path).parent / ART_FOLDER
+
+    def cached_image(self, url: str | None) -> str | None:
+        return cached_image(self.library, url)
+
+    def cache_artwork(self, feed_id: int, folder: Path | None = None, *, episode_ids: list[int] | None = None) -> Changes:
+        """Cache the feed's image, the images of its newest episodes and their
+        chapter images (size-capped, image/* only, checked to look like an
+        image), fetched in worker threads, so they show offline.  A failed
+        image is noted and tried again a day later; it never fails the refresh."""
+        lib = self.library
+        f = lib.feed(feed_id)
+        if f is None:
+            return Changes()
+        if episode_ids is None:
+            eps = lib.episodes(feed_id, limit=ART_EPISODES)
+        else:
+            eps = [e for e in (lib.episode(i) for i in episode_ids) if e is not None]
+        wanted: dict[str, set[int]] = {}  # url -> episodes that show it
+        chapter_urls: set[str] = set()
+        if f.image:
+            wanted.setdefault(f.image, set())
+        for e in eps:
+            if e.image:
+                wanted.setdefault(e.image, set()).add(e.id)
+            for c in lib.chapter_sets(e.id).get(SOURCE, []):
+                if c.image:
+                    wanted.setdefault(c.image, set()).add(e.id)
+                    chapter_urls.add(c.image)
+        now = time.time()
+        todo = []
+        for url in sorted(wanted):
+            if urlsplit(url).scheme.lower() not in ("http", "https"):
+                continue
+            row = lib.enrichment(url)
+            if row and row.path and Path(row.path).is_file():
+                continue
+            if (episode_ids is None and row and row.error and row.checked_at
+                    and now - row.checked_at < ART_RETRY_AFTER):  # (a download tries again at once)
+                continue
+            todo.append(url)
+        if not todo:
+            return Changes()
+        client = self._client()
+        deadline, private = self._deadline(), self.allow_private(feed_id)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda u: conditional_get(client, u, max_bytes=MAX_ART_BYTES,
+                                                              validate=valid_image, content_prefix="image/",
+                                                              deadline=deadline, allow_private=private), todo))
+        folder = Path(folder) if folder is not None else self.art_folder()
+        changes = Changes()
+        got_chapter_image = False
+        for r in results:
+            now = time.time()
+            if r.status == "new" and r.body is not None:
+                local = folder / image_name(r.url)
+                try:
+                    local.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(local, r.body)
+                except OSError as exc:
+                    log.warning("image %s: %s", r.url, exc)
+                    continue
+                lib.put_enrichment(EnrichmentRow(r.url, "image", r.etag, r.last_modified, now, now, None,
+                                                 str(local.resolve())))
+                changes.episodes |= wanted[r.url]
+                if not wanted[r.url] or r.url == f.image:
+                    changes.feeds.add(feed_id)
+                got_chapter_image = got_chapter_image or r.url in chapter_urls
+            else:
+                log.warning("image %s: %s", r.url, r.error)
+                lib.put_enrichment(EnrichmentRow(r.url, "image", checked_at=now, error=r.error or "not fetched"))
+        if got_chapter_image:  # the chapters now name the cached files
+            changes |= self._sync_chapter_files(feed_id, revalidate=frozenset(), fetch=False)
+        return changes
 
     def _local_image(self, c: Chapter) -> Chapter:
         if not c.image or urlsplit(c.image).scheme.lower() not in ("http", "https"):

@@ -34,7 +34,6 @@ import bisect
 import logging
 import os
 import queue
-import re
 import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ibplayer.domain.timefmt import fmt_clock
+from ibplayer.services.listening import title_matches
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,8 @@ class PlaybackSession:
     ``on_seeked(float)`` (every jump: chapters, slider, keys, links, D-Bus),
     ``on_saved(eid, position, played)``, ``on_error(str)`` ("" = cleared),
     ``on_buffering(bool)``, ``on_ended(ep)``, ``on_tick(float)``,
-    ``on_sleep(str|None)`` (sleep timer armed / fired / cancelled)."""
+    ``on_sleep(str|None)`` (sleep timer armed / fired / cancelled),
+    ``on_heard(eid, index, start)`` (a chapter played through to its end)."""
 
     def __init__(
         self,
@@ -166,6 +167,7 @@ class PlaybackSession:
         self._starts: list[float] = []
         self._titles: list[str] = []
         self._skip_words: list[str] = []
+        self._skip_once: set[int] = set()  # chapters the listener chose to skip this time
         self._chapter = -1
         self._state = "stopped"
         self._time = 0.0
@@ -293,6 +295,7 @@ class PlaybackSession:
         pairs = sorted(zip(starts, titles or [""] * len(starts), strict=False), key=lambda p: p[0])
         self._starts = [float(s) for s, _ in pairs]
         self._titles = [str(t or "") for _, t in pairs]
+        self._skip_once = set()
         self._chapter = -2
         self._update_chapter(self._time)
 
@@ -302,10 +305,30 @@ class PlaybackSession:
         self._skip_words = [w.strip().lower() for w in words if w and w.strip()]
 
     def chapter_skipped(self, index: int) -> bool:
+        if index in self._skip_once:
+            return True
         if not self._skip_words or not (0 <= index < len(self._titles)):
             return False
-        title = self._titles[index].lower()
-        return any(re.search(r"(?<!\w)" + re.escape(w) + r"(?!\w)", title) for w in self._skip_words)
+        return title_matches(self._titles[index], self._skip_words)
+
+    def skip_chapter(self, index: int | None = None) -> None:
+        """Skip a chapter once: the current one (or ``index``) now, a later
+        one when playback reaches it."""
+        i = self._chapter if index is None else int(index)
+        if not (0 <= i < len(self._starts)):
+            return
+        if i != self._chapter:
+            self._skip_once.add(i)
+            return
+        j = i + 1
+        while j < len(self._starts) and self.chapter_skipped(j):
+            j += 1
+        if j < len(self._starts):
+            self.seek(self._starts[j], play=self._state == "playing")
+        else:
+            tl = self.trusted_length() or self.length()
+            if tl:
+                self.seek(tl)
 
     # ------------------------------------------------------------ loading
 
@@ -747,6 +770,8 @@ class PlaybackSession:
         ep = self.episode
         played_for = self.clock() - self._anchor_clock
         if played_for >= MIN_PLAY_BEFORE_END:
+            if self._starts and self._chapter == len(self._starts) - 1:
+                self._maybe_heard(self._chapter, at_end=True)
             self.mark_played()
         elif (self._seek_from is not None and self.source is not None and self._length is not None
               and self._anchor_time > self._length + 0.5):
@@ -802,10 +827,22 @@ class PlaybackSession:
     def _update_chapter(self, t: float) -> None:
         i = bisect.bisect_right(self._starts, t + 0.05) - 1 if self._starts else -1
         if i != self._chapter:
-            self._chapter = i
+            old, self._chapter = self._chapter, i
+            if old >= 0 and i == old + 1:
+                self._maybe_heard(old)
             self._emit("on_chapter", i)
             if self._state == "playing" and self.chapter_skipped(i):
                 self._skip_from(i)
+
+    def _maybe_heard(self, i: int, *, at_end: bool = False) -> None:
+        """Chapter ``i`` ended under playback: heard through when playback
+        (not a jump) carried it to its end."""
+        end = self._starts[i + 1] if i + 1 < len(self._starts) else None
+        if (self.episode is None or (self._state != "playing" and not at_end) or self.chapter_skipped(i)
+                or (end is not None and self._anchor_time > end - 0.3)
+                or self.clock() - self._anchor_clock < 0.3):
+            return
+        self._emit("on_heard", self.episode.id, i, self._starts[i])
 
     def _skip_from(self, i: int) -> None:
         j = i

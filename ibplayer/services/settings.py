@@ -63,6 +63,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("refresh_every", int, 60, 0, 7 * 24 * 60, "minutes between background refreshes in the app (0 = off)"),
         Setting("notify_new", bool, False, doc="a desktop notification when a refresh brings new episodes"),
         Setting("theme", str, "system", doc="the window's colours: system, light or dark"),
+        Setting("start_timeout", float, 10.0, 1, 120,
+                "seconds a stream may send nothing (at start or while playing) before it is an error"),
     )
 }
 

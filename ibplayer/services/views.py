@@ -25,6 +25,10 @@ class EpisodeDetails:
     topics: list[str] = field(default_factory=list)
     notes_html: str = ""
     chapters: ChapterView | None = None
+    skip_words: list[str] = field(default_factory=list)  # the feed's (issue 10 §5)
+    heard: set[float] = field(default_factory=set)  # starts of the chapters heard through
+    episode_art: str | None = None  # cached image files (issue 10 §6): the episode's, else None
+    feed_art: str | None = None  # the feed's
 
 
 def chapter_view(lib: Library, episode_id: int, source: str | None = None) -> ChapterView:
@@ -43,7 +47,12 @@ def episode_details(lib: Library, episode_id: int) -> EpisodeDetails | None:
     if ep is None:
         return None
     guests = ep.guests or lib.guests(ep.id)
-    return EpisodeDetails(ep, guests, lib.topics(ep.id), _bounded_notes(lib.notes_html(ep.id)), chapter_view(lib, ep.id))
+    from ibplayer.services.enrichment import cached_image
+
+    feed = lib.feed(ep.feed_id)
+    return EpisodeDetails(ep, guests, lib.topics(ep.id), _bounded_notes(lib.notes_html(ep.id)), chapter_view(lib, ep.id),
+                          lib.skip_words(ep.feed_id), lib.heard_chapters(ep.id), cached_image(lib, ep.image),
+                          cached_image(lib, feed.image if feed else None))
 
 
 def _bounded_notes(notes: str) -> str:

@@ -72,6 +72,9 @@ class SettingsDialog(QDialog):
         for s in SPEEDS:
             self.speed.addItem(f"{s:g}×", s)
         self.speed.setCurrentIndex(min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - float(values["default_speed"]))))
+        self.start_timeout = QSpinBox(minimum=1, maximum=120, suffix=" s",
+                                      value=int(round(float(values.get("start_timeout", 10)))))
+        self.start_timeout.setToolTip("A stream that sends nothing for this long is reported, not left silent")
         self.folder = QLineEdit(str(values["download_dir"]))
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
@@ -84,6 +87,7 @@ class SettingsDialog(QDialog):
         form.addRow("Skip forward:", self.skip_forward)
         form.addRow("Default speed:", self.speed)
         form.addRow("Concurrent downloads:", self.max_downloads)
+        form.addRow("Stream timeout:", self.start_timeout)
         form.addRow("Download folder:", row)
         self.refresh_every = QSpinBox(minimum=0, maximum=7 * 24 * 60, suffix=" min", value=int(values.get("refresh_every", 60)))
         self.refresh_every.setSpecialValueText("Off")
@@ -120,6 +124,7 @@ class SettingsDialog(QDialog):
             "refresh_every": self.refresh_every.value(),
             "notify_new": self.notify_new.isChecked(),
             "theme": self.theme.currentData(),
+            "start_timeout": self.start_timeout.value(),
         }
 
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from ibplayer import __version__
 from ibplayer.infra.paths import data_dir as resolve_data_dir
 from ibplayer.services.changes import Changes
-from ibplayer.services.listening import continue_point
+from ibplayer.services.resume import continue_point
 
 from . import actions, workers
 from .controllers.downloads import DownloadsController
@@ -46,7 +46,7 @@ from .player import Player
 log = logging.getLogger(__name__)
 
 PREFS = ("skip_back", "skip_forward", "max_downloads", "default_speed", "download_dir",
-         "refresh_every", "notify_new", "theme")
+         "refresh_every", "notify_new", "theme", "start_timeout")
 
 
 def _is_text_input(w) -> bool:
@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
             from ibplayer.infra.playback import create_backend
 
             backend = create_backend(tuple(backend_args))
-        self.player = Player(backend, self.writer, self)
+        self.player = Player(backend, self.writer, self, start_timeout=float(self.prefs["start_timeout"]))
 
         self.setWindowTitle("ibplayer")
         self.episodes = EpisodeListController(self)
@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
         self.prefs = prefs
         self.bar.update_skip_labels()
         self.downloads.set_max_concurrent(int(prefs["max_downloads"]))
+        self.player.session.start_timeout = float(prefs["start_timeout"])
         self.schedule_refresh()
         self.set_theme(prefs.get("theme", "system"))
 
@@ -389,7 +390,8 @@ class MainWindow(QMainWindow):
             if errors:
                 msg += f"; {len(errors)} failed ({errors[0].line()})"
             self.set_status(msg)
-        self.set_offline(bool(offline), offline[0].error if offline else None)
+        if results:  # the last real network result: offline only when no feed got through
+            self.set_offline(len(offline) == len(results), offline[0].error if offline else None)
         if new and self.prefs.get("notify_new"):
             self.notify_new(results)
         changes = Changes()
@@ -541,10 +543,11 @@ class MainWindow(QMainWindow):
         self._load_and_play(self.shown_episode, start)
 
     def _load_and_play(self, ep, start: float | None, *, play: bool = True) -> None:
+        self.pane.requested(ep, start)  # what Retry plays again if this start fails
         if not self.player.load(ep, start=start, play=False):
             return  # no playable source (e.g. a non-http(s) enclosure): the player said why
         loaded = self.shown_is_loaded()
-        self.player.set_chapters(self.sidebar.model.starts() if loaded else [])
+        self.sidebar.hand_to_player(loaded)  # chapters with titles, the feed's skip words
         self.sidebar.playing_chapters = self.sidebar.model.chapters() if loaded else []
         self.bar.slider.set_ticks(self.sidebar.model.starts() if loaded else [])
         self.player.set_rate(self.bar.speed_combo.currentData())
@@ -583,6 +586,12 @@ class MainWindow(QMainWindow):
 
     def previous_chapter(self) -> None:
         self.player.previous_chapter()
+
+    def skip_chapter(self) -> None:
+        self.sidebar.skip_chapter()
+
+    def continue_unheard(self) -> None:
+        self.sidebar.continue_unheard()
 
     def toggle_mute(self) -> None:
         self.bar.mute_button.toggle()

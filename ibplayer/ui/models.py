@@ -448,6 +448,24 @@ class ChaptersModel(_RecordRoles, QAbstractTableModel):
         self._bold: QFont | None = None
         self._cache: dict[int, tuple] = {}
         self.source: str | None = None
+        self._skipped: set[int] = set()  # rows dimmed: jumped over (skip words, "skip this chapter")
+        self._heard: set[int] = set()  # rows heard through: a check mark
+
+    def set_marks(self, skipped: set[int] | None = None, heard: set[int] | None = None) -> None:
+        """Which rows are skipped (dimmed) and heard (checked); None keeps one."""
+        if skipped is not None:
+            self._skipped = set(skipped)
+        if heard is not None:
+            self._heard = set(heard)
+        self._cache.clear()
+        if self._chapters:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._chapters) - 1, 2))
+
+    def skipped(self) -> set[int]:
+        return set(self._skipped)
+
+    def heard(self) -> set[int]:
+        return set(self._heard)
 
     def set_chapters(self, chapters: list[Chapter], duration: float | None, source: str | None = None) -> None:
         self.beginResetModel()
@@ -462,6 +480,7 @@ class ChaptersModel(_RecordRoles, QAbstractTableModel):
         self._progress = 0.0
         self._cache.clear()
         self.source = source
+        self._skipped, self._heard = set(), set()
         self.endResetModel()
 
     def set_duration(self, duration: float | None) -> None:
@@ -521,7 +540,7 @@ class ChaptersModel(_RecordRoles, QAbstractTableModel):
         return None
 
     _ROLE_BASE = {R_DISPLAY: 0, R_TOOLTIP: 3, R_START: 6, R_ALIGN: 9, R_FONT: 12, R_CURRENT: 15,
-                  R_CHAPTER_PROGRESS: 18}
+                  R_CHAPTER_PROGRESS: 18, R_FOREGROUND: 21}
 
     def _record(self, r: int) -> tuple:
         ch = self._chapters[r]
@@ -534,13 +553,21 @@ class ChaptersModel(_RecordRoles, QAbstractTableModel):
         prog = self._progress if cur else None
         start = fmt_time(ch.start)
         tip = f"{start}  {ch.title}"
-        rec = (start, ch.title, fmt_time(d) if d else "",
+        heard, skipped = r in self._heard, r in self._skipped
+        title = ("✓ " + ch.title) if heard else ch.title
+        if skipped:
+            tip += "\n(skipped: its title matches a skip word of this feed, or you chose to skip it)"
+        elif heard:
+            tip += "\n(heard)"
+        dim = QApplication.palette().color(QPalette.Disabled, QPalette.Text) if skipped else None
+        rec = (start, title, fmt_time(d) if d else "",
                tip, tip, tip,
                ch.start, ch.start, ch.start,
                ALIGN_RIGHT, None, ALIGN_RIGHT,
                font, font, font,
                cur, cur, cur,
-               prog, prog, prog)
+               prog, prog, prog,
+               dim, dim, dim)
         self._cache[r] = rec
         return rec
 

@@ -212,6 +212,11 @@ class MprisService:
             md["mpris:length"] = int(round(float(length) * 1e6))
         if ch:
             md["ibplayer:chapter"] = ch
+        art = getattr(w.bar, "art_path", None)  # the cached image shown in the player bar
+        if art:
+            from PySide6.QtCore import QUrl
+
+            md["mpris:artUrl"] = str(QUrl.fromLocalFile(str(art)).toString())
         return md
 
     def _changed(self, props: dict) -> None:
@@ -244,7 +249,8 @@ class MprisService:
         # a VBR file's length estimate moves several times a second: tell
         # clients only when it moved by 5 s or more
         length = md.get("mpris:length")
-        key = (None if ep is None else ep.id, md.get("xesam:title"), None if length is None else length // 5_000_000)
+        key = (None if ep is None else ep.id, md.get("xesam:title"), None if length is None else length // 5_000_000,
+               md.get("mpris:artUrl"))
         if key != self._last_title:
             self._last_title = key
             self._changed({"Metadata": md})

@@ -87,6 +87,9 @@ class _Forward:
     def on_sleep(self, what) -> None:
         self.p.sleepChanged.emit(what or "")
 
+    def on_heard(self, eid: int, index: int, start: float) -> None:
+        self.p.chapterHeard.emit(eid, index, start)
+
 
 class Player(QObject):
     stateChanged = Signal(str)
@@ -101,6 +104,7 @@ class Player(QObject):
     seeked = Signal(float)  # every jump: chapter clicks, slider, keys, links, D-Bus
     ended = Signal(object)  # the episode whose end was reached
     sleepChanged = Signal(str)  # sleep timer: "minutes"/"episode"/"chapter" armed, "fired", "" cancelled
+    chapterHeard = Signal(int, int, float)  # episode id, chapter index, its start: played through to its end
 
     def __init__(self, backend, writer=None, parent=None, *, start_timeout: float | None = None) -> None:
         super().__init__(parent)
@@ -224,6 +228,11 @@ class Player(QObject):
     def set_skip_words(self, words: list[str]) -> None:
         """Per-feed skip words (chapters need titles: set_chapters(starts, titles))."""
         self.session.set_skip_words(words)
+
+    def skip_chapter(self, index: int | None = None) -> None:
+        """Skip the current chapter now (or chapter ``index`` when playback reaches it)."""
+        self.session.skip_chapter(index)
+        self._sync_poll()
 
     def save_position(self) -> None:
         self.session.save_position()

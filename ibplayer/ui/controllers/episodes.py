@@ -346,6 +346,7 @@ class EpisodeListController(QObject):
             m.addAction("Refresh this feed", lambda: w.refresh_all([fid]))
             m.addAction("Mark all seen", lambda: self.mark_all_seen(fid))
             m.addAction("Mark all played…", lambda: self.mark_all_played(fid))
+            m.addAction("Skip chapters about…", lambda: w.sidebar.edit_skip_words(fid, idx.data(Qt.DisplayRole)))
             m.addAction("Unsubscribe…", lambda: w.unsubscribe(fid, idx.data(Qt.DisplayRole)))
             auto = m.addAction("Add New Episodes to Up Next")
             auto.setCheckable(True)

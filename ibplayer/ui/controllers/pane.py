@@ -9,8 +9,11 @@ from PySide6.QtCore import QObject, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget
 
+from ..artwork import ArtLoader
 from ..models import fmt_date, fmt_duration, fmt_time
 from ..widgets import SEEK_SCHEME, FlowLayout, NotesBrowser, linkify_timestamps, plain_to_html
+
+ART_BOX = 96
 
 
 class EpisodePaneController(QObject):
@@ -35,8 +38,23 @@ class EpisodePaneController(QObject):
         self.meta_label = QLabel()
         self.meta_label.setTextFormat(Qt.PlainText)
         self.meta_label.setWordWrap(True)
-        cl.addWidget(self.title_label)
-        cl.addWidget(self.meta_label)
+        # artwork (issue 10 §6): the episode's image, else the feed's, beside the title
+        self.art_label = QLabel()
+        self.art_label.setFixedSize(ART_BOX, ART_BOX)
+        self.art_label.setAlignment(Qt.AlignCenter)
+        self.art_label.hide()
+        self.art_paths: tuple[str | None, str | None] = (None, None)  # (episode, feed) of details_id
+        self.art_path: str | None = None  # the file shown
+        self.art = ArtLoader(self)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        texts = QVBoxLayout()
+        texts.setContentsMargins(0, 0, 0, 0)
+        texts.addWidget(self.title_label)
+        texts.addWidget(self.meta_label)
+        head.addWidget(self.art_label, 0, Qt.AlignTop)
+        head.addLayout(texts, 1)
+        cl.addLayout(head)
         actions = QHBoxLayout()
         self.play_button = QPushButton(st.standardIcon(QStyle.SP_MediaPlay), "Play")
         self.play_button.clicked.connect(self._play_clicked)
@@ -69,6 +87,30 @@ class EpisodePaneController(QObject):
             actions.addWidget(b)
         actions.addStretch(1)
         cl.addLayout(actions)
+        # a playback error of the shown episode, in the pane (not only the status bar), with Retry
+        self.error_box = QFrame()
+        self.error_box.setObjectName("playbackError")
+        self.error_box.setFrameShape(QFrame.StyledPanel)
+        self.error_box.setStyleSheet("QFrame#playbackError { border: 1px solid #c0392b; border-radius: 4px; }")
+        el = QHBoxLayout(self.error_box)
+        el.setContentsMargins(8, 4, 4, 4)
+        self.error_icon = QLabel()
+        self.error_icon.setPixmap(st.standardIcon(QStyle.SP_MessageBoxWarning).pixmap(20, 20))
+        self.error_label = QLabel()
+        self.error_label.setTextFormat(Qt.PlainText)
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.setToolTip("Try to play this episode again")
+        self.retry_button.clicked.connect(self.retry)
+        el.addWidget(self.error_icon, 0, Qt.AlignTop)
+        el.addWidget(self.error_label, 1)
+        el.addWidget(self.retry_button, 0, Qt.AlignTop)
+        self.error_box.hide()
+        cl.addWidget(self.error_box)
+        self._request: tuple | None = None  # (episode, start) of the last start asked for
+        self._error: tuple | None = None  # (episode id, message, start) of the current playback error
+        w.player.errorChanged.connect(self._on_error)
         self.guest_card = QFrame()
         self.guest_card.setFrameShape(QFrame.StyledPanel)
         gl = QVBoxLayout(self.guest_card)
@@ -95,6 +137,50 @@ class EpisodePaneController(QObject):
         self.notes.anchorClicked.connect(self._notes_link)
         cl.addWidget(self.notes, 1)
 
+    # ------------------------------------------------------------ playback errors
+
+    def requested(self, ep, start: float | None) -> None:
+        """The window is about to load ``ep`` (Retry plays it again)."""
+        self._request = (ep, start)
+
+    def _on_error(self, message: str) -> None:
+        if not message:
+            self._error = None
+        else:
+            ep = self._request[0] if self._request else self.w.player.episode
+            start = self._request[1] if self._request else None
+            loaded = self.w.player.episode
+            if loaded is not None and (ep is None or loaded.id == ep.id):
+                ep, start = loaded, None  # failed while playing: resume where it stopped
+            self._error = (ep.id, message, start, ep) if ep is not None else None
+        self.update_error()
+
+    def update_error(self) -> None:
+        """Show the current playback error when the pane shows its episode."""
+        ep = self.w.shown_episode
+        err = self._error
+        if err is None or ep is None or ep.id != err[0]:
+            self.error_box.hide()
+            return
+        self.error_label.setText(err[1])
+        self.error_box.show()
+
+    def error_text(self) -> str:
+        return self.error_label.text() if self.error_box.isVisible() else ""
+
+    def retry(self) -> None:
+        err = self._error
+        if err is None:
+            return
+        eid, _msg, start, ep = err
+        self.error_box.hide()
+        self.w.set_status("Retrying…")
+        w = self.w
+        if w.player.episode is not None and w.player.episode.id == eid:
+            w.player.play()
+        else:
+            w.play_episode(ep, start)
+
     # ------------------------------------------------------------ showing
 
     def show_episode(self, ep) -> None:
@@ -114,6 +200,9 @@ class EpisodePaneController(QObject):
             self.guest_card.setVisible(False)
             self.topics_box.setVisible(False)
             self._shown_parts = ()
+        self.update_error()
+        if self.details_id != (ep.id if ep is not None else None):
+            self.show_art(None, None)
         if not has:
             self.title_label.setText("Select an episode")
             self.meta_label.setText("")
@@ -184,6 +273,8 @@ class EpisodePaneController(QObject):
             notes = d.notes_html or (plain_to_html(ep.summary) if ep.summary else "")
             self.notes.setHtml(linkify_timestamps(notes, ep.duration) if notes else "<p><i>No show notes.</i></p>")
         self._shown_parts = parts
+        self.show_art(d.episode_art, d.feed_art)
+        self.w.sidebar.set_feed_marks(ep.feed_id, d.skip_words, d.heard)
         self.w.sidebar.show_chapters(d.chapters)
         self.details_id = ep.id
 
@@ -213,6 +304,31 @@ class EpisodePaneController(QObject):
             self.topics_layout.addWidget(b)
             self.topic_buttons.append(b)
         self.topics_box.setVisible(bool(topics))
+
+    def show_art(self, episode_art: str | None, feed_art: str | None) -> None:
+        """The episode's image, else the feed's (cached files; a broken one is skipped)."""
+        self.art_paths = (episode_art, feed_art)
+        gen = self._gen
+        order = [p for p in (episode_art, feed_art) if p]
+
+        def shown(pm, rest):
+            if gen != self._gen:
+                return
+            if pm is None and rest:
+                self.art.load(rest[0], ART_BOX, self.w._guard(lambda pm2: shown(pm2, rest[1:])))
+                return
+            self.art_path = None if pm is None else order[len(order) - len(rest) - 1]
+            if pm is None:
+                self.art_label.clear()
+                self.art_label.hide()
+            else:
+                self.art_label.setPixmap(pm)
+                self.art_label.show()
+
+        if not order:
+            shown(None, [])
+        else:
+            self.art.load(order[0], ART_BOX, self.w._guard(lambda pm: shown(pm, order[1:])))
 
     def update_meta(self) -> None:
         ep = self.w.shown_episode

@@ -3,7 +3,10 @@ the slider with chapter ticks, elapsed and remaining time, speed, volume."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -17,11 +20,15 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ibplayer.services.listening import speed_for
+from ibplayer.services.resume import speed_for
 
+from ..artwork import ArtLoader, local_path
 from ..models import fmt_time
 from ..player import SPEEDS
 from ..widgets import ChapterSlider
+
+SLEEP_MINUTES = (15, 30, 45, 60)
+ART_BOX = 40
 
 
 def _volume(raw) -> int:
@@ -48,6 +55,18 @@ class PlayerBarController(QObject):
         self.now_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         pb.addWidget(self.now_label)
         row = QHBoxLayout()
+        # artwork (issue 10 §6): the current chapter's image, else the episode's, else the feed's
+        self.art_label = QLabel()
+        self.art_label.setFixedSize(ART_BOX, ART_BOX)
+        self.art_label.setAlignment(Qt.AlignCenter)
+        self.art_label.hide()
+        self.art_paths: tuple[str | None, str | None] = (None, None)  # the loaded episode's (episode, feed)
+        self.art_path: str | None = None  # the file shown (MPRIS sends it as mpris:artUrl)
+        self._art_want: tuple = ()
+        self.art = ArtLoader(self)
+        w.player.chapterChanged.connect(lambda _i: self.update_art())
+        w.player.episodeChanged.connect(lambda ep: ep is None and self.set_art_paths(None, None))
+        row.addWidget(self.art_label)
         self.back_button = QToolButton()
         self.back_button.setIcon(st.standardIcon(QStyle.SP_MediaSeekBackward))
         self.back_button.clicked.connect(w.skip_back)
@@ -89,15 +108,121 @@ class PlayerBarController(QObject):
         self.volume_slider.setToolTip("Volume")
         self.volume_slider.valueChanged.connect(w.player.set_volume)
         w.player.set_volume(self.volume_slider.value())
+        # buffering (a stream waiting for data) shows here, not as silence
+        self.buffering_label = QLabel("Buffering…")
+        self.buffering_label.setToolTip("Waiting for the stream to send audio")
+        self.buffering_label.hide()
+        w.player.bufferingChanged.connect(self._buffering)
+        w.player.stateChanged.connect(lambda st: st != "playing" and self._buffering(w.player.session.buffering))
+        # the sleep timer: N minutes, the end of the episode or of the current chapter
+        self.sleep_button = QToolButton()
+        self.sleep_button.setPopupMode(QToolButton.InstantPopup)
+        self.sleep_button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        self.sleep_menu = QMenu(self.sleep_button)
+        self.sleep_actions: dict[str, QAction] = {}
+        for m in SLEEP_MINUTES:
+            self._sleep_action(f"{m} minutes", f"min{m}", lambda _=False, m=m: self.set_sleep("minutes", m))
+        self.sleep_menu.addSeparator()
+        self._sleep_action("End of episode", "episode", lambda: self.set_sleep("episode"))
+        self._sleep_action("End of chapter", "chapter", lambda: self.set_sleep("chapter"))
+        self.sleep_menu.addSeparator()
+        self._sleep_action("Cancel sleep timer", "cancel", lambda: self.set_sleep(None))
+        self.sleep_button.setMenu(self.sleep_menu)
+        self.sleep_menu.aboutToShow.connect(self.update_sleep)  # "End of chapter" only with chapters
+        w.player.sleepChanged.connect(self._sleep_changed)
+        self.update_sleep()
         for b in (self.back_button, self.play_button, self.fwd_button, self.elapsed_label):
             row.addWidget(b)
         row.addWidget(self.slider, 1)
-        for b in (self.remaining_label, self.speed_combo, self.mute_button, self.volume_slider):
+        for b in (self.remaining_label, self.buffering_label, self.sleep_button, self.speed_combo,
+                  self.mute_button, self.volume_slider):
             row.addWidget(b)
         pb.addLayout(row)
         for b in (self.back_button, self.play_button, self.fwd_button, self.slider, self.speed_combo,
-                  self.mute_button, self.volume_slider):
+                  self.mute_button, self.volume_slider, self.sleep_button):
             b.setFocusPolicy(Qt.NoFocus)  # keys belong to the shortcuts
+
+    # ------------------------------------------------------------ sleep timer, buffering
+
+    def _sleep_action(self, text: str, key: str, fn) -> None:
+        act = self.sleep_menu.addAction(text)
+        act.triggered.connect(fn)
+        self.sleep_actions[key] = act
+
+    def set_sleep(self, kind: str | None, minutes: float = 0.0) -> None:
+        """Arm (or, with None, cancel) the session's sleep timer."""
+        self.w.player.set_sleep_timer(kind, minutes)
+        self.update_sleep()
+
+    def _sleep_changed(self, what: str) -> None:
+        if what == "fired":
+            self.w.set_status("Sleep timer: paused.")
+        self.update_sleep()
+
+    def sleep_text(self) -> str:
+        """What the button says: the armed timer, or just "Sleep"."""
+        session = self.w.player.session
+        s = session.sleep_timer()
+        if s is None:
+            return "Sleep"
+        if s.kind == "minutes":
+            left = max(0.0, (s.deadline or 0.0) - session.clock())
+            return f"Sleep: {max(1, math.ceil(left / 60.0))} min"
+        return "Sleep: end of chapter" if s.kind == "chapter" else "Sleep: end of episode"
+
+    def update_sleep(self) -> None:
+        text = self.sleep_text()
+        if self.sleep_button.text() != text:
+            self.sleep_button.setText(text)
+        armed = text != "Sleep"
+        self.sleep_button.setToolTip("Sleep timer: pause after a while (armed: " + text[7:] + ")" if armed
+                                     else "Sleep timer: pause after a while, or at the end of the chapter or episode")
+        self.sleep_actions["cancel"].setEnabled(armed)
+        self.sleep_actions["chapter"].setEnabled(bool(self.w.sidebar.playing_chapters)
+                                                 if hasattr(self.w, "sidebar") else False)
+
+    # ------------------------------------------------------------ artwork
+
+    def set_art_paths(self, episode_art: str | None, feed_art: str | None) -> None:
+        self.art_paths = (episode_art, feed_art)
+        self.update_art()
+
+    def update_art(self) -> None:
+        w = self.w
+        chapters = w.sidebar.playing_chapters if hasattr(w, "sidebar") else []
+        i = w.player.chapter()
+        chapter_art = local_path(chapters[i].image) if 0 <= i < len(chapters) else None
+        order = [p for p in (chapter_art, *self.art_paths) if p] if w.player.episode is not None else []
+        want = tuple(order)
+        if want == self._art_want:
+            return
+        self._art_want = want
+
+        def shown(pm, rest):
+            if want != self._art_want:
+                return  # the chapter moved on meanwhile
+            if pm is None and rest:
+                self.art.load(rest[0], ART_BOX, w._guard(lambda pm2: shown(pm2, rest[1:])))
+                return
+            path = None if pm is None else order[len(order) - len(rest) - 1]
+            if pm is None:
+                self.art_label.clear()
+                self.art_label.hide()
+            else:
+                self.art_label.setPixmap(pm)
+                self.art_label.show()
+            if path != self.art_path:
+                self.art_path = path
+                if getattr(w, "mpris", None) is not None:
+                    w.mpris.metadata_changed()
+
+        if not order:
+            shown(None, [])
+        else:
+            self.art.load(order[0], ART_BOX, w._guard(lambda pm: shown(pm, order[1:])))
+
+    def _buffering(self, on: bool) -> None:
+        self.buffering_label.setVisible(bool(on) and self.w.player.episode is not None)
 
     def set_speed(self, rate: float) -> None:
         self.speed_combo.setCurrentIndex(min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - rate)))
@@ -180,10 +305,12 @@ class PlayerBarController(QObject):
     # ------------------------------------------------------------ player signals
 
     def on_time(self, t: float) -> None:
-        length = self.w.player.length() or 0.0
+        length = (self.w.player.length() or 0.0) if self.w.player.episode is not None else 0.0
         self.slider.set_time(t)
         self.elapsed_label.setText(fmt_time(t))
         self.remaining_label.setText("-" + fmt_time(max(0.0, length - t)) if length else "")
+        if self.w.player.session.sleep_timer() is not None:
+            self.update_sleep()
 
     def on_length(self, length: float) -> None:
         self.slider.set_length(length)
@@ -192,6 +319,7 @@ class PlayerBarController(QObject):
         icon = QStyle.SP_MediaPause if state == "playing" else QStyle.SP_MediaPlay
         self.play_button.setIcon(self.w.style().standardIcon(icon))
         self.update_now()
+        self.update_sleep()
 
     def update_now(self) -> None:
         w = self.w

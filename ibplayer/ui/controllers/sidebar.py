@@ -10,7 +10,10 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
+    QMenu,
+    QMessageBox,
     QProgressBar,
     QStyle,
     QToolButton,
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibplayer.domain.sources import SOURCE_LABELS
+from ibplayer.services.listening import first_unheard, heard_indexes, title_matches
 
 from ..models import ChaptersModel, fmt_time
 from ..widgets import ChapterDelegate
@@ -91,6 +95,13 @@ class ChapterSidebarController(QObject):
         self.empty_label.hide()
         rl.addWidget(self.empty_label)
         self.playing_chapters: list = []  # the loaded episode's chapters (the player's)
+        # issue 10 §5: the shown episode's feed skip words and its heard chapters (starts)
+        self.marks_feed: int | None = None
+        self.skip_words: list[str] = []
+        self.heard_starts: set[float] = set()
+        v.setContextMenuPolicy(Qt.CustomContextMenu)
+        v.customContextMenuRequested.connect(self._menu)
+        w.player.chapterHeard.connect(self._heard)
 
     # ------------------------------------------------------------ showing
 
@@ -103,6 +114,7 @@ class ChapterSidebarController(QObject):
         # the last chapter ends at its own episode's end, never the playing one's
         duration = (ep.duration if ep else None) or (w.player.length() if loaded else None)
         self.model.set_chapters(chapters, duration, cv.source if cv else None)
+        self.apply_marks()
         self.empty_label.setVisible(not chapters and ep is not None)
         self.view.setVisible(bool(chapters) or ep is None)
         self.progress.setVisible(bool(chapters) and loaded)
@@ -131,11 +143,113 @@ class ChapterSidebarController(QObject):
     def follow_player(self) -> None:
         """The shown episode is the loaded one: its chapters drive the player."""
         w = self.w
-        w.player.set_chapters(self.model.starts())
+        self.hand_to_player(True)
         self.playing_chapters = self.model.chapters()
-        w.bar.slider.set_ticks(self.model.starts())
         self.progress.setVisible(self.model.rowCount() > 0)
         self.on_time(w.player.time())
+
+    def hand_to_player(self, loaded: bool) -> None:
+        """The shown episode is (``loaded``) the player's: its chapters, with
+        titles, and its feed's skip words go to the player."""
+        w = self.w
+        starts = self.model.starts() if loaded else []
+        w.player.set_chapters(starts, [c.title for c in self.model.chapters()] if loaded else [])
+        w.player.set_skip_words(self.skip_words if loaded else [])
+        w.bar.slider.set_ticks(starts)
+        self.apply_marks()
+        self.playing_chapters = self.model.chapters() if loaded else []
+        w.bar.set_art_paths(*(w.pane.art_paths if loaded else (None, None)))
+
+    # ------------------------------------------------------------ skip words, heard marks (issue 10 §5)
+
+    def set_feed_marks(self, feed_id: int, words: list[str], heard: set[float]) -> None:
+        self.marks_feed, self.skip_words, self.heard_starts = feed_id, list(words), set(heard)
+
+    def apply_marks(self) -> None:
+        chapters = self.model.chapters()
+        skipped = {i for i, c in enumerate(chapters) if title_matches(c.title, self.skip_words)}
+        if self.w.shown_is_loaded():
+            skipped |= {i for i in range(len(chapters)) if self.w.player.session.chapter_skipped(i)}
+        self.model.set_marks(skipped, heard_indexes(self.model.starts(), self.heard_starts))
+
+    def _heard(self, eid: int, _index: int, start: float) -> None:
+        self.w.write(lambda core: core.listening.mark_heard(eid, start))
+        ep = self.w.shown_episode
+        if ep is not None and ep.id == eid:
+            self.heard_starts.add(start)
+            self.apply_marks()
+
+    def skip_chapter(self, row: int | None = None) -> None:
+        """Skip the chapter playing (or ``row``, when playback reaches it)."""
+        if not self.w.shown_is_loaded():
+            self.w.set_status("Skip this chapter: play the episode first.")
+            return
+        self.w.player.skip_chapter(row)
+        self.apply_marks()
+
+    def continue_unheard(self) -> None:
+        """Play the shown episode from its first chapter neither heard nor skipped."""
+        w = self.w
+        if w.shown_episode is None or not self.model.rowCount():
+            w.set_status("This episode has no chapters.")
+            return
+        skipped = self.model.skipped()
+        i = first_unheard(self.model.starts(), self.heard_starts, lambda i: i in skipped)
+        if i is None:
+            w.set_status("Every chapter of this episode has been heard.")
+            return
+        w.play_at(self.model.starts()[i])
+
+    def _menu(self, pos) -> None:
+        idx = self.view.indexAt(pos)
+        m = QMenu(self.w)
+        if idx.isValid():
+            row = idx.row()
+            m.addAction("Play from here", lambda: self._clicked(idx))
+            act = m.addAction("Skip this chapter",
+                              lambda: self.skip_chapter(None if row == self.w.player.chapter() else row))
+            act.setEnabled(self.w.shown_is_loaded())
+        m.addAction("Continue from the first unheard chapter", self.continue_unheard)
+        if self.marks_feed is not None:
+            fid = self.marks_feed
+            ep = self.w.shown_episode
+            m.addAction("Skip chapters about…", lambda: self.edit_skip_words(fid, ep.feed_title if ep else ""))
+        m.exec(self.view.viewport().mapToGlobal(pos))
+
+    def edit_skip_words(self, feed_id: int, title: str) -> None:
+        """Ask for a feed's skip words (comma separated); stored through the services."""
+        w = self.w
+        w.read(lambda lib: lib.skip_words(feed_id), lambda words: self._ask_skip_words(feed_id, title, words))
+
+    def _ask_skip_words(self, feed_id: int, title: str, words: list[str]) -> None:
+        text, ok = QInputDialog.getText(
+            self.w, "Skip chapters", f"Skip chapters of “{title}” whose titles contain (comma separated):",
+            text=", ".join(words))
+        if ok:
+            self.set_skip_words(feed_id, text)
+
+    def set_skip_words(self, feed_id: int, text: str) -> None:
+        w = self.w
+
+        def done(_changes):
+            w.read(lambda lib: lib.skip_words(feed_id), lambda words: self._skip_words_stored(feed_id, words))
+
+        def failed(exc):
+            w.set_status(f"Skip words not changed: {exc}")
+            QMessageBox.warning(w, "Skip chapters", f"Skip words not changed: {exc}")
+
+        w.write(lambda core: core.listening.set_skip_words(feed_id, text), done, failed)
+
+    def _skip_words_stored(self, feed_id: int, words: list[str]) -> None:
+        w = self.w
+        n = len(words)
+        w.set_status(f"{n} skip word{'s' if n != 1 else ''} for this feed" + (f": {', '.join(words)}" if words else ""))
+        if self.marks_feed == feed_id:
+            self.skip_words = list(words)
+        pe = w.player.episode
+        if pe is not None and pe.feed_id == feed_id and w.shown_is_loaded():
+            w.player.set_skip_words(words)
+        self.apply_marks()
 
     def _source_chosen(self, index: int) -> None:
         ep = self.w.shown_episode
@@ -191,6 +305,7 @@ class ChapterSidebarController(QObject):
         """The player unloaded (a failed start): no highlight, ticks or progress."""
         self.view.setCurrentIndex(QModelIndex())
         self.view.clearSelection()
+        self.model.update_time(-1.0)  # no chapter stays bold / tinted as if playing
         self.progress.setVisible(False)
         self.w.bar.slider.set_ticks([])
         self.playing_chapters = []
