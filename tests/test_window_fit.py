@@ -55,14 +55,15 @@ def test_wide_window_shows_every_column_and_title_takes_the_spare_width(qtbot, s
     w = make_window()
     w.resize(1600, 1000)
     qtbot.waitUntil(lambda: w.width() == 1600)
-    w.splitter.setSizes([900, 400, 300])
+    # (the episode pane keeps room for its buttons: ~470 px)
+    w.splitter.setSizes([960, 470, 170])
     qtbot.wait(50)
     v = w.episode_view
     for col in (M.GUEST, M.DATE, M.LENGTH, M.STATUS):
         assert not v.isColumnHidden(col), col
     wide = v.header().sectionSize(M.TITLE)
     guest = v.header().sectionSize(M.GUEST)
-    w.splitter.setSizes([1100, 300, 200])
+    w.splitter.setSizes([1040, 470, 130])
     qtbot.wait(50)
     assert v.header().sectionSize(M.TITLE) > wide  # the spare width went to the title
     assert v.header().sectionSize(M.GUEST) == guest

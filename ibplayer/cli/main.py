@@ -134,6 +134,9 @@ def _add_download_commands(sub) -> None:
                    help="on refresh, keep the N newest episodes downloaded (0 = off)")
     s.add_argument("--auto-delete-played", choices=("on", "off"), help="delete downloads once played")
     s.add_argument("--auto-queue", choices=("on", "off"), help="add new episodes to Up Next after each refresh")
+    s.add_argument("--skip-words", metavar="WORDS",
+                   help='skip chapters whose titles contain one of these (comma separated, e.g. "sponsor,ad break"; '
+                        '"" = none)')
     s.add_argument("--speed", metavar="X|default", type=_speed_arg,
                    help="this feed's playback speed (0.5 to 3), or 'default' for the global one")
     s = sub.add_parser("queue", help="Up Next: list, add, put next, remove or clear queued episodes")
@@ -169,9 +172,6 @@ def _add_mark_commands(sub) -> None:
     s.add_argument("--older", action="store_true", help="also every older episode of its feed")
     s = sub.add_parser("mark-all-played", help="mark every unplayed episode played (of a feed)")
     s.add_argument("feed", nargs="?", help="feed id, URL or title")
-    s.add_argument("--skip-words", metavar="WORDS",
-                   help='skip chapters whose titles contain one of these (comma separated, e.g. "sponsor,ad break"; '
-                        '"" = none)')
 
 
 # ---------------------------------------------------------------- commands
