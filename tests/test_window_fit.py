@@ -14,7 +14,7 @@ import sys
 from httpfixtures import file_server  # noqa: F401 - fixture
 from PySide6.QtCore import QSettings
 from test_ui import VLC_ARGS, make_window, show  # noqa: F401 - fixtures
-from ui_helpers import wait_until
+from ui_helpers import feed_xml, wait_until
 
 from ibplayer.ui.controllers.episodes import NEW_VIEW
 from ibplayer.ui.models import EpisodesModel
@@ -70,16 +70,31 @@ def test_wide_window_shows_every_column_and_title_takes_the_spare_width(qtbot, s
 
 
 def test_feed_column_only_in_mixed_lists(qtbot, show, make_window):
+    from ibplayer.services.core import Core
+
     w = make_window()
     v = w.episode_view
     w.resize(1600, 1000)
-    w.splitter.setSizes([1000, 400, 200])
-    fid = w.feeds_model.feeds()[0].id
+    w.splitter.setSizes([1000, 470, 130])
+    # one feed subscribed: "All episodes" names no feed on every row
+    wait_until(qtbot, lambda: w.episodes.feed_id is None and w.episodes_model.rowCount() == 2)
+    assert v.isColumnHidden(M.FEED)
+    w.close()
+    other = feed_xml([dict(guid="o-1", title="Another show's talk", url=show.server.url("/ep1.mp3"), length=1000,
+                           duration=40, notes="<p>Notes</p>")], title="Second Show")
+    with Core(show.data_dir) as core:
+        core.subscribe(show.server.add("/other.xml", other, content_type="application/rss+xml"))
+    w = make_window()
+    v = w.episode_view
+    w.resize(1600, 1000)
+    w.splitter.setSizes([1000, 470, 130])
+    fid = next(f.id for f in w.feeds_model.feeds() if f.title == "Loopback Show")
     w.episodes.feed_view.setCurrentIndex(w.feeds_model.index(w.feeds_model.row_for_feed(fid)))
     wait_until(qtbot, lambda: w.episodes.feed_id == fid and v.isColumnHidden(M.FEED))
     w.episodes.feed_view.setCurrentIndex(w.feeds_model.index(w.feeds_model.row_for_feed(None)))
     wait_until(qtbot, lambda: w.episodes.feed_id is None and not v.isColumnHidden(M.FEED))
-    assert w.episodes_model.data(w.episodes_model.index(0, M.FEED)) == "Loopback Show"
+    feeds = {w.episodes_model.data(w.episodes_model.index(r, M.FEED)) for r in range(w.episodes_model.rowCount())}
+    assert feeds == {"Loopback Show", "Second Show"}
     assert v.header().visualIndex(M.FEED) == 1  # beside the title
     assert NEW_VIEW != fid
 

@@ -111,6 +111,7 @@ class EpisodeListController(QObject):
                        EpisodesModel.DATE: self._pref[EpisodesModel.DATE],
                        EpisodesModel.LENGTH: self._pref[EpisodesModel.LENGTH]}
         self._has_length = True
+        self._mixed = False  # the rows come from more than one feed
         self._fitting = False
         v.viewport().installEventFilter(self)
         el.addWidget(v, 1)
@@ -133,7 +134,7 @@ class EpisodeListController(QObject):
 
     def _wanted(self, col: int) -> bool:
         if col == EpisodesModel.FEED:
-            return self.feed_id is None or self.feed_id == NEW_VIEW  # lists that mix feeds
+            return self._mixed  # only where the rows come from several feeds
         if col == EpisodesModel.LENGTH:
             return self._has_length
         return True
@@ -253,6 +254,7 @@ class EpisodeListController(QObject):
         self.new_bar.setVisible(self.feed_id == NEW_VIEW)
         self.mark_seen_button.setEnabled(self.feed_id == NEW_VIEW and bool(rows))
         self._has_length = any(ep.duration for ep in rows)  # no itunes:duration: no empty column
+        self._mixed = len({ep.feed_id for ep in rows}) > 1
         self.fit_columns()
         w.downloads.mark_rows()
         try:
