@@ -55,7 +55,11 @@ class EpisodePaneController(QObject):
         head.addWidget(self.art_label, 0, Qt.AlignTop)
         head.addLayout(texts, 1)
         cl.addLayout(head)
-        actions = QHBoxLayout()
+        # the buttons wrap onto a second line in a narrow pane (at 1024 px the
+        # chapter sidebar needs the room more than one row of buttons does)
+        actions_box = QWidget()
+        actions = FlowLayout(actions_box)
+        actions.setContentsMargins(0, 0, 0, 0)
         self.play_button = QPushButton(st.standardIcon(QStyle.SP_MediaPlay), "Play")
         self.play_button.clicked.connect(self._play_clicked)
         self.download_button = QPushButton(st.standardIcon(QStyle.SP_ArrowDown), "Download")
@@ -85,8 +89,7 @@ class EpisodePaneController(QObject):
             + self.download_button.iconSize().width() + 24)
         for b in (self.play_button, self.download_button, self.progress, self.played_button, self.queue_button):
             actions.addWidget(b)
-        actions.addStretch(1)
-        cl.addLayout(actions)
+        cl.addWidget(actions_box)
         # a playback error of the shown episode, in the pane (not only the status bar), with Retry
         self.error_box = QFrame()
         self.error_box.setObjectName("playbackError")

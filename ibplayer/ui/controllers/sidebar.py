@@ -4,7 +4,7 @@ previous / next."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -84,6 +84,7 @@ class ChapterSidebarController(QObject):
         self._relayout = QTimer(self, singleShot=True, interval=50)
         self._relayout.timeout.connect(v.doItemsLayout)
         ch.sectionResized.connect(lambda i, _o, _n: i == 1 and self._relayout.start())
+        v.viewport().installEventFilter(self)  # a narrow sidebar gives the titles the Length column's room
         rl.addWidget(v, 1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -102,6 +103,13 @@ class ChapterSidebarController(QObject):
         v.setContextMenuPolicy(Qt.CustomContextMenu)
         v.customContextMenuRequested.connect(self._menu)
         w.player.chapterHeard.connect(self._heard)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Resize and obj is self.view.viewport():
+            narrow = obj.width() < 300
+            if self.view.isColumnHidden(2) != narrow:
+                self.view.setColumnHidden(2, narrow)
+        return False
 
     # ------------------------------------------------------------ showing
 
