@@ -63,6 +63,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from ibplayer.infra.http import USER_AGENT  # one User-Agent for every request
+from ibplayer.infra.paths import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -359,16 +360,7 @@ def _load_sidecar(sidecar: Path, url: str) -> dict | None:
 
 
 def _save_sidecar(sidecar: Path, data: dict) -> None:
-    tmp = sidecar.with_name(sidecar.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, sidecar)
-    except OSError:
-        _unlink(tmp)  # e.g. a full disk: leave no debris
-        raise
+    write_atomic(sidecar, json.dumps(data).encode("utf-8"))  # a full disk leaves no debris
 
 
 def _validator(resp: httpx.Response) -> dict:

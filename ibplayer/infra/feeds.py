@@ -407,11 +407,11 @@ class ItemCache:
             return
         head, items = self._pending
         try:
+            from ibplayer.infra.paths import write_atomic
+
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps({"version": CACHE_VERSION, "url": self.url, "head": head, "items": items, "guids": sorted(library_guids),
-                                        "retry": sorted(retry)}))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps({"version": CACHE_VERSION, "url": self.url, "head": head, "items": items,
+                                                "guids": sorted(library_guids), "retry": sorted(retry)}).encode())
         except OSError as exc:  # a cache: never fatal
             log.debug("item cache %s: %s", self.path, exc)
 

@@ -40,3 +40,23 @@ def resources_dir() -> Path:
 
 def resource(name: str) -> Path:
     return resources_dir() / name
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write a whole file or nothing: a temp file beside it, fsync, rename.
+    On failure (a full disk…) the temp file is removed and the old file, if
+    any, is left as it was."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ibplayer.infra import http
+from ibplayer.infra.paths import write_atomic
 from ibplayer.infra.store import EnrichmentRow, Library, LibraryError
 from ibplayer.services.changes import Changes
 
@@ -122,18 +123,6 @@ def image_name(url: str) -> str:
     return "img-" + hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:16] + (
         ext if ext in _IMAGE_EXTS else ".img"
     )
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a whole file or nothing (temp file, fsync, rename)."""
-    import os
-
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class Enrichment:
@@ -368,7 +357,7 @@ class Enrichment:
                     changes.feeds.add(feed_id)
                 got_chapter_image = got_chapter_image or r.url in chapter_urls
             else:
-                log.warning("image %s: %s", r.url, r.error)
+                log.info("image %s: %s", r.url, r.error)  # tried again later; never the user's error
                 lib.put_enrichment(EnrichmentRow(r.url, "image", checked_at=now, error=r.error or "not fetched"))
         if got_chapter_image:  # the chapters now name the cached files
             changes |= self._sync_chapter_files(feed_id, revalidate=frozenset(), fetch=False)

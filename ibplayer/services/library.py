@@ -190,7 +190,9 @@ class LibraryService:
         f = self.library.feed(feed_id)
         if f is None:
             raise LibraryError(f"no feed {feed_id}")
-        checked = Changes(feeds={feed_id})  # last checked / last error changed
+        # a feed whose last error was shown changes when that error clears or
+        # changes; a plain "checked, nothing new" changes nothing a front-end shows
+        checked = Changes(feeds={feed_id}) if f.last_error else Changes()
         try:
             fetched = feeds.fetch_feed(
                 f.url,
@@ -202,10 +204,12 @@ class LibraryService:
             )
         except NetworkUnreachable as exc:
             self.library.note_feed_checked(feed_id, error=str(exc))
-            return RefreshResult(feed_id, f.url, f.title, "offline", error=str(exc), changes=self.core.emit(checked))
+            failed = Changes(feeds={feed_id}) if f.last_error != str(exc) else Changes()
+            return RefreshResult(feed_id, f.url, f.title, "offline", error=str(exc), changes=self.core.emit(failed))
         except FeedError as exc:
             self.library.note_feed_checked(feed_id, error=str(exc))
-            return RefreshResult(feed_id, f.url, f.title, "error", error=str(exc), changes=self.core.emit(checked))
+            failed = Changes(feeds={feed_id}) if f.last_error != str(exc) else Changes()
+            return RefreshResult(feed_id, f.url, f.title, "error", error=str(exc), changes=self.core.emit(failed))
         if fetched.not_modified:
             self.library.note_feed_checked(feed_id, url=fetched.url if fetched.url != f.url else None)
             changes = checked | self.core.enrichment.sync_chapters(feed_id)  # files never fetched (offline before)
@@ -225,7 +229,8 @@ class LibraryService:
             parsed = feeds.parse_feed(fetched.content, f.url, cache=cache)  # only new and changed items
         except FeedError as exc:
             self.library.note_feed_checked(feed_id, error=str(exc))
-            return RefreshResult(feed_id, f.url, f.title, "error", error=str(exc), changes=self.core.emit(checked))
+            failed = Changes(feeds={feed_id}) if f.last_error != str(exc) else Changes()
+            return RefreshResult(feed_id, f.url, f.title, "error", error=str(exc), changes=self.core.emit(failed))
         stats = self.library.store_feed(
             feed_id, parsed, url=fetched.url, etag=fetched.etag, last_modified=fetched.last_modified,
             content_hash=digest, snapshot=False,
