@@ -198,7 +198,8 @@ class Probe(QObject):
             QTimer.singleShot(0, self.report)   # after this paint has finished
         return False
     def report(self):
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # VmHWM, not ru_maxrss: Linux keeps the parent's peak in ru_maxrss across fork+exec
+        rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))
         print("PAINTED", time.perf_counter() - T0, rss, self.win.episodes_model.rowCount(), flush=True)
         os._exit(0)
 
@@ -233,7 +234,8 @@ class Probe(QObject):
             QTimer.singleShot(0, self.report)
         return False
     def report(self):
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # VmHWM, not ru_maxrss: Linux keeps the parent's peak in ru_maxrss across fork+exec
+        rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))
         print("PAINTED", time.perf_counter() - T0, rss, 0, flush=True)
         os._exit(0)
 
