@@ -119,3 +119,19 @@ def test_window_starts_on_bad_ui_settings_and_a_damaged_library(qtbot, data_dir,
     assert "damaged" in box.text() and "set aside" in box.text()
     assert w.bar.volume_slider.value() == 100 and w.prefs["skip_back"] == 15
     assert w.isVisible() and w.width() > 300
+
+
+def test_titles_with_markup_show_as_written(qtbot, file_server, data_dir, make_window):  # noqa: F811
+    from PySide6.QtCore import Qt
+
+    audio = sample_bytes()
+    items = [dict(guid="m1", title='<h1 style="font-size:90px">Huge</h1><a href="x">link</a>',
+                  url=file_server.add("/m1.mp3", audio), length=len(audio), duration=40, notes=notes_for([(0, "Start")]))]
+    url = file_server.add("/feed.xml", feed_xml(items, title="<b>Bold</b> Show"), content_type="application/rss+xml")
+    with Core(data_dir) as core:
+        core.subscribe(url)
+    w = make_window(need_vlc=False)
+    wait_until(qtbot, lambda: w.shown_episode is not None)
+    assert w.pane.title_label.textFormat() == Qt.PlainText and "<h1" in w.pane.title_label.text()
+    w.set_status(f"{w.shown_episode.feed_title}: 1 new")
+    assert w.status_label.textFormat() == Qt.PlainText and w.status_label.text().startswith("<b>Bold</b> Show")

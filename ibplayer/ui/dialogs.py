@@ -225,3 +225,20 @@ class AddFeedDialog(QDialog):
             self.w.set_status("Subscribing cancelled.")
         self.pending = 0
         self.reject()
+
+
+def plain_box(parent, icon, title: str, text: str, buttons) -> QMessageBox:
+    """A message box whose text is shown as written: feed and episode
+    titles are never taken for markup (a hostile title cannot restyle it)."""
+    box = QMessageBox(icon, title, text, buttons, parent)
+    box.setTextFormat(Qt.PlainText)
+    return box
+
+
+def ask(parent, title: str, text: str) -> bool:
+    return plain_box(parent, QMessageBox.Question, title, text, QMessageBox.Yes | QMessageBox.No).exec() \
+        == QMessageBox.Yes
+
+
+def warn(parent, title: str, text: str) -> None:
+    plain_box(parent, QMessageBox.Warning, title, text, QMessageBox.Ok).exec()

@@ -40,7 +40,7 @@ from .controllers.playerbar import PlayerBarController
 from .controllers.queue import QueueController
 from .controllers.search import SearchController
 from .controllers.sidebar import ChapterSidebarController
-from .dialogs import AddFeedDialog, SettingsDialog, ShortcutsDialog, vlc_missing_dialog
+from .dialogs import AddFeedDialog, SettingsDialog, ShortcutsDialog, ask, vlc_missing_dialog, warn
 from .player import Player
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         self.upnext.dock.hide()
 
         self.status_label = QLabel()
+        self.status_label.setTextFormat(Qt.PlainText)  # feed titles and errors are never markup
         self.statusBar().addWidget(self.status_label, 1)
         self.offline_label = QLabel("● Offline")
         self.offline_label.setToolTip("The last refresh could not reach the network")
@@ -472,8 +473,7 @@ class MainWindow(QMainWindow):
         self.write(lambda core: core.set_played(eid, played))
 
     def unsubscribe(self, fid: int, title: str) -> None:
-        if QMessageBox.question(self, "Unsubscribe", f"Unsubscribe from {title}? Downloads stay on disk.") \
-                != QMessageBox.Yes:
+        if not ask(self, "Unsubscribe", f"Unsubscribe from {title}? Downloads stay on disk."):
             return
         if self.player.episode is not None and self.player.episode.feed_id == fid:
             self.player.unload()
@@ -495,7 +495,7 @@ class MainWindow(QMainWindow):
 
         def failed(exc):
             self.set_status(f"Could not subscribe: {exc}")
-            QMessageBox.warning(self, "Add Feed", f"Could not subscribe to {url}:\n{exc}")
+            warn(self, "Add Feed", f"Could not subscribe to {url}:\n{exc}")
 
         self.run(lambda core: core.subscribe(url), done, failed)
 
@@ -510,7 +510,7 @@ class MainWindow(QMainWindow):
             bad = [r for r in results if isinstance(r, str)]
             self.set_status(f"Imported {ok} feed{'s' if ok != 1 else ''}" + (f"; {len(bad)} failed" if bad else ""))
             if bad:
-                QMessageBox.warning(self, "Import OPML", "Some feeds failed:\n" + "\n".join(bad[:20]))
+                warn(self, "Import OPML", "Some feeds failed:\n" + "\n".join(bad[:20]))
 
         self.run(lambda core: core.opml_import(path), done)
 

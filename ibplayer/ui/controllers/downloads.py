@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QMenu,
-    QMessageBox,
     QPushButton,
     QTreeView,
     QVBoxLayout,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import workers
+from ..dialogs import ask
 from ..models import DownloadsModel, EpisodeIdRole
 from ..widgets import DownloadBarDelegate
 
@@ -262,8 +262,7 @@ class DownloadsController(QObject):
         if self.is_downloading(ep.id):
             self.cancel(ep.id)
         elif ep.file:
-            if QMessageBox.question(w, "Delete download", f"Delete the downloaded file of “{ep.title}”?") \
-                    == QMessageBox.Yes:
+            if ask(w, "Delete download", f"Delete the downloaded file of “{ep.title}”?"):
                 self.delete(ep)
         else:
             self.download(ep)

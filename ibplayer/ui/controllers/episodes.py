@@ -17,13 +17,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMenu,
-    QMessageBox,
     QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
+from ..dialogs import ask
 from ..models import EpisodesModel, FeedIdRole, FeedsModel
 from ..widgets import EpisodeStatusDelegate
 
@@ -380,6 +380,6 @@ class EpisodeListController(QObject):
         if confirm:
             what = "every new episode" if only_new else ("every episode of this feed" if fid is not None
                                                           else "every episode of every feed")
-            if QMessageBox.question(self.w, "Mark all played", f"Mark {what} as played?") != QMessageBox.Yes:
+            if not ask(self.w, "Mark all played", f"Mark {what} as played?"):
                 return
         self.w.write(lambda core: core.marks.mark_all_played(fid, only_new=only_new))

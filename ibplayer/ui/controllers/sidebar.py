@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMenu,
-    QMessageBox,
     QProgressBar,
     QStyle,
     QToolButton,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from ibplayer.domain.sources import SOURCE_LABELS
 from ibplayer.services.listening import first_unheard, heard_indexes, title_matches
 
+from ..dialogs import warn
 from ..models import ChaptersModel, fmt_time
 from ..widgets import ChapterDelegate
 
@@ -244,7 +244,7 @@ class ChapterSidebarController(QObject):
 
         def failed(exc):
             w.set_status(f"Skip words not changed: {exc}")
-            QMessageBox.warning(w, "Skip chapters", f"Skip words not changed: {exc}")
+            warn(w, "Skip chapters", f"Skip words not changed: {exc}")
 
         w.write(lambda core: core.listening.set_skip_words(feed_id, text), done, failed)
 
