@@ -242,16 +242,16 @@ def test_skip_words_edited_in_the_window_are_stored_and_bad_ones_change_nothing(
     assert "2 skip words" in w.status_label.text()
     with Core(show.data_dir) as core:
         assert core.listening.skip_words(fid) == ["wrap-up", "housekeeping"]
-    from PySide6.QtWidgets import QMessageBox
+    from ibplayer.ui.controllers import sidebar
 
     shown = []
-    orig = QMessageBox.warning
-    QMessageBox.warning = staticmethod(lambda *a, **k: shown.append(a[2]))  # no modal dialog in a test
+    orig = sidebar.warn
+    sidebar.warn = lambda *a, **k: shown.append(a[2])  # no modal dialog in a test
     try:
         w.sidebar.set_skip_words(fid, "fine, bad\x01word")
         wait_until(qtbot, lambda: shown, msg=w.status_label.text())
     finally:
-        QMessageBox.warning = orig
+        sidebar.warn = orig
     assert "control character" in shown[0] and "\n" not in shown[0]
     with Core(show.data_dir) as core:
         assert core.listening.skip_words(fid) == ["wrap-up", "housekeeping"]
