@@ -324,3 +324,32 @@ def file_server():
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def stalling_server():
+    """A server that accepts connections and never sends a byte (until the
+    test ends): a stream that connects but stays silent."""
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    held, stop = [], threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+                held.append(conn)
+            except OSError:
+                pass
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}", held
+    stop.set()
+    t.join(2)
+    for c in held:
+        c.close()
+    srv.close()

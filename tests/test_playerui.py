@@ -4,47 +4,18 @@ Real libVLC (--aout=dummy), real loopback servers, pytest-qt offscreen."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from httpfixtures import FileServer, file_server  # noqa: F401 - fixture
+from httpfixtures import FileServer, file_server, stalling_server  # noqa: F401 - fixtures
 from test_ui import make_window, open_episode, player_time, show, wait_playing_near  # noqa: F401 - fixtures
 from ui_helpers import SAMPLE_CHAPTERS, feed_xml, notes_for, sample_bytes, wait_until
 
 from ibplayer.services.core import Core
 
 # --------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def stalling_server():
-    """Accepts connections and never sends a byte (until the test ends)."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(0.2)
-    held, stop = [], threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-                held.append(conn)
-            except OSError:
-                pass
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.getsockname()[1]}", held
-    stop.set()
-    t.join(2)
-    for c in held:
-        c.close()
-    srv.close()
 
 
 def _subscribe(data_dir, server, items, path="/feed.xml", title="Loopback Show", **settings):

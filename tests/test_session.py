@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from httpfixtures import file_server  # noqa: F401 - fixture
+from httpfixtures import (
+    file_server,  # noqa: F401 - fixture
+    stalling_server,  # noqa: F401 - fixture
+)
 
 from ibplayer.infra import vlcloader
 from ibplayer.infra.playback import VlcBackend
@@ -443,36 +446,6 @@ def test_a_downloaded_file_plays_whatever_its_enclosure_url(qtbot, qt_player):
 # --------------------------------------------------------------------- issue 10 §7: never silent
 
 
-@pytest.fixture
-def stalling_server():
-    """Accepts connections and never sends a byte (until the test ends)."""
-    import socket
-    import threading
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(0.2)
-    held, stop = [], threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-                held.append(conn)
-            except OSError:
-                pass
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.getsockname()[1]}", held
-    stop.set()
-    t.join(2)
-    for c in held:
-        c.close()
-    srv.close()
-
-
 def session_on_vlc(lib: FakeLibrary, **kw) -> PlaybackSession:
     _need_tools()
     s = PlaybackSession(VlcBackend(VLC_ARGS), lambda job: job(lib), **kw)
@@ -500,7 +473,7 @@ class Seen:
         self.states.append(st)
 
 
-def test_a_stream_that_sends_nothing_errors_within_the_timeout(stalling_server):
+def test_a_stream_that_sends_nothing_errors_within_the_timeout(stalling_server):  # noqa: F811
     url, held = stalling_server
     lib = FakeLibrary()
     s = session_on_vlc(lib, start_timeout=3.0)
