@@ -234,6 +234,7 @@ def test_search_hit_plays_at_its_chapter(qtbot, show, make_window):
     assert rows, [(h.kind, h.title) for h in hits]
     assert w.results_panel.isVisible()
     idx = w.hits_model.index(rows[0])
+    assert "Loopback Show" in idx.data()  # each hit says which feed it is from
     qtbot.mouseClick(w.results_view.viewport(), Qt.LeftButton, pos=w.results_view.visualRect(idx).center())
     wait_playing_near(qtbot, w, 18.5, tol=1.0)
     assert w.player.episode.id == show.ids["ep-2"]

@@ -601,11 +601,12 @@ class HitsModel(QAbstractListModel):
             return None
         h = self._hits[index.row()]
         if role == Qt.DisplayRole:
+            feed = f" · {h.feed_title}" if h.feed_title else ""  # each hit says which feed it is from
             if h.kind == "chapter":
-                return f"▸ {fmt_time(h.start)}  {h.title}\n    in {h.episode_title}"
+                return f"▸ {fmt_time(h.start)}  {h.title}\n    in {h.episode_title}{feed}"
             if h.kind == "guest":
-                return f"☺ {h.title}\n    {h.episode_title}"
-            return f"♫ {h.title}\n    {h.snippet.replace(chr(10), ' ')[:120]}"
+                return f"☺ {h.title}\n    {h.episode_title}{feed}"
+            return f"♫ {h.title}{feed}\n    {h.snippet.replace(chr(10), ' ')[:120]}"
         if role == Qt.ToolTipRole:
             return f"{self.KIND_LABEL.get(h.kind, h.kind)}: {h.title}\n{h.episode_title or ''}\n{h.snippet}"
         if role == HitRole:
