@@ -335,7 +335,9 @@ class DownloadsController(QObject):
         if ep is None:
             return
         job = self.model.job(ep.id)
-        if self.is_downloading(ep.id):
+        # the library already has its file: the download is over, whichever of
+        # the record's Changes and its callback reached this thread first
+        if self.is_downloading(ep.id) and not (ep.file and job and job["state"] == "recording"):
             pane.download_button.setText("Cancel download")
             frac = job["fraction"]
             pane.progress.setRange(0, 1000 if frac is not None else 0)
