@@ -58,7 +58,7 @@ class Route:
     repr_digest: bool | str = False  # send Repr-Digest (sha-256 of the current data, or this text)
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     trickle_every: float | None = None  # after the body, one more byte this often, forever (slowloris)
-    stall_after: int | None = None  # send this many body bytes, then hold the connection silent
+    stall_after: int | None = None  # send this many body bytes (of the announced length), then hold the connection silent
     hits: int = 0
 
 
@@ -202,7 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
             cut = len(body) if cut is None else cut
         endless = route.trickle_every is not None or route.stall_after is not None
         close = cut is not None or route.no_length or endless
-        if not route.no_length and not endless:
+        if not route.no_length and route.trickle_every is None:
+            # a stall happens mid-body: the length of the whole answer was promised
             headers["Content-Length"] = str(announced)
         self._status(entry, code, headers, close=close)
         if head:

@@ -64,28 +64,63 @@ class Ep:
     feed_title: str = "A show"
 
 
-class FakeLibrary:
-    """Records what the session writes (a real store is used in test_ui).
+class SessionLibrary:
+    """The session's library: a real one (an SQLite file in a temp dir) whose
+    feed holds episodes with ids 1–40, so every ``Ep(id=…)`` a test plays is a
+    stored episode.  It also keeps the session's writes in order (the store
+    keeps only the last), so a test can say "no write ever went below 99 s".
     Stands where the app passes its services Core (``core.library`` is the store)."""
+
+    _made: list[tuple[object, str]] = []
 
     @property
     def library(self):
         return self
 
     def __init__(self) -> None:
+        import tempfile
+
+        from ibplayer.domain.models import ParsedEpisode, ParsedFeed
+        from ibplayer.infra.store import Library
+
+        d = tempfile.mkdtemp(prefix="ibp-session-")
+        self.store = Library(d)
+        SessionLibrary._made.append((self.store, d))
+        fid = self.store.add_feed("http://127.0.0.1:9/feed.xml", "A show")
+        self.store.store_feed(fid, ParsedFeed(title="A show", episodes=[
+            ParsedEpisode(guid=f"ep-{i}", title=f"Episode {i}", audio_url=f"http://127.0.0.1:9/{i}.mp3")
+            for i in range(40, 0, -1)]))
+        ids = sorted(e.id for e in self.store.episodes(fid))
+        assert ids == list(range(1, 41)), ids
         self.positions: list[tuple[int, float]] = []
         self.played: list[int] = []
-        self.durations: dict[int, float] = {}
 
     def set_position(self, eid: int, t: float) -> None:
         self.positions.append((eid, t))
+        self.store.set_position(eid, t)
 
     def set_played(self, eid: int, played: bool = True) -> None:
         if played:
             self.played.append(eid)
+        self.store.set_played(eid, played)
 
     def file_duration(self, eid: int) -> float | None:
-        return self.durations.get(eid)
+        return self.store.file_duration(eid)
+
+    def stored(self, eid: int):
+        """The episode as the library now holds it."""
+        return self.store.episode(eid)
+
+
+@pytest.fixture(autouse=True)
+def _close_libraries():
+    yield
+    import shutil as _sh
+
+    while SessionLibrary._made:
+        lib, d = SessionLibrary._made.pop()
+        lib.close()
+        _sh.rmtree(d, ignore_errors=True)
 
 
 def wait_qt(qtbot, pred, timeout: float = 8.0, msg: str = "") -> None:
@@ -105,7 +140,7 @@ def qt_player(qtbot):
 
     class Writer:
         def __init__(self) -> None:
-            self.lib = FakeLibrary()
+            self.lib = SessionLibrary()
 
         def submit(self, fn, callback=None):
             r = fn(self.lib)
@@ -153,6 +188,7 @@ def test_chapter_click_past_a_short_first_estimate_keeps_the_place(qtbot, qt_pla
     wait_qt(qtbot, lambda: p.state() == "paused", msg=f"{p.state()} {p.time()}")
     assert ep.position >= target - 1.0, (ep.position, saved)
     assert lib.positions and lib.positions[-1][1] >= target - 1.0, lib.positions
+    assert lib.stored(7).position == pytest.approx(lib.positions[-1][1]) and not lib.stored(7).played
 
 
 def test_a_jump_libvlc_cannot_reach_keeps_the_place_and_says_so(qtbot, qt_player, vbr_file):
@@ -176,7 +212,7 @@ def test_a_jump_libvlc_cannot_reach_keeps_the_place_and_says_so(qtbot, qt_player
     p.pause()
     wait_qt(qtbot, lambda: p.state() == "paused")
     assert 3.0 <= lib.positions[-1][1] < 10.0, lib.positions
-    assert ep.position == lib.positions[-1][1]
+    assert ep.position == lib.positions[-1][1] == pytest.approx(lib.stored(9).position)
 
 
 # --------------------------------------------------------------------- the session without Qt
@@ -258,7 +294,7 @@ class Clock:
 
 
 def scripted_session(tmp_path, **kw):
-    lib = FakeLibrary()
+    lib = SessionLibrary()
     b = ScriptedBackend()
     clock = Clock()
     s = PlaybackSession(b, lambda job: job(lib), clock=clock, **kw)
@@ -301,6 +337,7 @@ def test_played_rule_never_trusts_a_first_estimate_nor_a_seek(tmp_path):
     play_for(s, b, clock, 3.0)
     s.backend_event("state", "ended")
     assert ep.played and lib.played == [1] and ep.position == 0.0
+    assert lib.stored(1).played
 
 
 def test_played_rule_trusts_the_files_own_length_only_when_libvlc_agrees(tmp_path):
@@ -321,7 +358,7 @@ def test_played_rule_trusts_the_files_own_length_only_when_libvlc_agrees(tmp_pat
     play_for(s, b, clock, 10.0)
     assert not ep.played  # 5990 s: not yet within the last 5 s
     play_for(s, b, clock, 10.0)
-    assert ep.played and lib.played == [2]
+    assert ep.played and lib.played == [2] and lib.stored(2).played
 
 
 def test_stable_libvlc_length_is_trusted_for_the_last_seconds(tmp_path):
@@ -446,7 +483,7 @@ def test_a_downloaded_file_plays_whatever_its_enclosure_url(qtbot, qt_player):
 # --------------------------------------------------------------------- issue 10 §7: never silent
 
 
-def session_on_vlc(lib: FakeLibrary, **kw) -> PlaybackSession:
+def session_on_vlc(lib: SessionLibrary, **kw) -> PlaybackSession:
     _need_tools()
     s = PlaybackSession(VlcBackend(VLC_ARGS), lambda job: job(lib), **kw)
     s.use_queued_events()
@@ -475,7 +512,7 @@ class Seen:
 
 def test_a_stream_that_sends_nothing_errors_within_the_timeout(stalling_server):  # noqa: F811
     url, held = stalling_server
-    lib = FakeLibrary()
+    lib = SessionLibrary()
     s = session_on_vlc(lib, start_timeout=3.0)
     seen = Seen()
     s.add_listener(seen)
@@ -490,6 +527,7 @@ def test_a_stream_that_sends_nothing_errors_within_the_timeout(stalling_server):
         assert "No audio from the server 127.0.0.1 after 3 s" in seen.errors[0]
         # a failed start: no position saved, the episode does not stay loaded
         assert lib.positions == [] and lib.played == [] and ep.position == 1234.0
+        assert lib.stored(11).position == 0.0 and not lib.stored(11).played
         assert s.episode is None and seen.episodes[-1] is None and s.state() == "error"
     finally:
         s.shutdown()
@@ -511,7 +549,7 @@ def test_stream_errors_say_what_went_wrong(case, file_server):  # noqa: F811
     else:
         url = "http://no-such-host.invalid/ep.mp3"  # RFC 2606: never resolves
         expect = "You may be offline"
-    lib = FakeLibrary()
+    lib = SessionLibrary()
     s = session_on_vlc(lib)
     seen = Seen()
     s.add_listener(seen)
@@ -526,7 +564,7 @@ def test_stream_errors_say_what_went_wrong(case, file_server):  # noqa: F811
 
 
 def test_an_old_error_clears_when_playback_succeeds_and_buffering_shows(file_server):  # noqa: F811
-    lib = FakeLibrary()
+    lib = SessionLibrary()
     s = session_on_vlc(lib)
     seen = Seen()
     s.add_listener(seen)
@@ -551,7 +589,7 @@ def test_sleep_timer_at_chapter_end_pauses_at_the_boundary(real_library):
     """Issue 10 §4: "end of the current chapter" pauses within 1 s of the
     boundary, after a short fade, and the volume comes back for the next play."""
     lib, eid, starts, titles = real_library
-    s = session_on_vlc(FakeLibrary(), fade_seconds=1.5)
+    s = session_on_vlc(SessionLibrary(), fade_seconds=1.5)
     fired = []
 
     class Hooks:
@@ -604,7 +642,7 @@ def test_skip_words_jump_over_matching_chapters(real_library):
     """Issue 10 §5 (session side): a chapter whose title holds a skip word is
     jumped over during playback."""
     lib, eid, starts, titles = real_library
-    s = session_on_vlc(FakeLibrary())
+    s = session_on_vlc(SessionLibrary())
     try:
         s.set_chapters(starts, ["Cold open", "Sponsor break", "The main idea", "Wrap-up"])
         s.set_skip_words(["sponsor", "ad break"])
@@ -618,52 +656,17 @@ def test_skip_words_jump_over_matching_chapters(real_library):
         s.shutdown()
 
 
-@pytest.fixture
-def half_then_silent_server():
-    """Sends the headers and the first third of the sample, then nothing
-    (the connection stays open), once per connection."""
-    import socket
-    import threading
-
-    audio = SAMPLE.read_bytes()
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(0.2)
-    held, stop = [], threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            held.append(conn)
-            try:
-                conn.recv(4096)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: %d\r\n\r\n" % len(audio))
-                conn.sendall(audio[: len(audio) // 3])
-            except OSError:
-                pass
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.getsockname()[1]}/ep.mp3"
-    stop.set()
-    t.join(2)
-    for c in held:
-        c.close()
-    srv.close()
-
-
-def test_a_stream_that_stops_mid_way_errors_and_keeps_the_place(half_then_silent_server):
+def test_a_stream_that_stops_mid_way_errors_and_keeps_the_place(file_server):  # noqa: F811
     """libVLC stays "playing" with its clock frozen forever when a stream stops
     sending: the session notices within the timeout, keeps the place, says so."""
-    lib = FakeLibrary()
+    lib = SessionLibrary()
     s = session_on_vlc(lib, start_timeout=2.0)
     seen = Seen()
     s.add_listener(seen)
-    ep = Ep(id=15, audio_url=half_then_silent_server)
+    audio = SAMPLE.read_bytes()
+    # the headers and the first third of the sample, then nothing (the connection stays open)
+    url = file_server.add("/ep.mp3", audio, stall_after=len(audio) // 3)
+    ep = Ep(id=15, audio_url=url)
     try:
         s.set_rate(3.0)
         assert s.load(ep, play=True)
@@ -674,6 +677,7 @@ def test_a_stream_that_stops_mid_way_errors_and_keeps_the_place(half_then_silent
         assert "stopped sending audio" in seen.errors[0]
         assert s.episode is ep and not ep.played
         assert lib.positions and abs(lib.positions[-1][1] - frozen) < 0.5, lib.positions
+        assert abs(lib.stored(15).position - frozen) < 0.5
         # play again: a new connection, from the same place
         s.play()
         assert pump_until(s, lambda: s.state() == "playing", timeout=8)
