@@ -1254,26 +1254,16 @@ class DownloadQueue:
 
     def cancel(self, job_id: str) -> None:
         """Stop the job and delete its partial file."""
-        notify = False
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if not job:
-                return
-            if job.state == "running":
-                job.resume_requested = False
-                job.cancel.set()
-            elif job.state in ("queued", "paused"):
-                if job.state == "queued":
-                    self._pending.remove(job_id)
-                job.state = "cancelled"
-                _discard_partial(job.dest)
-                notify = True
-                self._lock.notify_all()
-        if notify:
-            self._call(self.on_cancelled, job_id)
+        self._stop(job_id, "cancelled")
 
     def pause(self, job_id: str) -> None:
         """Stop the job but keep its partial file for :meth:`resume`."""
+        self._stop(job_id, "paused")
+
+    def _stop(self, job_id: str, to: str) -> None:
+        """Cancel or pause: a running job is signalled (its worker reports the
+        end); a waiting one ends here, its partial file deleted on cancel."""
+        cancel = to == "cancelled"
         notify = False
         with self._lock:
             job = self._jobs.get(job_id)
@@ -1281,14 +1271,17 @@ class DownloadQueue:
                 return
             if job.state == "running":
                 job.resume_requested = False
-                job.pause.set()
-            elif job.state == "queued":
-                self._pending.remove(job_id)
-                job.state = "paused"
+                (job.cancel if cancel else job.pause).set()
+            elif job.state == "queued" or (cancel and job.state == "paused"):
+                if job.state == "queued":
+                    self._pending.remove(job_id)
+                job.state = to
+                if cancel:
+                    _discard_partial(job.dest)
                 notify = True
                 self._lock.notify_all()
         if notify:
-            self._call(self.on_paused, job_id)
+            self._call(self.on_cancelled if cancel else self.on_paused, job_id)
 
     def resume(self, job_id: str) -> None:
         """Queue a paused (or failed) job again; it resumes from its .part."""
