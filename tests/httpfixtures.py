@@ -354,3 +354,27 @@ def stalling_server():
     for c in held:
         c.close()
     srv.close()
+
+
+def payload(n: int, seed: int = 1) -> bytes:
+    """Deterministic, non-repeating bytes (so a wrong offset changes the hash)."""
+    import hashlib
+
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(f"{seed}:{i}".encode()).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def wait_for(cond, timeout: float = 5.0, step: float = 0.01) -> bool:
+    """Poll ``cond`` until it holds or ``timeout`` passes; its last answer."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())

@@ -22,33 +22,15 @@ import pytest
 from ibplayer.infra.downloader import DownloadError, DownloadQueue, download_file, part_paths
 
 try:
-    from tests.httpfixtures import FileServer, file_server  # noqa: F401
+    from tests.httpfixtures import FileServer, file_server, payload, wait_for  # noqa: F401
 except ImportError:  # tests/ not importable as a package
-    from httpfixtures import FileServer, file_server  # noqa: F401
+    from httpfixtures import FileServer, file_server, payload, wait_for  # noqa: F401
 
 FAST = dict(backoff=0.01, timeout=5)
 
 
-def payload(n: int, seed: int = 1) -> bytes:
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"{seed}:{i}".encode()).digest()
-        i += 1
-    return bytes(out[:n])
-
-
 def sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
-
-
-def wait_for(cond, timeout=5.0, step=0.01):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return False
 
 
 # --------------------------------------------------------------------------

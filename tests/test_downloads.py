@@ -29,22 +29,12 @@ from ibplayer.infra.downloader import (
 )
 
 try:
-    from tests.httpfixtures import FileServer, file_server  # noqa: F401
+    from tests.httpfixtures import FileServer, file_server, payload, wait_for  # noqa: F401
 except ImportError:  # tests/ not importable as a package
-    from httpfixtures import FileServer, file_server  # noqa: F401
+    from httpfixtures import FileServer, file_server, payload, wait_for  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = dict(backoff=0.01, timeout=5)
-
-
-def payload(n: int, seed: int = 1) -> bytes:
-    """Deterministic, non-repeating bytes (so a wrong offset changes the hash)."""
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(f"{seed}:{i}".encode()).digest()
-        i += 1
-    return bytes(out[:n])
 
 
 def sha(b: bytes) -> str:
@@ -57,15 +47,6 @@ def file_sha(p: Path) -> str:
 
 def leftovers(dest: Path) -> list[str]:
     return sorted(p.name for p in dest.parent.iterdir())
-
-
-def wait_for(cond, timeout=5.0, step=0.01):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return False
 
 
 # --------------------------------------------------------------------------
