@@ -361,7 +361,7 @@ def _usable_cpus() -> int:
 
 
 # Part of every item cache: a new parser (or a new ibplayer) re-reads every item once.
-CACHE_VERSION = f"{__version__}/1"
+CACHE_VERSION = f"{__version__}/2"  # /2: schema v8 stores guests' href and img
 
 
 class ItemCache:
