@@ -141,3 +141,82 @@ def test_a_v7_library_keeps_its_people_and_gains_pages_on_the_next_refresh(data_
         subscribed(core, file_server, feed(item("n1", "Cider", person("Tomas Lind", href="https://tomas.example"))))
         assert [(g.name, g.href) for g in lib.guests(ids["old-1"])] == [("Tomas Lind", "https://tomas.example")]
         assert lib.person_id("Tomas Lind") == 5
+
+
+# ------------------------------------------------------------------ the window
+
+
+def test_the_guest_card_shows_the_page_link_and_the_picture(qtbot, file_server, data_dir):  # noqa: F811
+    from PySide6.QtCore import QObject, QUrl, Slot
+    from PySide6.QtGui import QColor, QDesktopServices
+    from ui_helpers import wait_until
+
+    from ibplayer.infra import vlcloader
+    from ibplayer.ui.mainwindow import build_main_window
+
+    pic = file_server.add("/people/tomas.png", png(rgb=(200, 40, 40)), content_type="image/png")
+    late = file_server.add("/people/ines.png", b"gone", status=404)
+    body = feed(item("g1", "Grafting old trees", person("Tomas Lind", href="https://tomas.example/about", img=pic))
+                + item("g2", "Bees in the orchard", person("Ines Moreau", img=late)))
+    with Core(data_dir, timeout=5) as core:
+        fid = subscribed(core, file_server, body)
+        ids = {e.guid: e.id for e in core.library.episodes(fid)}
+    # Ines's picture is there now (the refresh could not get it): opening her episode fetches it
+    file_server.add("/people/ines.png", png(rgb=(40, 40, 200)), content_type="image/png")
+
+    class Browser(QObject):
+        def __init__(self):
+            super().__init__()
+            self.opened: list[str] = []
+
+        @Slot(QUrl)
+        def open(self, url):
+            self.opened.append(url.toString())
+
+    browser = Browser()
+    for scheme in ("http", "https", "javascript", "file"):
+        QDesktopServices.setUrlHandler(scheme, browser, "open")
+    assert vlcloader.load_vlc() is not None
+    w = build_main_window(data_dir, backend_args=("--aout=dummy",))
+    qtbot.addWidget(w)
+    try:
+        wait_until(qtbot, lambda: w.episodes_model.rowCount() == 2, msg="episode list never loaded")
+        pane = w.pane
+
+        def colour_shown(row: int) -> QColor | None:
+            pic_label = pane.guest_rows[row][0] if len(pane.guest_rows) > row else None
+            if pic_label is None or not pic_label.isVisible() or pic_label.pixmap().isNull():
+                return None
+            img = pic_label.pixmap().toImage()
+            return img.pixelColor(img.width() // 2, img.height() // 2)
+
+        assert w.select_episode(ids["g1"])
+        wait_until(qtbot, lambda: pane.details_id == ids["g1"] and colour_shown(0) is not None,
+                   msg="Tomas's picture never showed")
+        assert pane.guest_card.isVisible()
+        assert colour_shown(0).getRgb()[:3] == (200, 40, 40)
+        [(_pic, text)] = pane.guest_rows
+        assert "Tomas Lind" in text.text() and "tomas.example/about" in text.text()
+        assert 'href="https://tomas.example/about"' in text.text()
+        text.linkActivated.emit("https://tomas.example/about")  # what a click on the link sends
+        assert browser.opened == ["https://tomas.example/about"]
+        for odd in ("javascript:alert(1)", "file:///etc/passwd"):
+            text.linkActivated.emit(odd)
+        assert browser.opened == ["https://tomas.example/about"]
+        # the name still lists the guest's episodes
+        text.linkActivated.emit("guest:Tomas Lind")
+        wait_until(qtbot, lambda: w.episodes_model.rowCount() == 1, msg="the guest filter did not apply")
+        w.clear_guest_filter()
+        wait_until(qtbot, lambda: w.episodes_model.rowCount() == 2)
+        # Ines: no page (no link), her picture fetched now, through the artwork cache
+        assert w.select_episode(ids["g2"])
+        wait_until(qtbot, lambda: pane.details_id == ids["g2"] and colour_shown(0) is not None, timeout=15,
+                   msg="Ines's picture was not fetched on demand")
+        assert colour_shown(0).getRgb()[:3] == (40, 40, 200)
+        [(_pic, text)] = pane.guest_rows
+        assert "Ines Moreau" in text.text() and "http" not in text.text()
+        assert len(file_server.requests_for("/people/ines.png")) == 2  # the refresh's try and the card's
+    finally:
+        for scheme in ("http", "https", "javascript", "file"):
+            QDesktopServices.unsetUrlHandler(scheme)
+        w.close()
