@@ -20,8 +20,26 @@ parser/feed/src/test/java/de/danoeh/antennapod/parser/feed/element/namespace/Rss
   testAtomBasic              -> test_atom_basic_enclosure_links_and_logo
   testEmptyRelLinks          -> test_atom_links_without_rel
   testLogoWithWhitespace     -> test_atom_logo_with_whitespace
-.../element/util/DateUtilsTest.java (every test)     -> test_dates_antennapod_reads
+.../element/util/DateUtilsTest.java (every test)     -> test_dates_antennapod_reads,
+                                                        test_atom_dates_antennapod_reads
 .../element/util/DurationParserTest.java (every test) -> test_durations_antennapod_reads
+parser/media/src/test/java/de/danoeh/antennapod/parser/media/id3/ChapterReaderTest.java
+  testReadFullTagWithChapter, testReadChapterWithoutSubframes, testReadChapterWithTitle,
+  testReadTitleWithGarbage   -> test_id3_chapter_without_subframes_and_plain_titles
+  testRealFileAuphonic, testRealFileFfmpeg, testRealFileHindenburgJournalistPro,
+  testRealFileMp3chapsPy, testRealFileUltraschall
+                             -> test_id3_chapters_with_unicode_titles_links_and_pictures
+.../parser/media/vorbis/VorbisCommentChapterReaderTest.java
+  testRealFilesAuphonic      -> test_vorbis_comment_chapters_with_links (ogg and opus)
+.../parser/media/m4a/M4AChapterReaderTest.java
+  testRealFilesAuphonic      -> test_m4a_nero_chapters
+app/src/test/.../ui/cleaner/ShownotesCleanerTest.kt (every timecode test)
+                             -> test_show_notes_timecodes (one case per AntennaPod test)
+Not mirrored: JsonFeedParserTest (ARD Audiothek's own JSON API, not a podcast
+feed format ibplayer reads), PodcastIndexTranscriptParserTest and AtomTextTest
+(transcripts and Atom text constructs: no feature of ours shows them), and
+ChapterReaderTest.testReadFullTagWithMultipleChapters (two CHAP frames with one
+element ID; ID3 requires the IDs to be unique and mutagen keeps one).
 
 Deliberate differences (ibplayer is an audio player; AntennaPod keeps any item):
 - an item with no audio (no media at all, or only a video) is not an episode
@@ -32,6 +50,15 @@ Deliberate differences (ibplayer is an audio player; AntennaPod keeps any item):
   (testParseDateWith{Micro,Centi,Deci}seconds...) are compared to the second.
 - funding links, transcripts and the feed's language are not read (no
   feature shows them); the cases check that the feed opens with its episodes.
+- an untitled ID3 chapter is named "Chapter N" (AntennaPod leaves it empty);
+  pictures embedded in ID3 chapters (APIC) are not read.
+- with an unknown duration, "10:11" in show notes is 10 min 11 s (AntennaPod:
+  10 h 11 min); with a known one both read it the same way.
+
+Fixes these cases found: two-digit RFC 822 years 50-99 (were 20xx), a date
+without a zone (was none), zone names feedparser reads as UTC (CET, CEST...),
+Atom <logo> as the feed's image, items wrapped in an unknown element, an ID3
+title with bytes after its NUL, a show-notes time equal to the duration (was a link).
 """
 
 from __future__ import annotations
@@ -281,3 +308,164 @@ def test_items_of_the_channel_all_count_around_an_unknown_element():
               "</channel></rss>")
     assert [(e.title, e.audio_url) for e in f.episodes] == [
         ("a", "https://cases.example/a.mp3"), ("b", "https://cases.example/b.mp3")]
+
+
+# ------------------------------------------------------------------ chapter readers
+# parser/media/src/test/java/de/danoeh/antennapod/parser/media/...
+#   id3/ChapterReaderTest: testReadFullTagWithChapter, testReadChapterWithoutSubframes,
+#     testReadChapterWithTitle, testReadTitleWithGarbage, testRealFile{Auphonic,
+#     HindenburgJournalistPro,Mp3chapsPy,Ffmpeg,Ultraschall}
+#   vorbis/VorbisCommentChapterReaderTest: testRealFilesAuphonic (ogg and opus)
+#   m4a/M4AChapterReaderTest: testRealFilesAuphonic (Nero chapters)
+# Their audio files cannot be fetched here: ffmpeg makes a tone of the same
+# length, mutagen writes the same kind of chapter tags into it.
+
+UNICODE_TITLES = ["Part 1 - \u2764\ufe0f\U0001f60a", "Part 2 - \u00df\u00f6\u00c4", "Part 3 - \u7231", "Part 4"]
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory):
+    import shutil
+    import subprocess
+
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is needed to make the test audio"
+    d = tmp_path_factory.mktemp("antennapod-media")
+
+    def make(name: str, seconds: float, *codec: str, meta: str | None = None):
+        out = d / name
+        args = [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}"]
+        if meta:
+            (d / "meta.txt").write_text(meta, encoding="utf-8")
+            args += ["-i", str(d / "meta.txt"), "-map", "0:a", "-map_chapters", "1"]
+        subprocess.run(args + ["-ac", "1", *codec, str(out)], check=True, timeout=60)
+        return out
+
+    return make
+
+
+def _copy(src, tmp_path):
+    import shutil
+
+    return shutil.copy(src, tmp_path / src.name)
+
+
+def test_id3_chapter_without_subframes_and_plain_titles(tone, tmp_path):
+    from mutagen.id3 import CHAP, ID3, TIT2
+
+    from ibplayer.infra.audiofile import read_audio_info
+
+    mp3 = _copy(tone("plain.mp3", 4, "-ar", "8000", "-b:a", "16k"), tmp_path)
+    tags = ID3()
+    # testReadFullTagWithChapter / testReadChapterWithoutSubframes: a CHAP
+    # with a start of 23 ms and no sub-frames (no title: ibplayer names it,
+    # AntennaPod leaves it empty)
+    tags.add(CHAP(element_id="CH1", start_time=23, end_time=0, start_offset=0, end_offset=0, sub_frames=[]))
+    # testReadChapterWithTitle: an ISO-8859-1 title; testReadTitleWithGarbage:
+    # the title ends at its terminating NUL, what follows is not part of it
+    tags.add(CHAP(element_id="CH2", start_time=1500, end_time=0, start_offset=0, end_offset=0,
+                  sub_frames=[TIT2(encoding=0, text=["Hello"])]))
+    tags.add(CHAP(element_id="CH3", start_time=2500, end_time=0, start_offset=0, end_offset=0,
+                  sub_frames=[TIT2(encoding=0, text=["A", "****"])]))
+    tags.save(mp3)
+    info = read_audio_info(mp3)
+    assert [(round(c.start, 3), c.title) for c in info.chapters] == [(0.023, "Chapter 1"), (1.5, "Hello"), (2.5, "A")]
+
+
+def test_id3_chapters_with_unicode_titles_links_and_pictures(tone, tmp_path):
+    # testRealFileAuphonic / testRealFileFfmpeg / testRealFileHindenburgJournalistPro /
+    # testRealFileUltraschall: UTF-16 and UTF-8 titles, a WXXX link per chapter,
+    # an APIC picture in each (AntennaPod shows embedded chapter pictures;
+    # ibplayer does not read them: the chapters are the same without)
+    from mutagen.id3 import APIC, CHAP, CTOC, ID3, TIT2, WXXX, CTOCFlags
+
+    from ibplayer.infra.audiofile import read_audio_info
+
+    mp3 = _copy(tone("rich.mp3", 12, "-ar", "8000", "-b:a", "16k"), tmp_path)
+    tags = ID3()
+    ids = [f"chp{i}" for i in range(4)]
+    tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
+                  sub_frames=[]))
+    for i, (cid, title) in enumerate(zip(ids, UNICODE_TITLES)):
+        tags.add(CHAP(element_id=cid, start_time=i * 3000, end_time=(i + 1) * 3000, start_offset=0xFFFFFFFF,
+                      end_offset=0xFFFFFFFF,
+                      sub_frames=[TIT2(encoding=1 if i % 2 else 3, text=[title]),
+                                  WXXX(encoding=0, desc="", url=f"https://cases.example/ch{i}"),
+                                  APIC(encoding=0, mime="image/png", type=0, desc="", data=b"\x89PNG\r\n\x1a\n")]))
+    tags.save(mp3)
+    info = read_audio_info(mp3)
+    assert [(c.start, c.title, c.url) for c in info.chapters] == [
+        (i * 3.0, t, f"https://cases.example/ch{i}") for i, t in enumerate(UNICODE_TITLES)]
+
+
+@pytest.mark.parametrize("name, codec", [("auphonic.ogg", ("-ar", "8000", "-c:a", "libvorbis")),
+                                         ("auphonic.opus", ("-ar", "48000", "-c:a", "libopus", "-b:a", "16k"))])
+def test_vorbis_comment_chapters_with_links(tone, tmp_path, name, codec):
+    import mutagen
+
+    from ibplayer.infra.audiofile import read_audio_info
+
+    path = _copy(tone(name, 12, *codec), tmp_path)
+    f = mutagen.File(path)
+    for i, title in enumerate(UNICODE_TITLES, 1):
+        f[f"CHAPTER{i:03d}"] = f"00:00:{(i - 1) * 3:02d}.000"
+        f[f"CHAPTER{i:03d}NAME"] = title
+        f[f"CHAPTER{i:03d}URL"] = "https://cases.example/more"
+    f.save()
+    info = read_audio_info(path)
+    assert [(c.start, c.title, c.url) for c in info.chapters] == [
+        ((i) * 3.0, t, "https://cases.example/more") for i, t in enumerate(UNICODE_TITLES)]
+
+
+def test_m4a_nero_chapters(tone, tmp_path):
+    from ibplayer.infra.audiofile import read_audio_info
+
+    titles = [(0, "A first look at the garden"), (23, "Setting up the beds"), (67, "The beds in spring")]
+    meta = ";FFMETADATA1\n" + "".join(
+        f"[CHAPTER]\nTIMEBASE=1/1000\nSTART={s * 1000}\nEND={(titles[i + 1][0] if i + 1 < len(titles) else 70) * 1000}\n"
+        f"title={t}\n" for i, (s, t) in enumerate(titles))
+    m4a = tone("nero.m4a", 70, "-ar", "8000", "-c:a", "aac", "-b:a", "16k", meta=meta)
+    info = read_audio_info(m4a)
+    assert [(c.start, c.title) for c in info.chapters] == [(float(s), t) for s, t in titles]
+
+
+# ------------------------------------------------------------------ show-notes timecodes
+# ui/cleaner ShownotesCleanerTest (app/src/test/.../ShownotesCleanerTest.kt): which
+# times in show notes become links, and to which second.  ibplayer's rule is
+# domain.chapters.timestamp_mentions (the pane's links: ui.widgets.linkify_timestamps).
+# Deliberate difference: with an unknown duration AntennaPod reads "10:11" as
+# 10 h 11 min; ibplayer reads it as 10 min 11 s (podcast notes mean minutes).
+
+TIMECODES = [
+    # (AntennaPod test, time as written, the episode's duration (None: unknown), seconds linked)
+    ("testProcessShownotesAddTimecodeHhmmssNoChapters", "10:11:12", None, [36672]),
+    ("testProcessShownotesAddTimecodeHhmmssMoreThen24HoursNoChapters", "25:00:00", None, [90000]),
+    ("testProcessShownotesAddTimecodeMmssNoChapters", "10:11", 11 * 60, [611]),
+    ("testProcessShownotesAddTimecodeHmmssNoChapters", "2:11:12", None, [7872]),
+    ("testProcessShownotesAddTimecodeMssNoChapters", "1:12", 2 * 60, [72]),
+    ("testProcessShownotesAddNoTimecodeDuration", "2:11:12", 7872, []),
+    ("testProcessShownotesAddTimecodeMultipleFormatsNoChapters", "10:12 here. Hey look another one 1:10:12",
+     7200, [612, 4212]),
+    ("testProcessShownotesAddTimecodeMultipleShortFormatNoChapters", "10:12 here. Hey look another one 2:12",
+     3 * 3600, [612, 132]),
+    ("testProcessShownotesAddTimecodeParentheses", "(10:11)", 3600, [611]),
+    ("testProcessShownotesAddTimecodeBrackets", "[10:11]", 3600, [611]),
+    ("testProcessShownotesAddTimecodeAngleBrackets", "&lt;10:11&gt;", 3600, [611]),
+    ("testProcessShownotesAndInvalidTimecode", "2:1 0:0 000 00 00:000", None, []),
+]
+
+
+@pytest.mark.parametrize("name, written, duration, seconds", TIMECODES, ids=[t[0] for t in TIMECODES])
+def test_show_notes_timecodes(name, written, duration, seconds):
+    import html
+    import re
+
+    from ibplayer.domain.chapters import timestamp_mentions
+    from ibplayer.ui.widgets import SEEK_SCHEME, linkify_timestamps
+
+    notes = f"<p> Some test text with a timecode {written} here.</p>"
+    text = html.unescape(re.sub(r"<[^>]+>", "", notes))
+    assert [sec for _, _, sec in timestamp_mentions(text, duration)] == seconds
+    links = re.findall(rf'<a href="{SEEK_SCHEME}:([0-9.]+)">([^<]*)</a>', linkify_timestamps(notes, duration))
+    assert [(float(s), shown) for s, shown in links] == [
+        (float(sec), text[a:b]) for a, b, sec in timestamp_mentions(text, duration)]
