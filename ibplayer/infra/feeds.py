@@ -316,9 +316,12 @@ def _published(entry) -> datetime | None:
     where feedparser gives none or reads it wrong, RFC 2822's rules: a
     date without a zone is UTC, a two-digit year 50-99 is 19xx, and the
     common zone names feedparser does not know (CET, CEST...) count."""
-    raw = entry.get("published") if entry.get("published_parsed") or not entry.get("updated_parsed") \
-        else entry.get("updated")
-    st = entry.get("published_parsed") or entry.get("updated_parsed")
+    st = entry.get("published_parsed")
+    if st:
+        raw = entry.get("published")
+    else:
+        st = entry.get("updated_parsed")
+        raw = entry.get("updated") if st else entry.get("published")
     try:
         if st:
             dt = datetime.fromtimestamp(calendar.timegm(st), tz=UTC)
@@ -329,13 +332,15 @@ def _published(entry) -> datetime | None:
             if not t:
                 return None
             dt = datetime.fromtimestamp(calendar.timegm(t[:9]) - (t[9] or 0), tz=UTC)
-        if isinstance(raw, str):
-            zone = _ZONE_NAME_RE.search(raw)
-            if zone and zone.group(1) in _ZONE_HOURS and not _NUMERIC_ZONE_RE.search(raw):
-                dt -= timedelta(hours=_ZONE_HOURS[zone.group(1)])
-            yy = _TWO_DIGIT_YEAR_RE.match(raw)
-            if yy and int(yy.group(1)) >= 50 and dt.year == 2000 + int(yy.group(1)):
-                dt = dt.replace(year=dt.year - 100)
+        if isinstance(raw, str) and raw:
+            if raw.rstrip()[-1:].isalpha():  # ends in a zone name
+                zone = _ZONE_NAME_RE.search(raw)
+                if zone and zone.group(1) in _ZONE_HOURS and not _NUMERIC_ZONE_RE.search(raw):
+                    dt -= timedelta(hours=_ZONE_HOURS[zone.group(1)])
+            if dt.year >= 2050:  # maybe a two-digit year of the last century
+                yy = _TWO_DIGIT_YEAR_RE.match(raw)
+                if yy and int(yy.group(1)) >= 50 and dt.year == 2000 + int(yy.group(1)):
+                    dt = dt.replace(year=dt.year - 100)
         return dt
     except (OverflowError, ValueError, OSError):
         return None
