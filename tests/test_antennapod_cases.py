@@ -20,6 +20,8 @@ parser/feed/src/test/java/de/danoeh/antennapod/parser/feed/element/namespace/Rss
   testAtomBasic              -> test_atom_basic_enclosure_links_and_logo
   testEmptyRelLinks          -> test_atom_links_without_rel
   testLogoWithWhitespace     -> test_atom_logo_with_whitespace
+.../element/element/AtomTextTest.java
+  testProcessingHtml         -> test_atom_html_titles_are_text
 .../element/util/DateUtilsTest.java (every test)     -> test_dates_antennapod_reads,
                                                         test_atom_dates_antennapod_reads
 .../element/util/DurationParserTest.java (every test) -> test_durations_antennapod_reads
@@ -36,8 +38,8 @@ parser/media/src/test/java/de/danoeh/antennapod/parser/media/id3/ChapterReaderTe
 app/src/test/.../ui/cleaner/ShownotesCleanerTest.kt (every timecode test)
                              -> test_show_notes_timecodes (one case per AntennaPod test)
 Not mirrored: JsonFeedParserTest (ARD Audiothek's own JSON API, not a podcast
-feed format ibplayer reads), PodcastIndexTranscriptParserTest and AtomTextTest
-(transcripts and Atom text constructs: no feature of ours shows them), and
+feed format ibplayer reads), PodcastIndexTranscriptParserTest (transcripts: no
+feature of ours shows them), and
 ChapterReaderTest.testReadFullTagWithMultipleChapters (two CHAP frames with one
 element ID; ID3 requires the IDs to be unique and mutagen keeps one).
 
@@ -57,7 +59,8 @@ Deliberate differences (ibplayer is an audio player; AntennaPod keeps any item):
 
 Fixes these cases found: two-digit RFC 822 years 50-99 (were 20xx), a date
 without a zone (was none), zone names feedparser reads as UTC (CET, CEST...),
-Atom <logo> as the feed's image, items wrapped in an unknown element, an ID3
+Atom <logo> as the feed's image, items wrapped in an unknown element, Atom
+titles of type "html" (their entities were shown as typed), an ID3
 title with bytes after its NUL, a show-notes time equal to the duration (was a link).
 """
 
@@ -231,6 +234,27 @@ def test_atom_logo_with_whitespace():
               "<subtitle>d</subtitle><logo>  https://cases.example/logo.png\n</logo></feed>")
     assert f.image == "https://cases.example/logo.png"
     assert f.episodes == []
+
+
+def test_atom_html_titles_are_text():
+    # AtomTextTest.testProcessingHtml: a title of type "html" holds markup; its
+    # entities (named, numeric, hex) are characters of the title
+    from xml.sax.saxutils import escape
+
+    pairs = [("&gt;", ">"), (">", ">"), ("&lt;Fran&ccedil;ais&gt;", "<Français>"), ("ßÄÖÜ", "ßÄÖÜ"),
+             ("&quot;", '"'), ("&szlig;", "ß"), ("&#8217;", "\u2019"), ("&#x2030;", "\u2030"), ("&euro;", "€")]
+    entries = "".join(f'<entry><id>h{i}</id><title type="html">{escape(markup)}</title>'
+                      f'<link rel="enclosure" href="https://cases.example/h{i}.mp3" type="audio/mpeg"/></entry>'
+                      for i, (markup, _) in enumerate(pairs))
+    f = parse(f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="{ATOM_NS}">'
+              f'<title type="html">Caf&amp;eacute; &amp;amp; <![CDATA[<i>more</i>]]></title>{entries}</feed>')
+    assert f.title == "Café & more"
+    assert [e.title for e in f.episodes] == [text for _, text in pairs]
+    # a plain-text title keeps what it says, ampersands and angle brackets included
+    f = parse(f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="{ATOM_NS}"><title>Plain</title>'
+              '<entry><id>p</id><title type="text">Tom &amp;amp; Jerry &lt;live&gt;</title>'
+              '<link rel="enclosure" href="https://cases.example/p.mp3" type="audio/mpeg"/></entry></feed>')
+    assert [e.title for e in f.episodes] == ["Tom &amp; Jerry <live>"]
 
 
 # ------------------------------------------------------------------ DateUtilsTest
