@@ -255,6 +255,11 @@ def test_atom_html_titles_are_text():
               '<entry><id>p</id><title type="text">Tom &amp;amp; Jerry &lt;live&gt;</title>'
               '<link rel="enclosure" href="https://cases.example/p.mp3" type="audio/mpeg"/></entry></feed>')
     assert [e.title for e in f.episodes] == ["Tom &amp; Jerry <live>"]
+    # RSS titles have no declared type: shown as written (ibplayer's call, as before)
+    f = parse('<?xml version="1.0"?><rss version="2.0"><channel><title>&lt;b&gt;Loud&lt;/b&gt; show</title>'
+              "<item><title>Caf&amp;eacute; talk</title>"
+              '<enclosure url="https://cases.example/r.mp3" type="audio/mpeg"/></item></channel></rss>')
+    assert (f.title, [e.title for e in f.episodes]) == ("<b>Loud</b> show", ["Caf&eacute; talk"])
 
 
 # ------------------------------------------------------------------ DateUtilsTest

@@ -246,11 +246,13 @@ def _audio_enclosure(entry) -> dict | None:
     return None
 
 
-def _title_text(obj) -> str:
-    """A title as text: an Atom title of type "html" (or "xhtml") is markup,
-    its entities and tags are not part of the name (AntennaPod AtomText)."""
+def _title_text(obj, atom: bool) -> str:
+    """A title as text: an Atom title declared type="html" (or "xhtml") is
+    markup, its entities and tags are not part of the name (AntennaPod
+    AtomText).  An RSS title is shown as written (feedparser only guesses
+    that it is HTML)."""
     title = obj.get("title") or ""
-    if ("&" in title or "<" in title) and (obj.get("title_detail") or {}).get("type") in (
+    if atom and ("&" in title or "<" in title) and (obj.get("title_detail") or {}).get("type") in (
             "text/html", "application/xhtml+xml"):
         title = html_to_text(title)
     return _text(title)
@@ -668,7 +670,8 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
         raise FeedError(f"{url}: cannot parse the feed ({_one_line(exc)})") from exc
     _check_parsed(d, url)
     f = d.feed
-    title = _title_text(f)
+    atom = str(d.get("version") or "").startswith("atom")
+    title = _title_text(f, atom)
     if not title and not d.entries:
         raise FeedError(f"{url}: not a podcast feed (no title, no items)")
 
@@ -704,7 +707,7 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
         if guid in seen:
             continue
         seen.add(guid)
-        ep_title = _title_text(entry) or _title_from_url(audio_url) or "Untitled episode"
+        ep_title = _title_text(entry, atom) or _title_from_url(audio_url) or "Untitled episode"
         content = ""
         if entry.get("content"):
             content = max((c.get("value") or "" for c in entry.content), key=len)

@@ -305,6 +305,7 @@ class EpisodePaneController(QObject):
             text = QLabel()
             text.setWordWrap(True)
             text.setTextFormat(Qt.RichText)
+            text.setTextInteractionFlags(Qt.LinksAccessibleByMouse | Qt.LinksAccessibleByKeyboard)  # Tab reaches the links
             text.linkActivated.connect(self._guest_link)
             name = f'<a href="guest:{html.escape(p.name, quote=True)}"><b>{html.escape(p.name)}</b></a>'
             label = "Guest: " + name
