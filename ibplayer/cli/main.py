@@ -305,9 +305,16 @@ def cmd_show(args) -> int:
         if ep.played:
             print("played")
         print()
-        for p in ep.guests:
+        from ibplayer.services.views import guest_cards
+
+        cards = guest_cards(lib, ep)
+        for p in cards:
             print("Guest: " + p.name + (f" ({', '.join(p.affiliations)})" if p.affiliations else ""))
-        if not ep.guests:
+            if p.page:
+                print(f"       page: {p.page}")
+            if p.image_url:
+                print(f"       picture: {p.image_url}")
+        if not cards:
             print("Guest: none named")
         tps = lib.topics(ep.id)
         print("Topics: " + (", ".join(tps) if tps else "none"))

@@ -279,7 +279,10 @@ def timestamp_mentions(text: str, duration: float | None = None) -> list[tuple[i
         return []
     if duration is not None and duration <= 0:
         duration = None
-    return _valid_matches(text, duration)
+    found = _valid_matches(text, duration)
+    if duration is not None:  # the very end is no place to seek to (as AntennaPod)
+        found = [m for m in found if m[2] < duration]
+    return found
 
 
 # --------------------------------------------------------------------------

@@ -118,8 +118,10 @@ def _fill_ends(chapters: list[Chapter], duration: float | None) -> None:
 
 
 def _text(frame) -> str:
+    """A text frame's value: its first string (a title ends at its NUL; what
+    some taggers leave after it is not part of it, as AntennaPod reads it)."""
     try:
-        return " ".join(str(t) for t in frame.text).strip()
+        return next((str(t).strip() for t in frame.text if str(t).strip()), "")
     except Exception:  # pragma: no cover
         return ""
 

@@ -21,7 +21,7 @@ import threading
 import xml.sax
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
@@ -246,6 +246,18 @@ def _audio_enclosure(entry) -> dict | None:
     return None
 
 
+def _title_text(obj, atom: bool) -> str:
+    """A title as text: an Atom title declared type="html" (or "xhtml") is
+    markup, its entities and tags are not part of the name (AntennaPod
+    AtomText).  An RSS title is shown as written (feedparser only guesses
+    that it is HTML)."""
+    title = obj.get("title") or ""
+    if atom and ("&" in title or "<" in title) and (obj.get("title_detail") or {}).get("type") in (
+            "text/html", "application/xhtml+xml"):
+        title = html_to_text(title)
+    return _text(title)
+
+
 def _title_from_url(url: str) -> str:
     """An untitled item is named after its file, as gPodder does."""
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
@@ -266,12 +278,82 @@ def fit_explicit(chs: list[Chapter], stated: float | None) -> list[Chapter]:
     return chapters.finalize(chs, None)
 
 
+# Zone names feedparser does not know (it reads them as UTC), in hours east.
+_ZONE_HOURS = {"CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "MEZ": 1, "MESZ": 2, "BST": 1, "WET": 0, "WEST": 1,
+               "EET": 2, "EEST": 3, "MSK": 3, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "ACST": 9.5,
+               "AWST": 8, "NZST": 12, "NZDT": 13, "HST": -10, "AKST": -9, "AKDT": -8}
+_ZONE_NAME_RE = re.compile(r"\b([A-Z]{3,4})\s*$")
+_NUMERIC_ZONE_RE = re.compile(r"[+-]\d\d:?\d\d\b")
+_TWO_DIGIT_YEAR_RE = re.compile(r"^\s*(?:[A-Za-z]+,?\s+)?\d{1,2}\s+[A-Za-z]+\.?\s+(\d{2})\s")
+
+
+# An <item> closed and followed by the end of something other than the
+# channel: some item sits inside an element that is not the channel.
+_NESTED_ITEM_HINT = re.compile(rb"</item\s*>\s*(?:<!--.*?-->\s*)*</(?!channel\s*>|rdf:RDF\s*>|RDF\s*>|rss\s*>)", re.S)
+_XML_TOKEN = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<[?!][^>]*>|<(/?)([^\s/>]+)[^>]*?(/?)>", re.S)
+
+
+def _stray_items(data: bytes) -> set[int]:
+    """The document positions of the <item>s that are not the channel's own
+    (wrapped in an element a reader does not know): AntennaPod reads only
+    the channel's items.  A cheap check first; the tag walk only for the
+    rare feed that has such an item."""
+    if not _NESTED_ITEM_HINT.search(data):
+        return set()
+    stray: set[int] = set()
+    stack: list[bytes] = []
+    n = 0
+    for m in _XML_TOKEN.finditer(data):
+        closing, name, empty = m.groups()
+        if name is None:
+            continue
+        if closing:
+            if name in stack:
+                while stack and stack.pop() != name:
+                    pass
+            continue
+        if name == b"item":
+            # the channel's (RSS 1.0: the document's; a broken feed's, after
+            # its channel: the <rss>'s, as feedparser reads them)
+            if stack and stack[-1].rsplit(b":", 1)[-1] not in (b"channel", b"RDF", b"rss"):
+                stray.add(n)
+            n += 1
+        if not empty:
+            stack.append(name)
+    return stray
+
+
 def _published(entry) -> datetime | None:
-    st = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not st:
-        return None
+    """The item's date as AntennaPod and gPodder read it: feedparser's, and
+    where feedparser gives none or reads it wrong, RFC 2822's rules: a
+    date without a zone is UTC, a two-digit year 50-99 is 19xx, and the
+    common zone names feedparser does not know (CET, CEST...) count."""
+    st = entry.get("published_parsed")
+    if st:
+        raw = entry.get("published")
+    else:
+        st = entry.get("updated_parsed")
+        raw = entry.get("updated") if st else entry.get("published")
     try:
-        return datetime.fromtimestamp(calendar.timegm(st), tz=UTC)
+        if st:
+            dt = datetime.fromtimestamp(calendar.timegm(st), tz=UTC)
+        else:
+            import email.utils
+
+            t = email.utils.parsedate_tz(raw) if isinstance(raw, str) and raw.strip() else None
+            if not t:
+                return None
+            dt = datetime.fromtimestamp(calendar.timegm(t[:9]) - (t[9] or 0), tz=UTC)
+        if isinstance(raw, str) and raw:
+            if raw.rstrip()[-1:].isalpha():  # ends in a zone name
+                zone = _ZONE_NAME_RE.search(raw)
+                if zone and zone.group(1) in _ZONE_HOURS and not _NUMERIC_ZONE_RE.search(raw):
+                    dt -= timedelta(hours=_ZONE_HOURS[zone.group(1)])
+            if dt.year >= 2050:  # maybe a two-digit year of the last century
+                yy = _TWO_DIGIT_YEAR_RE.match(raw)
+                if yy and int(yy.group(1)) >= 50 and dt.year == 2000 + int(yy.group(1)):
+                    dt = dt.replace(year=dt.year - 100)
+        return dt
     except (OverflowError, ValueError, OSError):
         return None
 
@@ -361,7 +443,7 @@ def _usable_cpus() -> int:
 
 
 # Part of every item cache: a new parser (or a new ibplayer) re-reads every item once.
-CACHE_VERSION = f"{__version__}/1"
+CACHE_VERSION = f"{__version__}/2"  # /2: schema v8 stores guests' href and img
 
 
 class ItemCache:
@@ -588,7 +670,8 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
         raise FeedError(f"{url}: cannot parse the feed ({_one_line(exc)})") from exc
     _check_parsed(d, url)
     f = d.feed
-    title = _text(f.get("title"))
+    atom = str(d.get("version") or "").startswith("atom")
+    title = _title_text(f, atom)
     if not title and not d.entries:
         raise FeedError(f"{url}: not a podcast feed (no title, no items)")
 
@@ -604,12 +687,16 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
     if known_hosts:
         hosts = _merge_people(hosts, known_hosts)
     image = _text((f.get("image") or {}).get("href")) or None if isinstance(f.get("image"), dict) else None
+    image = image or _text(f.get("logo")) or None  # Atom's <logo>
 
     episodes: list[ParsedEpisode] = []
     seen: set[str] = set()
     # Hosts named in any episode's "hosted by ..." line count for the whole show.
     extra_hosts: list[Person] = []
+    stray = _stray_items(data)
     for i, entry in enumerate(d.entries):
+        if i in stray:
+            continue  # an <item> inside an unknown element is not the feed's
         enc = _audio_enclosure(entry)
         if enc is None:
             continue  # a text post, a video, an image: not an episode
@@ -620,7 +707,7 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
         if guid in seen:
             continue
         seen.add(guid)
-        ep_title = _text(entry.get("title")) or _title_from_url(audio_url) or "Untitled episode"
+        ep_title = _title_text(entry, atom) or _title_from_url(audio_url) or "Untitled episode"
         content = ""
         if entry.get("content"):
             content = max((c.get("value") or "" for c in entry.content), key=len)

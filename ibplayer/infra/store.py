@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the models (pydantic) load only where chapters or feeds are
     from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # SQLite page cache per connection.  A bulk ingest and FTS merges want a big
 # one; the window holds its connection for the whole session, so it is sized
 # deliberately rather than left at whatever a write once needed.
@@ -123,6 +123,8 @@ class Guest:
     name: str
     affiliations: list[str] = _NEW_LIST
     role: str = "guest"
+    href: str | None = None  # the guest's page (issue 9: the guest card links to it)
+    image: str | None = None  # the guest's picture URL (cached like other artwork)
 
 
 @_row
@@ -408,8 +410,16 @@ CREATE TABLE heard_chapters (
 );
 """
 
+# v8 (issue 9): a person's page and picture, from <podcast:person href/img>
+# or a Podlove contributor, for the guest card.  Existing people keep their
+# rows (NULL until a refresh reads the feed again).
+_SCHEMA_V8 = """
+ALTER TABLE people ADD COLUMN href TEXT;
+ALTER TABLE people ADD COLUMN image TEXT;
+"""
+
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5,
-                              6: _SCHEMA_V6, 7: _SCHEMA_V7}
+                              6: _SCHEMA_V6, 7: _SCHEMA_V7, 8: _SCHEMA_V8}
 
 # Chapter sources the feed item itself carries: a refresh that rewrites an
 # episode replaces these.  'podcast-chapters' is enrichment (its own fetch,
@@ -452,6 +462,11 @@ def _item_hash(ep: ParsedEpisode) -> str:
         # is never part of the item: fetched or not, the item is the same.
         if source in FEED_CHAPTER_SOURCES and source != "notes":
             h.update(repr([(c.start, c.title) for c in chs]).encode("utf-8", "surrogatepass"))
+    # a guest's new page or picture (<podcast:person href/img>) is a change;
+    # items without them hash as before v8 (no mass rewrite on upgrade)
+    linked = [(p.name, p.href, p.image) for p in ep.guests if p.href or p.image]
+    if linked:
+        h.update(repr(linked).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -876,7 +891,7 @@ class Library:
                 guid: (eid, h)
                 for eid, guid, h in self.db.execute("SELECT id, guid, item_hash FROM episodes WHERE feed_id=?", (feed_id,))
             }
-            person_ids: dict[str, int] = {}
+            person_ids: dict[str, list] = {}  # key -> [id, page written, picture written]
             topic_ids: dict[str, int] = {}
             next_id = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM episodes").fetchone()[0] + 1
             first_new_episode = next_id
@@ -913,7 +928,7 @@ class Library:
                     for i, c in enumerate(chs):
                         chapter_rows.append((eid, source, i, c.start, c.end, c.title, c.url, c.image, int(c.hidden)))
                 for pos, person in enumerate(ep.guests):
-                    pid = self._person_id(person.name, person_ids)
+                    pid = self._person_id(person.name, person_ids, person.href, person.image)
                     people_rows.append((eid, pid, person.role, json.dumps(person.affiliations, ensure_ascii=False), pos))
                 for rank, topic in enumerate(ep.topics):
                     topic_rows.append((eid, self._topic_id(topic, topic_ids), rank))
@@ -965,18 +980,31 @@ class Library:
                 self._prune_orphans()
         return stats
 
-    def _person_id(self, name: str, cache: dict[str, int]) -> int:
+    def _person_id(self, name: str, cache: dict[str, list], href: str | None = None, image: str | None = None) -> int:
+        """The person's id (made when new).  A page or picture the feed gives
+        replaces the known one; a feed that names the person without them
+        keeps what is known.  Within one store the first given wins (a feed
+        lists its newest items first)."""
         from ibplayer.domain.people import person_key
 
         key = person_key(name)
-        pid = cache.get(key)
-        if pid is None:
+        known = cache.get(key)
+        if known is None:
             row = self.db.execute("SELECT id FROM people WHERE key=?", (key,)).fetchone()
             if row:
-                pid = row[0]
+                known = cache[key] = [row[0], False, False]
             else:
-                pid = self.db.execute("INSERT INTO people(key, name) VALUES (?, ?)", (key, name)).lastrowid
-            cache[key] = pid
+                pid = self.db.execute("INSERT INTO people(key, name, href, image) VALUES (?, ?, ?, ?)",
+                                      (key, name, href or None, image or None)).lastrowid
+                cache[key] = [pid, bool(href), bool(image)]
+                return pid
+        pid, href_set, image_set = known
+        href = None if href_set else (href or None)
+        image = None if image_set else (image or None)
+        if href or image:
+            self.db.execute("UPDATE people SET href=COALESCE(?, href), image=COALESCE(?, image) WHERE id=?",
+                            (href, image, pid))
+            known[1], known[2] = href_set or bool(href), image_set or bool(image)
         return pid
 
     def _topic_id(self, name: str, cache: dict[str, int]) -> int:
@@ -1021,8 +1049,8 @@ class Library:
 
     def _attach_guests(self, eps: list[EpisodeRow] | list[ListedEpisode]) -> None:
         by_id = {e.id: e for e in eps}
-        sql = """SELECT ep.episode_id, p.name, ep.affiliations FROM episode_people ep JOIN people p ON p.id=ep.person_id
-                 WHERE ep.role='guest'{} ORDER BY ep.episode_id, ep.pos"""
+        sql = """SELECT ep.episode_id, p.name, ep.affiliations, p.href, p.image FROM episode_people ep
+                 JOIN people p ON p.id=ep.person_id WHERE ep.role='guest'{} ORDER BY ep.episode_id, ep.pos"""
         if len(by_id) > 2000:  # a long list: one pass over every guest row beats id lists
             batches = [self.db.execute(sql.format(""))]
         else:
@@ -1034,10 +1062,10 @@ class Library:
             ]
         get = by_id.get
         for rows in batches:
-            for eid, name, affs in rows:
+            for eid, name, affs, href, image in rows:
                 ep = get(eid)
                 if ep is not None:
-                    ep.guests.append(Guest(name, [] if affs == "[]" else json.loads(affs)))
+                    ep.guests.append(Guest(name, [] if affs == "[]" else json.loads(affs), "guest", href, image))
 
     def episodes(
         self,
@@ -1118,9 +1146,9 @@ class Library:
 
     def guests(self, episode_id: int) -> list[Guest]:
         return [
-            Guest(n, json.loads(a))
-            for n, a in self.db.execute(
-                """SELECT p.name, ep.affiliations FROM episode_people ep JOIN people p ON p.id=ep.person_id
+            Guest(n, json.loads(a), "guest", href, image)
+            for n, a, href, image in self.db.execute(
+                """SELECT p.name, ep.affiliations, p.href, p.image FROM episode_people ep JOIN people p ON p.id=ep.person_id
                    WHERE ep.episode_id=? AND ep.role='guest' ORDER BY ep.pos""",
                 (episode_id,),
             )

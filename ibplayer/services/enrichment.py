@@ -294,8 +294,8 @@ class Enrichment:
         return cached_image(self.library, url)
 
     def cache_artwork(self, feed_id: int, folder: Path | None = None, *, episode_ids: list[int] | None = None) -> Changes:
-        """Cache the feed's image, the images of its newest episodes and their
-        chapter images (size-capped, image/* only, checked to look like an
+        """Cache the feed's image, the images of its newest episodes, their
+        guests' pictures and their chapter images (size-capped, image/* only, checked to look like an
         image), fetched in worker threads, so they show offline.  A failed
         image is noted and tried again a day later; it never fails the refresh."""
         lib = self.library
@@ -313,6 +313,9 @@ class Enrichment:
         for e in eps:
             if e.image:
                 wanted.setdefault(e.image, set()).add(e.id)
+            for g in e.guests:  # the guest card's pictures (issue 9)
+                if g.image:
+                    wanted.setdefault(g.image, set()).add(e.id)
             for c in lib.chapter_sets(e.id).get(SOURCE, []):
                 if c.image:
                     wanted.setdefault(c.image, set()).add(e.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ibplayer.domain import chapters as chapters_mod
-from ibplayer.domain.models import Chapter, Person
+from ibplayer.domain.models import Chapter
 from ibplayer.infra.store import EpisodeRow, Library
 
 
@@ -19,9 +19,46 @@ class ChapterView:
 
 
 @dataclass
+class GuestCard:
+    """A guest as the front-ends show them (issue 9): the page is given only
+    when it is an http(s) address (what a front-end may open), the picture is
+    the cached file of the guest's image (None until cached)."""
+
+    name: str
+    affiliations: list[str] = field(default_factory=list)
+    page: str | None = None
+    image_url: str | None = None  # http(s) only
+    picture: str | None = None
+
+
+def _web(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def guest_cards(lib: Library, ep: EpisodeRow) -> list[GuestCard]:
+    """The guests of a stored episode, with their page and cached picture."""
+    from ibplayer.services.enrichment import cached_image
+
+    cards = []
+    for g in ep.guests or lib.guests(ep.id):
+        image = _web(getattr(g, "image", None))
+        cards.append(GuestCard(g.name, list(g.affiliations), _web(getattr(g, "href", None)), image,
+                               cached_image(lib, image)))
+    return cards
+
+
+@dataclass
 class EpisodeDetails:
     episode: EpisodeRow
-    guests: list[Person] = field(default_factory=list)
+    guests: list[GuestCard] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     notes_html: str = ""
     chapters: ChapterView | None = None
@@ -46,7 +83,7 @@ def episode_details(lib: Library, episode_id: int) -> EpisodeDetails | None:
     ep = lib.episode(episode_id)
     if ep is None:
         return None
-    guests = ep.guests or lib.guests(ep.id)
+    guests = guest_cards(lib, ep)
     from ibplayer.services.enrichment import cached_image
 
     feed = lib.feed(ep.feed_id)

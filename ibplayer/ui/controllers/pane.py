@@ -14,6 +14,7 @@ from ..models import fmt_date, fmt_duration, fmt_time
 from ..widgets import SEEK_SCHEME, FlowLayout, NotesBrowser, linkify_timestamps, plain_to_html
 
 ART_BOX = 96
+GUEST_BOX = 56  # a guest's picture on the card
 
 
 class EpisodePaneController(QObject):
@@ -114,15 +115,17 @@ class EpisodePaneController(QObject):
         self._request: tuple | None = None  # (episode, start) of the last start asked for
         self._error: tuple | None = None  # (episode id, message, start) of the current playback error
         w.player.errorChanged.connect(self._on_error)
+        # the guest card (issue 9): per guest a picture (cached, decoded off
+        # this thread), the name (lists their episodes), affiliations and
+        # their page (opens in the browser)
         self.guest_card = QFrame()
         self.guest_card.setFrameShape(QFrame.StyledPanel)
-        gl = QVBoxLayout(self.guest_card)
-        gl.setContentsMargins(8, 6, 8, 6)
-        self.guest_label = QLabel()
-        self.guest_label.setWordWrap(True)
-        self.guest_label.setTextFormat(Qt.RichText)
-        self.guest_label.linkActivated.connect(self._guest_link)
-        gl.addWidget(self.guest_label)
+        self.guest_layout = QVBoxLayout(self.guest_card)
+        self.guest_layout.setContentsMargins(8, 6, 8, 6)
+        self.guest_layout.setSpacing(6)
+        self.guest_rows: list[tuple[QLabel, QLabel]] = []  # (picture, text) per guest shown
+        self.guest_pictures: dict[int, str] = {}  # row -> the picture file shown there
+        self._guest_art_asked: set[int] = set()  # episodes whose guest pictures were fetched on demand
         cl.addWidget(self.guest_card)
         self.topics_box = QWidget()
         # chips: rounded, tinted from the palette (light and dark themes);
@@ -262,7 +265,7 @@ class EpisodePaneController(QObject):
         ep = self.w.shown_episode
         if ep is None or ep.id != d.episode.id:
             return
-        guests = [(p.name, tuple(p.affiliations)) for p in d.guests]
+        guests = [(p.name, tuple(p.affiliations), p.page, p.picture) for p in d.guests]
         parts = (ep.id, guests, list(d.topics), d.notes_html)
         old = self._shown_parts
         same = old[:1] == parts[:1]
@@ -270,6 +273,7 @@ class EpisodePaneController(QObject):
         # laying out notes and chips again costs tens of ms on this thread
         if not (same and old[1] == guests):
             self._show_guests(d.guests)
+        self._fetch_guest_pictures(ep, d.guests)
         if not (same and old[2] == parts[2]):
             self._show_topics(d.topics)
         if not (same and old[3] == d.notes_html):
@@ -282,16 +286,63 @@ class EpisodePaneController(QObject):
         self.details_id = ep.id
 
     def _show_guests(self, guests) -> None:
-        if guests:
-            parts = []
-            for p in guests:
-                link = f'<a href="guest:{html.escape(p.name, quote=True)}"><b>{html.escape(p.name)}</b></a>'
-                if p.affiliations:
-                    link += " — " + html.escape(", ".join(p.affiliations))
-                parts.append(link)
-            self.guest_label.setText(("Guest: " if len(guests) == 1 else "Guests:<br>") + "<br>".join(parts))
-            self.guest_label.setToolTip("Click a guest to list every episode with them")
+        for pic, _text in self.guest_rows:
+            box = pic.parentWidget()
+            self.guest_layout.removeWidget(box)
+            box.hide()
+            box.deleteLater()
+        self.guest_rows = []
+        self.guest_pictures = {}
+        gen = self._gen
+        for i, p in enumerate(guests):
+            box = QWidget()
+            row = QHBoxLayout(box)
+            row.setContentsMargins(0, 0, 0, 0)
+            pic = QLabel()
+            pic.setFixedSize(GUEST_BOX, GUEST_BOX)
+            pic.setAlignment(Qt.AlignCenter)
+            pic.hide()
+            text = QLabel()
+            text.setWordWrap(True)
+            text.setTextFormat(Qt.RichText)
+            text.setTextInteractionFlags(Qt.LinksAccessibleByMouse | Qt.LinksAccessibleByKeyboard)  # Tab reaches the links
+            text.linkActivated.connect(self._guest_link)
+            name = f'<a href="guest:{html.escape(p.name, quote=True)}"><b>{html.escape(p.name)}</b></a>'
+            label = "Guest: " + name
+            if p.affiliations:
+                label += " — " + html.escape(", ".join(p.affiliations))
+            tip = f"Click {p.name} to list every episode with them"
+            if p.page:
+                label += f'<br><a href="{html.escape(p.page, quote=True)}">{html.escape(_page_label(p.page))}</a>'
+                tip += f"; the link opens {p.page} in your browser"
+            text.setText(label)
+            text.setToolTip(tip)
+            row.addWidget(pic, 0, Qt.AlignTop)
+            row.addWidget(text, 1)
+            self.guest_layout.addWidget(box)
+            self.guest_rows.append((pic, text))
+            if p.picture:
+                self.art.load(p.picture, GUEST_BOX, self.w._guard(
+                    lambda pm, i=i, pic=pic, path=p.picture: self._guest_picture(gen, i, pic, path, pm)))
         self.guest_card.setVisible(bool(guests))
+
+    def _guest_picture(self, gen: int, i: int, pic: QLabel, path: str, pm) -> None:
+        if gen != self._gen or i >= len(self.guest_rows) or self.guest_rows[i][0] is not pic:
+            return
+        if pm is None:  # a broken picture: the row shows the name alone
+            return
+        pic.setPixmap(pm)
+        pic.show()
+        self.guest_pictures[i] = path
+
+    def _fetch_guest_pictures(self, ep, guests) -> None:
+        """A guest's picture not cached yet (an older episode than a refresh
+        caches art for): fetch it once, through the artwork cache."""
+        if ep.id in self._guest_art_asked or not any(p.image_url and not p.picture for p in guests):
+            return
+        self._guest_art_asked.add(ep.id)
+        fid, eid = ep.feed_id, ep.id
+        self.w.run(lambda core: core.emit(core.enrichment.cache_artwork(fid, episode_ids=[eid])))
 
     def _show_topics(self, topics) -> None:
         for b in self.topic_buttons:
@@ -384,6 +435,10 @@ class EpisodePaneController(QObject):
     def _guest_link(self, link: str) -> None:
         if link.startswith("guest:"):
             self.w.episodes.show_guest(html.unescape(link[6:]))
+            return
+        url = QUrl(link)
+        if url.scheme().lower() in ("http", "https") and url.host():  # a guest's page; nothing else opens
+            QDesktopServices.openUrl(url)
 
     def _notes_link(self, url: QUrl) -> None:
         scheme = url.scheme().lower()
@@ -396,6 +451,14 @@ class EpisodePaneController(QObject):
         elif scheme in ("http", "https"):
             QDesktopServices.openUrl(url)
         # anything else (mailto:, javascript:, file:...) is ignored
+
+
+def _page_label(url: str) -> str:
+    """A guest's page as the card shows it: host and path, no scheme."""
+    u = QUrl(url)
+    path = u.path().rstrip("/")
+    text = u.host().removeprefix("www.") + path
+    return (text if len(text) <= 48 else text[:47] + "…") + " ↗"
 
 
 def _details(lib, episode_id: int):
