@@ -1457,20 +1457,25 @@ class Library:
         * the same episode in two subscriptions (same guid) is listed once.
 
         Each index is ranked and cut inside FTS5 first (bm25 computed once per
-        match, nothing joined before the cut); only the rows kept are joined."""
+        match, nothing joined before the cut); only the rows kept are joined.
+
+        Bounded work: when an index has more matches than its cap
+        (`rank_caps`, a word like "the" is in a third of all chapters), only
+        the `cap` matches stored last are ranked (bm25 and the snippet cost
+        several µs per match), and when the words as typed are already past
+        the cap the last one is not also expanded as a prefix (merging every
+        "the…" term costs as much as the ranking).  Queries under the caps
+        are ranked exactly as before."""
         match = fts_query(query, synonyms=True)
         if not match:
             return []
+        whole = fts_query(query, synonyms=True, prefix=False)
         hits: list[SearchHit] = []
         db = self.db
         if "chapter" in kinds:
             # snippet() is computed in the same pass: a second FTS5 query
             # would rebuild the doclists (prefix queries merge every term).
-            top = db.execute(
-                """SELECT rowid, bm25(chapters_fts), snippet(chapters_fts, 0, '[', ']', '…', 12) FROM chapters_fts
-                   WHERE chapters_fts MATCH ? ORDER BY 2 LIMIT ?""",
-                (match, limit * 3),
-            ).fetchall()
+            top = self._ranked("chapters_fts", "bm25(chapters_fts)", 0, match, whole, limit * 3)
             if top:
                 rows = {r[0]: r for r in db.execute(
                     """SELECT c.id, c.start, c.title, e.id, e.guid, e.title, f.title
@@ -1483,17 +1488,10 @@ class Library:
                     if r is not None:
                         hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
         if "episode" in kinds:
-            top = db.execute(
-                """SELECT rowid, bm25(episodes_fts, 4.0, 1.0), snippet(episodes_fts, 1, '[', ']', '…', 12)
-                   FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
-                (match, limit),
-            ).fetchall()
+            top = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, match, whole, limit)
             # The best episodes whose *title* matches go first.
-            titled = db.execute(
-                """SELECT rowid, bm25(episodes_fts, 4.0, 1.0) - ?, snippet(episodes_fts, 1, '[', ']', '…', 12)
-                   FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
-                (_TITLE_BONUS, f"title : ({match})", _TITLED_FIRST),
-            ).fetchall()
+            titled = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, f"title : ({match})",
+                                  f"title : ({whole})", _TITLED_FIRST, bonus=_TITLE_BONUS)
             if titled:
                 firsts = {t[0] for t in titled}
                 top = titled + [t for t in top if t[0] not in firsts]
@@ -1529,6 +1527,31 @@ class Library:
                                           f"{name} in “{etitle}”", score * 2, person_id=pid))
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
         return _dedupe_hits(hits)[:limit]
+
+    # Most matches one search ranks per index (see `search`); measured on
+    # 20,000 episodes / 451,670 chapters (benchmarks/bench_search.py).
+    rank_caps = {"chapters_fts": 1500, "episodes_fts": 500}
+
+    def _ranked(self, fts: str, score: str, col: int, match: str, whole: str, n: int,
+                bonus: float = 0.0) -> list[tuple[int, float, str]]:
+        """The `n` best (rowid, score - bonus, snippet) of `fts` for `match`,
+        ranked over at most `rank_caps[fts]` matches: past the cap, the
+        matches stored last; `whole` is `match` without the last word's
+        prefix form, used instead when it alone is past the cap."""
+        db, cap = self.db, self.rank_caps[fts]
+        # the (cap+1)-th newest match bounds the rowids ranked (FTS5 seeks to it)
+        edge_sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
+        edge = db.execute(edge_sql, (whole, cap)).fetchone() if whole != match else None
+        if edge is not None:
+            match = whole
+        else:
+            edge = db.execute(edge_sql, (match, cap)).fetchone()
+        sql = f"SELECT rowid, {score}{' - ?' if bonus else ''}, snippet({fts}, {col}, '[', ']', '…', 12) FROM {fts} WHERE {fts} MATCH ?"
+        params: tuple = ((bonus,) if bonus else ()) + (match,)
+        if edge is not None:
+            sql += " AND rowid > ?"
+            params += (edge[0],)
+        return db.execute(sql + " ORDER BY 2 LIMIT ?", params + (n,)).fetchall()
 
     def _similar_people(self, query: str, best: int = 3) -> list[tuple[int, float, str]]:
         """Guests whose name is close to what was typed (misspelt): trigram
@@ -1766,11 +1789,12 @@ def _dedupe_hits(hits: list[SearchHit]) -> list[SearchHit]:
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(text: str, *, synonyms: bool = False) -> str:
+def fts_query(text: str, *, synonyms: bool = False, prefix: bool = True) -> str:
     """Turn what a user typed into a safe FTS5 query: every word must match
     (stemmed); the last word also matches as a prefix while typing.  With
     ``synonyms``, an abbreviation or its spelled-out form from the topic
-    vocabulary matches either ("RL" finds "reinforcement learning")."""
+    vocabulary matches either ("RL" finds "reinforcement learning").
+    Without ``prefix``, the last word matches as typed only."""
     words = _TOKEN.findall(text or "")
     if not words:
         return ""
@@ -1787,7 +1811,7 @@ def fts_query(text: str, *, synonyms: bool = False) -> str:
         else:
             w = words[i]
             last = i == len(words) - 1
-            parts.append(f'("{w}" OR "{w}"*)' if last and len(w) >= 3 else f'"{w}"')
+            parts.append(f'("{w}" OR "{w}"*)' if prefix and last and len(w) >= 3 else f'"{w}"')
             i += 1
     return " AND ".join(parts)
 
