@@ -1589,12 +1589,6 @@ class Library:
                               COALESCE(e.file_duration, e.feed_duration), e.episode_number, e.chapter_source,
                               e.position, e.played, e.file
                           FROM episodes e ORDER BY e.feed_id, e.published DESC, e.id DESC"""
-    # `plain`: both numbers are finite REALs (or no end), written by repr()
-    _EXPORT_CHAPTERS_FLAGGED = """
-        SELECT episode_id, source, typeof(start) = 'real' AND abs(start) <= 1.7976931348623157e308
-                   AND (end IS NULL OR typeof(end) = 'real' AND abs(end) <= 1.7976931348623157e308),
-               start, end, title
-        FROM chapters ORDER BY episode_id, source, idx"""
     _EXPORT_FEEDS = "SELECT id, url, title, author, snapshot FROM feeds ORDER BY title COLLATE NOCASE"
 
     def export(self) -> dict:
@@ -1692,7 +1686,7 @@ class Library:
         from json.encoder import encode_basestring as s_  # what json.dumps(ensure_ascii=False) uses
 
         db = self.db
-        v_ = _json_value
+        v_, fr = _json_value, float.__repr__
         guests: dict[int, list[str]] = {}
         compact_affs = {"[]": "[]"}  # a guest's affiliations recur with the guest
         for eid, name, affs in db.execute(self._EXPORT_GUESTS):
@@ -1706,20 +1700,18 @@ class Library:
             topics.setdefault(eid, []).append(names[tid])
         # each source's chapters as pieces, every one but the first with its comma
         sets: dict[int, dict[str, list[str]]] = {}
-        last_eid, last_source, by_source, src_text, sep = None, None, {}, "", ""
-        add = [].append
-        for eid, source, plain, start, end_, title in db.execute(self._EXPORT_CHAPTERS_FLAGGED):
+        last_eid, last_source, by_source, chs, src_text, sep = None, None, {}, [], "", ""
+        for eid, source, start, end_, title in db.execute(self._EXPORT_CHAPTERS):
             if eid != last_eid:
                 by_source = sets[eid] = {}
                 last_eid, last_source = eid, None
             if source != last_source:
                 chs = by_source[source] = []
-                add, last_source, src_text, sep = chs.append, source, s_(source), ""
-            if plain:  # finite REALs (or no end): repr is what json writes
-                add(f'{sep}{{"start":{start!r},"end":{"null" if end_ is None else repr(end_)},'
-                    f'"title":{s_(title)},"source":{src_text}}}')
-            else:
-                add(f'{sep}{{"start":{v_(start)},"end":{v_(end_)},"title":{s_(title)},"source":{src_text}}}')
+                last_source, src_text, sep = source, s_(source), ""
+            # the common case (finite float start, no or finite end) without a call per value
+            st = fr(start) if type(start) is float and start - start == 0 else v_(start)
+            en = "null" if end_ is None else fr(end_) if type(end_) is float and end_ - end_ == 0 else v_(end_)
+            chs.append(f'{sep}{{"start":{st},"end":{en},"title":{s_(title)},"source":{src_text}}}')
             sep = ","
         episodes: dict[int, list[str]] = {}  # feed id -> its episodes' pieces
         no_sets: dict = {}
