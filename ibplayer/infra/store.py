@@ -1489,9 +1489,11 @@ class Library:
                         hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
         if "episode" in kinds:
             top = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, match, whole, limit)
-            # The best episodes whose *title* matches go first.
+            # The best episodes whose *title* matches go first (a subset of
+            # the matches: none, or not past the cap, when those are not).
             titled = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, f"title : ({match})",
-                                  f"title : ({whole})", _TITLED_FIRST, bonus=_TITLE_BONUS)
+                                  f"title : ({whole})", _TITLED_FIRST, bonus=_TITLE_BONUS,
+                                  under_cap=len(top) < min(limit, self.rank_caps["episodes_fts"])) if top else []
             if titled:
                 firsts = {t[0] for t in titled}
                 top = titled + [t for t in top if t[0] not in firsts]
@@ -1533,25 +1535,40 @@ class Library:
     rank_caps = {"chapters_fts": 1500, "episodes_fts": 500}
 
     def _ranked(self, fts: str, score: str, col: int, match: str, whole: str, n: int,
-                bonus: float = 0.0) -> list[tuple[int, float, str]]:
+                bonus: float = 0.0, under_cap: bool = False) -> list[tuple[int, float, str]]:
         """The `n` best (rowid, score - bonus, snippet) of `fts` for `match`,
         ranked over at most `rank_caps[fts]` matches: past the cap, the
         matches stored last; `whole` is `match` without the last word's
-        prefix form, used instead when it alone is past the cap."""
+        prefix form, used instead when it alone is past the cap.  With
+        ``under_cap`` the caller knows `match` is not past the cap.
+
+        Ranked first (bm25 only), then the snippets of the rows kept only: a
+        snippet tokenizes the row's text (an episode's notes: ~20 µs)."""
         db, cap = self.db, self.rank_caps[fts]
         # the (cap+1)-th newest match bounds the rowids ranked (FTS5 seeks to it)
         edge_sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
-        edge = db.execute(edge_sql, (whole, cap)).fetchone() if whole != match else None
+        edge = db.execute(edge_sql, (whole, cap)).fetchone() if whole != match and not under_cap else None
         if edge is not None:
             match = whole
-        else:
+        elif not under_cap:
             edge = db.execute(edge_sql, (match, cap)).fetchone()
-        sql = f"SELECT rowid, {score}{' - ?' if bonus else ''}, snippet({fts}, {col}, '[', ']', '…', 12) FROM {fts} WHERE {fts} MATCH ?"
+        sql = f"SELECT rowid, {score}{' - ?' if bonus else ''} FROM {fts} WHERE {fts} MATCH ?"
         params: tuple = ((bonus,) if bonus else ()) + (match,)
         if edge is not None:
             sql += " AND rowid > ?"
             params += (edge[0],)
-        return db.execute(sql + " ORDER BY 2 LIMIT ?", params + (n,)).fetchall()
+        top = db.execute(sql + " ORDER BY 2 LIMIT ?", params + (n,)).fetchall()
+        if not top:
+            return []
+        # One pass over the kept rows' rowid range; `+rowid IN` filters
+        # without becoming a lookup per rowid (each restarts the query).
+        ids = [t[0] for t in top]
+        snips = dict(db.execute(
+            f"""SELECT rowid, snippet({fts}, {col}, '[', ']', '…', 12) FROM {fts}
+                WHERE {fts} MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN (SELECT value FROM json_each(?))""",
+            (match, min(ids), max(ids), json.dumps(ids)),
+        ))
+        return [(rowid, sc, snips.get(rowid, "")) for rowid, sc in top]
 
     def _similar_people(self, query: str, best: int = 3) -> list[tuple[int, float, str]]:
         """Guests whose name is close to what was typed (misspelt): trigram
