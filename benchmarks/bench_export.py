@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -106,12 +107,19 @@ print()
 '''
 
 
-def run(cmd: list[str], env=None) -> tuple[float, bytes]:
+CPU: dict[str, list[float]] = {}  # name -> the child's user+sys seconds per run (steadier on a shared machine)
+
+
+def run(cmd: list[str], env=None, cpu: str | None = None) -> tuple[float, bytes]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, env=env)
     dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise SystemExit(f"{cmd[:4]} failed: {r.stderr.decode()[-400:]}")
+    if cpu:
+        CPU.setdefault(cpu, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return dt, r.stdout
 
 
@@ -122,15 +130,17 @@ def compare(name: str, ours: list[str], floor_code: str, db: Path, runs: int, en
     ot, ft = [], []
     same = True
     for _ in range(runs):  # interleaved, so both see the same machine load
-        dt, out_ours = run(ours, env)
+        dt, out_ours = run(ours, env, cpu=name)
         ot.append(dt)
-        dt, out_floor = run([sys.executable, floor_script, str(db)], env)
+        dt, out_floor = run([sys.executable, floor_script, str(db)], env, cpu=name + " floor")
         ft.append(dt)
         same = same and out_ours == out_floor
     os.unlink(floor_script)
     o, fl = statistics.median(ot), statistics.median(ft)
     print(f"{name}: ibplayer median {o:.2f} s (runs {', '.join(f'{t:.2f}' for t in ot)}); "
           f"floor {fl:.2f} s; ratio {o / fl:.2f}; output identical: {same} ({len(out_ours) / 1e6:.1f} MB)")
+    oc, fc = statistics.median(CPU[name]), statistics.median(CPU[name + " floor"])
+    print(f"  CPU (user+sys): ibplayer {oc:.2f} s, floor {fc:.2f} s; ratio {oc / fc:.2f}")
     return o, fl, same
 
 

@@ -124,3 +124,65 @@ def test_the_same_episode_subscribed_twice_is_listed_once_with_its_feed(field_li
     hits = field_lib.search("Robots that learn", kinds=("episode",))
     assert len(hits) == 1 and hits[0].feed_title in ("Show A", "Show A (mirror)")
     assert all(h.feed_title for h in field_lib.search("hello"))
+
+
+# ---------------------------------------------------------------- common words: bounded ranking
+
+
+@pytest.fixture
+def wordy_lib(tmp_path):
+    """Forty episodes whose chapter titles all say "the", a few with a rarer
+    word; ranking caps small enough that "the" is past them."""
+    lib = Library(tmp_path)
+    fid = lib.add_feed("http://127.0.0.1:9/w.xml", "Wordy Hour")
+    eps = []
+    for i in range(40):
+        chapters = [(0, f"The opening of part {i}"), (60, "Down the river and over the hill")]
+        if i % 10 == 3:
+            chapters.append((200, f"The lighthouse keeper's logbook {i}"))
+        eps.append(_ep(i, f"Part {i}: the long road", chapters=chapters,
+                       notes="Notes on the road, the weather and the company."))
+    lib.store_feed(fid, ParsedFeed(title="Wordy Hour", episodes=eps))
+    yield lib
+    lib.close()
+
+
+def _words(text):
+    return text.casefold().replace(":", " ").split()
+
+
+def _keys(hits):
+    return [(h.kind, h.episode_id, h.start, h.title, h.snippet, h.score) for h in hits]
+
+
+def test_a_word_in_most_chapters_still_finds_chapters_that_have_it(wordy_lib):
+    wordy_lib.rank_caps = {"chapters_fts": 12, "episodes_fts": 6}
+    hits = wordy_lib.search("the", limit=10)
+    assert len(hits) == 10
+    assert all("the" in _words(h.title) or "[the]" in h.snippet.casefold() for h in hits)
+    chapters = wordy_lib.search("the", kinds=("chapter",), limit=50)
+    assert chapters and all("the" in _words(h.title) and "[the]" in h.snippet.casefold() for h in chapters)
+    # only the matches stored last were ranked, best (bm25) first
+    newest = {ep.id for ep in wordy_lib.episodes()[:6]}
+    assert {h.episode_id for h in chapters} <= newest
+    assert [h.score for h in chapters] == sorted(h.score for h in chapters)
+    episodes = wordy_lib.search("the", kinds=("episode",))
+    assert episodes and all(h.kind == "episode" for h in episodes)
+
+
+def test_a_rare_word_ranks_exactly_as_without_caps(wordy_lib):
+    uncapped = {q: wordy_lib.search(q) for q in ("lighthouse", "logbook keeper", "lightho", "river hill")}
+    wordy_lib.rank_caps = {"chapters_fts": 12, "episodes_fts": 6}
+    assert _keys(wordy_lib.search("lighthouse")) == _keys(uncapped["lighthouse"])
+    assert [h.title for h in uncapped["lighthouse"]] == [
+        f"The lighthouse keeper's logbook {i}" for i in (3, 13, 23, 33)]
+    for q, hits in uncapped.items():
+        if q != "river hill":  # in every episode: past the chapter cap
+            assert _keys(wordy_lib.search(q)) == _keys(hits), q
+
+
+def test_a_common_word_typed_last_still_matches_as_typed_past_the_cap(wordy_lib):
+    wordy_lib.rank_caps = {"chapters_fts": 12, "episodes_fts": 6}
+    hits = wordy_lib.search("river the", kinds=("chapter",))
+    assert hits and {h.title for h in hits} == {"Down the river and over the hill"}
+    assert all("[river]" in h.snippet and "[the]" in h.snippet for h in hits)

@@ -1485,20 +1485,25 @@ class Library:
         * the same episode in two subscriptions (same guid) is listed once.
 
         Each index is ranked and cut inside FTS5 first (bm25 computed once per
-        match, nothing joined before the cut); only the rows kept are joined."""
+        match, nothing joined before the cut); only the rows kept are joined.
+
+        Bounded work: when an index has more matches than its cap
+        (`rank_caps`, a word like "the" is in a third of all chapters), only
+        the `cap` matches stored last are ranked (bm25 and the snippet cost
+        several µs per match), and when the words as typed are already past
+        the cap the last one is not also expanded as a prefix (merging every
+        "the…" term costs as much as the ranking).  Queries under the caps
+        are ranked exactly as before."""
         match = fts_query(query, synonyms=True)
         if not match:
             return []
+        whole = fts_query(query, synonyms=True, prefix=False)
         hits: list[SearchHit] = []
         db = self.db
         if "chapter" in kinds:
             # snippet() is computed in the same pass: a second FTS5 query
             # would rebuild the doclists (prefix queries merge every term).
-            top = db.execute(
-                """SELECT rowid, bm25(chapters_fts), snippet(chapters_fts, 0, '[', ']', '…', 12) FROM chapters_fts
-                   WHERE chapters_fts MATCH ? ORDER BY 2 LIMIT ?""",
-                (match, limit * 3),
-            ).fetchall()
+            top = self._ranked("chapters_fts", "bm25(chapters_fts)", 0, match, whole, limit * 3)
             if top:
                 rows = {r[0]: r for r in db.execute(
                     """SELECT c.id, c.start, c.title, e.id, e.guid, e.title, f.title
@@ -1511,17 +1516,12 @@ class Library:
                     if r is not None:
                         hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
         if "episode" in kinds:
-            top = db.execute(
-                """SELECT rowid, bm25(episodes_fts, 4.0, 1.0), snippet(episodes_fts, 1, '[', ']', '…', 12)
-                   FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
-                (match, limit),
-            ).fetchall()
-            # The best episodes whose *title* matches go first.
-            titled = db.execute(
-                """SELECT rowid, bm25(episodes_fts, 4.0, 1.0) - ?, snippet(episodes_fts, 1, '[', ']', '…', 12)
-                   FROM episodes_fts WHERE episodes_fts MATCH ? ORDER BY 2 LIMIT ?""",
-                (_TITLE_BONUS, f"title : ({match})", _TITLED_FIRST),
-            ).fetchall()
+            top = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, match, whole, limit)
+            # The best episodes whose *title* matches go first (a subset of
+            # the matches: none, or not past the cap, when those are not).
+            titled = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, f"title : ({match})",
+                                  f"title : ({whole})", _TITLED_FIRST, bonus=_TITLE_BONUS,
+                                  under_cap=len(top) < min(limit, self.rank_caps["episodes_fts"])) if top else []
             if titled:
                 firsts = {t[0] for t in titled}
                 top = titled + [t for t in top if t[0] not in firsts]
@@ -1558,6 +1558,46 @@ class Library:
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
         return _dedupe_hits(hits)[:limit]
 
+    # Most matches one search ranks per index (see `search`); measured on
+    # 20,000 episodes / 451,670 chapters (benchmarks/bench_search.py).
+    rank_caps = {"chapters_fts": 1500, "episodes_fts": 500}
+
+    def _ranked(self, fts: str, score: str, col: int, match: str, whole: str, n: int,
+                bonus: float = 0.0, under_cap: bool = False) -> list[tuple[int, float, str]]:
+        """The `n` best (rowid, score - bonus, snippet) of `fts` for `match`,
+        ranked over at most `rank_caps[fts]` matches: past the cap, the
+        matches stored last; `whole` is `match` without the last word's
+        prefix form, used instead when it alone is past the cap.  With
+        ``under_cap`` the caller knows `match` is not past the cap.
+
+        Ranked first (bm25 only), then the snippets of the rows kept only: a
+        snippet tokenizes the row's text (an episode's notes: ~20 µs)."""
+        db, cap = self.db, self.rank_caps[fts]
+        # the (cap+1)-th newest match bounds the rowids ranked (FTS5 seeks to it)
+        edge_sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
+        edge = db.execute(edge_sql, (whole, cap)).fetchone() if whole != match and not under_cap else None
+        if edge is not None:
+            match = whole
+        elif not under_cap:
+            edge = db.execute(edge_sql, (match, cap)).fetchone()
+        sql = f"SELECT rowid, {score}{' - ?' if bonus else ''} FROM {fts} WHERE {fts} MATCH ?"
+        params: tuple = ((bonus,) if bonus else ()) + (match,)
+        if edge is not None:
+            sql += " AND rowid > ?"
+            params += (edge[0],)
+        top = db.execute(sql + " ORDER BY 2 LIMIT ?", params + (n,)).fetchall()
+        if not top:
+            return []
+        # One pass over the kept rows' rowid range; `+rowid IN` filters
+        # without becoming a lookup per rowid (each restarts the query).
+        ids = [t[0] for t in top]
+        snips = dict(db.execute(
+            f"""SELECT rowid, snippet({fts}, {col}, '[', ']', '…', 12) FROM {fts}
+                WHERE {fts} MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN (SELECT value FROM json_each(?))""",
+            (match, min(ids), max(ids), json.dumps(ids)),
+        ))
+        return [(rowid, sc, snips.get(rowid, "")) for rowid, sc in top]
+
     def _similar_people(self, query: str, best: int = 3) -> list[tuple[int, float, str]]:
         """Guests whose name is close to what was typed (misspelt): trigram
         similarity of each typed word to the name's words; (id, score, name)."""
@@ -1588,6 +1628,7 @@ class Library:
                         JOIN people p ON p.id=ep.person_id WHERE ep.role='guest' ORDER BY ep.episode_id, ep.pos"""
     _EXPORT_TOPICS = """SELECT et.episode_id, t.name FROM episode_topics et JOIN topics t ON t.id=et.topic_id
                         ORDER BY et.episode_id, et.rank"""
+    _EXPORT_TOPIC_IDS = "SELECT episode_id, topic_id FROM episode_topics ORDER BY episode_id, rank"
     _EXPORT_CHAPTERS = "SELECT episode_id, source, start, end, title FROM chapters ORDER BY episode_id, source, idx"
     _EXPORT_EPISODES = """SELECT e.id, e.short_id, e.feed_id, e.guid, e.title, e.published, e.audio_url,
                               COALESCE(e.file_duration, e.feed_duration), e.episode_number, e.chapter_source,
@@ -1677,59 +1718,84 @@ class Library:
             params = (feed_id,)
         return [tuple(r) for r in self.db.execute(sql, params)]
 
-    def export_json(self, *, pretty: bool = False) -> str:
-        """`export` as JSON text: indented with ``pretty``, else compact.
+    def export_json(self, *, pretty: bool = False, end: str = "") -> str:
+        """`export` as JSON text (followed by ``end``): indented with
+        ``pretty``, else compact.
 
         The compact text is written directly from the rows (the same escaping
         and number forms as `json.dumps`), without building 450,000 chapter
-        dicts for the encoder to walk at 20,000 episodes."""
+        dicts for the encoder to walk at 20,000 episodes, as a flat list of
+        pieces joined once (nested joins copied the 60 MB text three times)."""
         if pretty:
-            return json.dumps(self.export(), ensure_ascii=False, indent=2)
+            return json.dumps(self.export(), ensure_ascii=False, indent=2) + end
         from json.encoder import encode_basestring as s_  # what json.dumps(ensure_ascii=False) uses
 
         db = self.db
         v_, fr = _json_value, float.__repr__
         guests: dict[int, list[str]] = {}
+        compact_affs = {"[]": "[]"}  # a guest's affiliations recur with the guest
         for eid, name, affs in db.execute(self._EXPORT_GUESTS):
-            affs = "[]" if affs == "[]" else _compact(json.loads(affs))
-            guests.setdefault(eid, []).append(f'{{"name":{s_(name)},"affiliations":{affs}}}')
+            text = compact_affs.get(affs)
+            if text is None:
+                text = compact_affs[affs] = _compact(json.loads(affs))
+            guests.setdefault(eid, []).append(f'{{"name":{s_(name)},"affiliations":{text}}}')
         topics: dict[int, list[str]] = {}
-        for eid, name in db.execute(self._EXPORT_TOPICS):
-            topics.setdefault(eid, []).append(s_(name))
+        names = {tid: s_(name) for tid, name in db.execute("SELECT id, name FROM topics")}  # escaped once
+        for eid, tid in db.execute(self._EXPORT_TOPIC_IDS):
+            topics.setdefault(eid, []).append(names[tid])
+        # each source's chapters as pieces, every one but the first with its comma
         sets: dict[int, dict[str, list[str]]] = {}
-        last_eid, last_source, by_source, chs, src_text = None, None, {}, [], ""
-        for eid, source, start, end, title in db.execute(self._EXPORT_CHAPTERS):
+        last_eid, last_source, by_source, chs, src_text, sep = None, None, {}, [], "", ""
+        for eid, source, start, end_, title in db.execute(self._EXPORT_CHAPTERS):
             if eid != last_eid:
                 by_source = sets[eid] = {}
                 last_eid, last_source = eid, None
             if source != last_source:
                 chs = by_source[source] = []
-                last_source, src_text = source, s_(source)
+                last_source, src_text, sep = source, s_(source), ""
             # the common case (finite float start, no or finite end) without a call per value
             st = fr(start) if type(start) is float and start - start == 0 else v_(start)
-            en = "null" if end is None else fr(end) if type(end) is float and end - end == 0 else v_(end)
-            chs.append(f'{{"start":{st},"end":{en},"title":{s_(title)},"source":{src_text}}}')
-        episodes: dict[int, list[str]] = {}
+            en = "null" if end_ is None else fr(end_) if type(end_) is float and end_ - end_ == 0 else v_(end_)
+            chs.append(f'{sep}{{"start":{st},"end":{en},"title":{s_(title)},"source":{src_text}}}')
+            sep = ","
+        episodes: dict[int, list[str]] = {}  # feed id -> its episodes' pieces
+        no_sets: dict = {}
         for (eid, short_id, feed_id, guid, title, published, audio_url, duration, number, chosen, position, played,
              file) in db.execute(self._EXPORT_EPISODES):
-            by_source = sets.get(eid, {})
-            source = chosen if chosen in by_source else _best_source(by_source)
-            episodes.setdefault(feed_id, []).append(
-                f'{{"id":{s_(short_id)},"guid":{s_(guid)},"title":{s_(title)},'
+            by_source = sets.get(eid, no_sets)
+            if chosen in by_source:
+                source = chosen
+            elif len(by_source) == 1:  # the usual case; every list held here has chapters
+                source = next(iter(by_source))
+            else:
+                source = _best_source(by_source)
+            out = episodes.get(feed_id)
+            if out is None:
+                out = episodes[feed_id] = []
+            out.append(
+                f'{"," if out else ""}{{"id":{s_(short_id)},"guid":{s_(guid)},"title":{s_(title)},'
                 f'"published":{s_(_dt(published).isoformat()) if published is not None else "null"},'
                 f'"audio_url":{s_(audio_url)},"duration":{v_(duration)},"episode_number":{v_(number)},'
                 f'"guests":[{",".join(guests.get(eid, ()))}],"topics":[{",".join(topics.get(eid, ()))}],'
-                f'"chapters":[{",".join(by_source.get(source, ()) if source else ())}],'
-                f'"chapter_sources":[{",".join(s_(k) for k in sorted(by_source))}],'
+                f'"chapters":['
+            )
+            if source:
+                out += by_source[source]
+            out.append(
+                f'],"chapter_sources":[{s_(source) if len(by_source) == 1 else ",".join(map(s_, sorted(by_source)))}],'
                 f'"downloaded":{"true" if file else "false"},"file":{v_(file)},"position":{v_(position)},'
                 f'"played":{"true" if played else "false"}}}'
             )
-        feeds = [
-            f'{{"url":{s_(url)},"title":{s_(title)},"author":{v_(author)},"snapshot":{"true" if snapshot else "false"},'
-            f'"episodes":[{",".join(episodes.get(fid, ()))}]}}'
-            for fid, url, title, author, snapshot in db.execute(self._EXPORT_FEEDS)
-        ]
-        return f'{{"version":1,"feeds":[{",".join(feeds)}]}}'
+        pieces = ['{"version":1,"feeds":[']
+        for fid, url, title, author, snapshot in db.execute(self._EXPORT_FEEDS):
+            pieces.append(
+                f'{"," if len(pieces) > 1 else ""}{{"url":{s_(url)},"title":{s_(title)},"author":{v_(author)},'
+                f'"snapshot":{"true" if snapshot else "false"},"episodes":['
+            )
+            pieces += episodes.get(fid, ())
+            pieces.append("]}")
+        pieces.append("]}" + end)
+        return "".join(pieces)
 
 
 def _compact(value) -> str:
@@ -1794,11 +1860,12 @@ def _dedupe_hits(hits: list[SearchHit]) -> list[SearchHit]:
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(text: str, *, synonyms: bool = False) -> str:
+def fts_query(text: str, *, synonyms: bool = False, prefix: bool = True) -> str:
     """Turn what a user typed into a safe FTS5 query: every word must match
     (stemmed); the last word also matches as a prefix while typing.  With
     ``synonyms``, an abbreviation or its spelled-out form from the topic
-    vocabulary matches either ("RL" finds "reinforcement learning")."""
+    vocabulary matches either ("RL" finds "reinforcement learning").
+    Without ``prefix``, the last word matches as typed only."""
     words = _TOKEN.findall(text or "")
     if not words:
         return ""
@@ -1815,7 +1882,7 @@ def fts_query(text: str, *, synonyms: bool = False) -> str:
         else:
             w = words[i]
             last = i == len(words) - 1
-            parts.append(f'("{w}" OR "{w}"*)' if last and len(w) >= 3 else f'"{w}"')
+            parts.append(f'("{w}" OR "{w}"*)' if prefix and last and len(w) >= 3 else f'"{w}"')
             i += 1
     return " AND ".join(parts)
 
