@@ -313,10 +313,9 @@ class Enrichment:
         for e in eps:
             if e.image:
                 wanted.setdefault(e.image, set()).add(e.id)
-            for c in lib.chapter_sets(e.id).get(SOURCE, []):
-                if c.image:
-                    wanted.setdefault(c.image, set()).add(e.id)
-                    chapter_urls.add(c.image)
+        for eid, image in lib.chapter_images([e.id for e in eps], SOURCE):
+            wanted.setdefault(image, set()).add(eid)
+            chapter_urls.add(image)
         now = time.time()
         todo = []
         for url in sorted(wanted):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ibplayer import DEFAULT_FEED_URL
-from ibplayer.infra import feeds, opml
+from ibplayer.infra import feeds
 from ibplayer.infra.feeds import FeedError, NetworkUnreachable
 from ibplayer.infra.paths import resource
 from ibplayer.infra.store import EpisodeRow, LibraryError
@@ -294,6 +294,8 @@ class LibraryService:
     # ------------------------------------------------------------ OPML
 
     def opml_import(self, path: str | os.PathLike[str]) -> list[RefreshResult | str]:
+        from ibplayer.infra import opml  # (its text helpers load nh3)
+
         urls = opml.read_opml(path)  # a file, or an http(s) URL
         out: list[RefreshResult | str] = []
         for url in urls:
@@ -304,6 +306,8 @@ class LibraryService:
         return out
 
     def opml_export(self, path: str | os.PathLike[str]) -> int:
+        from ibplayer.infra import opml
+
         feeds_ = self.library.feeds()
         opml.write_opml(Path(path), [(f.title, f.url, f.link) for f in feeds_])
         return len(feeds_)
