@@ -776,12 +776,19 @@ class Library:
         r[14] = bool(r[14])
         return FeedRow(*r)
 
-    def feeds(self) -> list[FeedRow]:
-        rows = self.db.execute(self._FEED_SELECT + " ORDER BY f.title COLLATE NOCASE").fetchall()
+    # The counts read every episode row of the feed (the played flag): ~40 ms
+    # for 2,000 episodes on a fresh connection.  Without them (``counts=False``:
+    # refresh, artwork, policies), the row's counts are None.
+    _FEED_SELECT_NO_COUNTS = _FEED_SELECT.split("(SELECT COUNT(*)", 1)[0] + "NULL, NULL FROM feeds f"
+
+    def feeds(self, *, counts: bool = True) -> list[FeedRow]:
+        select = self._FEED_SELECT if counts else self._FEED_SELECT_NO_COUNTS
+        rows = self.db.execute(select + " ORDER BY f.title COLLATE NOCASE").fetchall()
         return [self._feed(r) for r in rows]
 
-    def feed(self, feed_id: int) -> FeedRow | None:
-        row = self.db.execute(self._FEED_SELECT + " WHERE f.id=?", (feed_id,)).fetchone()
+    def feed(self, feed_id: int, *, counts: bool = True) -> FeedRow | None:
+        select = self._FEED_SELECT if counts else self._FEED_SELECT_NO_COUNTS
+        row = self.db.execute(select + " WHERE f.id=?", (feed_id,)).fetchone()
         return self._feed(row) if row else None
 
     def feed_by_url(self, url: str) -> FeedRow | None:

@@ -136,7 +136,7 @@ class Enrichment:
         """Enrichment URLs may point at this computer or the LAN only when
         the feed itself came from there (a public feed must not make the app
         call the user's loopback or LAN services)."""
-        f = self.library.feed(feed_id) if feed_id is not None else None
+        f = self.library.feed(feed_id, counts=False) if feed_id is not None else None
         return bool(f and http.is_private_url(f.url))
 
     # ------------------------------------------------------------ chapters
@@ -299,7 +299,7 @@ class Enrichment:
         image), fetched in worker threads, so they show offline.  A failed
         image is noted and tried again a day later; it never fails the refresh."""
         lib = self.library
-        f = lib.feed(feed_id)
+        f = lib.feed(feed_id, counts=False)
         if f is None:
             return Changes()
         if episode_ids is None:

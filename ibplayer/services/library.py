@@ -168,7 +168,7 @@ class LibraryService:
         """Check every feed (or ``feed_ids``).  A feed that fails, for any
         reason, is recorded as that feed's last error and the next one goes on."""
         results = []
-        for f in self.library.feeds():
+        for f in self.library.feeds(counts=False):
             if feed_ids is not None and f.id not in feed_ids:
                 continue
             try:
@@ -187,7 +187,7 @@ class LibraryService:
         return results
 
     def refresh_feed(self, feed_id: int) -> RefreshResult:
-        f = self.library.feed(feed_id)
+        f = self.library.feed(feed_id, counts=False)
         if f is None:
             raise LibraryError(f"no feed {feed_id}")
         # a feed whose last error was shown changes when that error clears or
@@ -264,7 +264,7 @@ class LibraryService:
         plan = PolicyPlan()
         plan.queued, queued = self.core.queue.auto_add()  # "add new episodes to Up Next"
         plan.changes |= queued
-        for f in lib.feeds():
+        for f in lib.feeds(counts=False):
             if not (f.auto_delete_played or f.auto_download > 0):
                 continue
             eps = lib.episodes(f.id)
