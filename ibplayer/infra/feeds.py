@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import re
-import signal
 import sys
 import threading
 import xml.sax
@@ -63,6 +62,8 @@ class NetworkUnreachable(FeedError):
 
 @dataclass
 class FetchResult:
+    """A feed fetched (or answered 304)."""  # (a docstring: @dataclass would build one with inspect)
+
     url: str  # the URL to store: the new one after a permanent redirect
     status: int
     content: bytes | None  # None when not modified (304)
@@ -500,6 +501,7 @@ def _die_with_parent(parent: int) -> None:
     must leave no parse worker behind)."""
     try:
         import ctypes
+        import signal
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG

@@ -49,6 +49,8 @@ class Unreachable(FetchError):
 
 @dataclass
 class Fetched:
+    """A document fetched (``content`` None: answered 304)."""
+
     url: str  # the final URL, after redirects
     status: int
     headers: httpx.Headers

@@ -17,7 +17,6 @@ import posixpath
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +46,8 @@ ART_FOLDER = "artwork"
 
 @dataclass
 class _Fetched:
+    """One enrichment URL's conditional GET."""
+
     url: str
     status: str  # "new" | "not-modified" | "error"
     body: bytes | None = None
@@ -176,6 +177,8 @@ class Enrichment:
                                        last_modified=row.last_modified if row and row.body else None,
                                        validate=_valid_chapters, deadline=self._deadline(),
                                        allow_private=private)
+
+            from concurrent.futures import ThreadPoolExecutor  # (only when there is something to fetch)
 
             with ThreadPoolExecutor(max_workers=4) as pool:
                 results = list(pool.map(one, todo))
@@ -332,6 +335,8 @@ class Enrichment:
             return Changes()
         client = self._client()
         deadline, private = self._deadline(), self.allow_private(feed_id)
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(lambda u: conditional_get(client, u, max_bytes=MAX_ART_BYTES,
                                                               validate=valid_image, content_prefix="image/",

@@ -57,6 +57,8 @@ def feed_url_from_user(text: str) -> str:
 
 @dataclass
 class RefreshResult:
+    """What refreshing (or subscribing to) one feed did."""
+
     feed_id: int
     url: str
     title: str
