@@ -15,7 +15,7 @@ import pytest
 from conftest import run_cli
 
 from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
-from ibplayer.infra.store import DB_NAME, Library, LibraryDamaged, LibraryError, LibraryReadOnly
+from ibplayer.infra.store import DB_NAME, Library, LibraryDamaged, LibraryError, LibraryReadOnly, forget_check
 
 DAMAGED = re.compile(r"library\.sqlite3\.damaged-\d{8}-\d{6}(-\d+)?$")
 
@@ -151,6 +151,38 @@ def test_subscribe_never_writes_into_a_damaged_library(data_dir, httpserver, rea
     r = run_cli("subscribe", url, data_dir=data_dir)  # again: into the fresh library
     assert r.returncode == 0, r.stderr
     assert "The Information Bottleneck" in run_cli("feeds", data_dir=data_dir).stdout
+
+
+def _statements_of_first_write(data_dir: Path) -> list[str]:
+    seen: list[str] = []
+    with Library(data_dir) as lib:
+        lib.db.set_trace_callback(seen.append)
+        lib.set_setting("probe", "1")  # the session's first write
+    return seen
+
+
+def test_a_session_that_wrote_leaves_the_file_marked_checked(data_dir):
+    """The full check before the first write runs once per change from
+    outside, not after every session of our own (it reads the whole file:
+    most of a 304 refresh at 2,000 episodes)."""
+    _library_with(data_dir, "Kept show")
+    forget_check(data_dir / DB_NAME)  # as after damage met while reading: the next write checks
+    assert any("quick_check" in s for s in _statements_of_first_write(data_dir))
+    for _ in range(3):  # each of these sessions wrote (and checkpointed at close)
+        assert not any("quick_check" in s for s in _statements_of_first_write(data_dir))
+
+
+def test_damage_right_after_a_session_that_wrote_is_still_found(data_dir):
+    _library_with(data_dir, "Kept show")
+    _statements_of_first_write(data_dir)  # checked and written: the file is now stamped intact
+    path = data_dir / DB_NAME
+    _corrupt_a_middle_page(path)  # at once: within the same file-time tick as that session's last write
+    before = path.read_bytes()
+    with pytest.raises(LibraryDamaged):
+        with Library(data_dir) as lib:
+            lib.set_setting("probe", "2")
+    [aside] = _set_aside(data_dir)
+    assert aside.read_bytes() == before
 
 
 def test_damage_is_an_exception_the_window_can_show(data_dir):

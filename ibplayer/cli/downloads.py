@@ -11,10 +11,12 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ibplayer.cli.main import EXIT_ERROR, EXIT_USAGE, fmt_time
-from ibplayer.infra.downloader import Progress
+
+if TYPE_CHECKING:
+    from ibplayer.infra.downloader import Progress  # loaded by the commands that download
 
 __all__ = ["run_download", "run_delete", "run_storage", "run_feed_settings", "after_refresh", "ProgressDisplay"]
 

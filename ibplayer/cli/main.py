@@ -227,7 +227,7 @@ def cmd_unsubscribe(args) -> int:
 
 def cmd_refresh(args) -> int:
     with _core(args, write=True) as core:
-        if not core.library.feeds():
+        if not core.library.feeds(counts=False):
             print("no subscriptions (try `ibplayer subscribe`)")
             return 0
         results = core.refresh(on_result=lambda r: print(r.line(), flush=True))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 
 @dataclass
 class Changes:
+    """What a service call changed, for the front-ends to reload."""
+
     feed_list: bool = False  # feeds were added or removed
     feeds: set[int] = field(default_factory=set)  # a feed's data or its episode list changed
     feeds_removed: set[int] = field(default_factory=set)

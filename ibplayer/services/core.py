@@ -13,53 +13,95 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
-from ibplayer.infra import feeds
 from ibplayer.infra.paths import data_dir as resolve_data_dir
-from ibplayer.infra.store import EpisodeRow, Library
+from ibplayer.infra.store import Library
 from ibplayer.services.changes import ChangeBus, Changes
-from ibplayer.services.downloads import DownloadResult, DownloadService, StorageRow
-from ibplayer.services.enrichment import Enrichment
-from ibplayer.services.library import (
-    SNAPSHOT_NAME,
-    LibraryService,
-    PolicyPlan,
-    RefreshResult,
-    default_feed_url,
-)
-from ibplayer.services.listening import ListeningService
-from ibplayer.services.marks import MarkService
-from ibplayer.services.queue import QueueService
-from ibplayer.services.settings import Settings
 
-__all__ = [
-    "Core", "Changes", "DownloadResult", "PolicyPlan", "RefreshResult", "StorageRow", "SNAPSHOT_NAME",
-    "default_feed_url",
-]
+if TYPE_CHECKING:
+    import httpx
+
+    from ibplayer.infra.store import EpisodeRow
+    from ibplayer.services.downloads import DownloadResult, DownloadService, StorageRow
+    from ibplayer.services.enrichment import Enrichment
+    from ibplayer.services.library import LibraryService, PolicyPlan, RefreshResult
+    from ibplayer.services.listening import ListeningService
+    from ibplayer.services.marks import MarkService
+    from ibplayer.services.queue import QueueService
+    from ibplayer.services.settings import Settings
+
+__all__ = ["Core", "Changes"]
 
 
 class Core:
+    """The services are built on first use (their modules too): a refresh
+    answered 304 loads neither the download nor the OPML stack."""
+
     def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, timeout: float | None = None,
-                 max_feed_bytes: int = feeds.MAX_FEED_BYTES, deadline: float | None = None):
+                 max_feed_bytes: int | None = None, deadline: float | None = None):
         self.data_dir = resolve_data_dir(data_dir)
         self.library = Library(self.data_dir)
         self.timeout = timeout
-        self.max_feed_bytes = max_feed_bytes
+        self._max_feed_bytes = max_feed_bytes
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self.events = ChangeBus()
-        self.settings = Settings(self.library)
         # total seconds per fetch: the argument, else the fetch_deadline setting (60 s by default)
         self.deadline = deadline or self.settings.get("fetch_deadline")
-        self.enrichment = Enrichment(self.library, lambda: self.client, lambda: self.deadline)
-        self.library_service = LibraryService(self)
-        self.downloads = DownloadService(self)
-        self.queue = QueueService(self)
-        self.marks = MarkService(self)  # new episodes, bulk played marks
-        self.listening = ListeningService(self)  # skip words, heard chapters (issue 10 §5)
+
+    @property
+    def max_feed_bytes(self) -> int:
+        """The cap on a feed's size (the argument, else infra.feeds.MAX_FEED_BYTES)."""
+        if self._max_feed_bytes is None:
+            from ibplayer.infra.feeds import MAX_FEED_BYTES
+
+            return MAX_FEED_BYTES
+        return self._max_feed_bytes
+
+    @cached_property
+    def settings(self) -> Settings:
+        from ibplayer.services.settings import Settings
+
+        return Settings(self.library)
+
+    @cached_property
+    def enrichment(self) -> Enrichment:
+        from ibplayer.services.enrichment import Enrichment
+
+        return Enrichment(self.library, lambda: self.client, lambda: self.deadline)
+
+    @cached_property
+    def library_service(self) -> LibraryService:
+        from ibplayer.services.library import LibraryService
+
+        return LibraryService(self)
+
+    @cached_property
+    def downloads(self) -> DownloadService:
+        from ibplayer.services.downloads import DownloadService
+
+        return DownloadService(self)
+
+    @cached_property
+    def queue(self) -> QueueService:
+        from ibplayer.services.queue import QueueService
+
+        return QueueService(self)
+
+    @cached_property
+    def marks(self) -> MarkService:  # new episodes, bulk played marks
+        from ibplayer.services.marks import MarkService
+
+        return MarkService(self)
+
+    @cached_property
+    def listening(self) -> ListeningService:  # skip words, heard chapters (issue 10 §5)
+        from ibplayer.services.listening import ListeningService
+
+        return ListeningService(self)
 
     def emit(self, changes: Changes) -> Changes:
         return self.events.emit(changes)
@@ -68,7 +110,9 @@ class Core:
     def client(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                self._client = feeds.make_client(self.timeout)
+                from ibplayer.infra.http import make_client
+
+                self._client = make_client(self.timeout)
             return self._client
 
     @property

@@ -17,7 +17,6 @@ import posixpath
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +46,8 @@ ART_FOLDER = "artwork"
 
 @dataclass
 class _Fetched:
+    """One enrichment URL's conditional GET."""
+
     url: str
     status: str  # "new" | "not-modified" | "error"
     body: bytes | None = None
@@ -136,7 +137,7 @@ class Enrichment:
         """Enrichment URLs may point at this computer or the LAN only when
         the feed itself came from there (a public feed must not make the app
         call the user's loopback or LAN services)."""
-        f = self.library.feed(feed_id) if feed_id is not None else None
+        f = self.library.feed(feed_id, counts=False) if feed_id is not None else None
         return bool(f and http.is_private_url(f.url))
 
     # ------------------------------------------------------------ chapters
@@ -176,6 +177,8 @@ class Enrichment:
                                        last_modified=row.last_modified if row and row.body else None,
                                        validate=_valid_chapters, deadline=self._deadline(),
                                        allow_private=private)
+
+            from concurrent.futures import ThreadPoolExecutor  # (only when there is something to fetch)
 
             with ThreadPoolExecutor(max_workers=4) as pool:
                 results = list(pool.map(one, todo))
@@ -299,7 +302,7 @@ class Enrichment:
         image), fetched in worker threads, so they show offline.  A failed
         image is noted and tried again a day later; it never fails the refresh."""
         lib = self.library
-        f = lib.feed(feed_id)
+        f = lib.feed(feed_id, counts=False)
         if f is None:
             return Changes()
         if episode_ids is None:
@@ -316,10 +319,9 @@ class Enrichment:
             for g in e.guests:  # the guest card's pictures (issue 9)
                 if g.image:
                     wanted.setdefault(g.image, set()).add(e.id)
-            for c in lib.chapter_sets(e.id).get(SOURCE, []):
-                if c.image:
-                    wanted.setdefault(c.image, set()).add(e.id)
-                    chapter_urls.add(c.image)
+        for eid, image in lib.chapter_images([e.id for e in eps], SOURCE):
+            wanted.setdefault(image, set()).add(eid)
+            chapter_urls.add(image)
         now = time.time()
         todo = []
         for url in sorted(wanted):
@@ -336,6 +338,8 @@ class Enrichment:
             return Changes()
         client = self._client()
         deadline, private = self._deadline(), self.allow_private(feed_id)
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(lambda u: conditional_get(client, u, max_bytes=MAX_ART_BYTES,
                                                               validate=valid_image, content_prefix="image/",

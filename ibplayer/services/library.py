@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ibplayer import DEFAULT_FEED_URL
-from ibplayer.infra import feeds, opml
+from ibplayer.infra import feeds
 from ibplayer.infra.feeds import FeedError, NetworkUnreachable
 from ibplayer.infra.paths import resource
 from ibplayer.infra.store import EpisodeRow, LibraryError
@@ -57,6 +57,8 @@ def feed_url_from_user(text: str) -> str:
 
 @dataclass
 class RefreshResult:
+    """What refreshing (or subscribing to) one feed did."""
+
     feed_id: int
     url: str
     title: str
@@ -168,7 +170,7 @@ class LibraryService:
         """Check every feed (or ``feed_ids``).  A feed that fails, for any
         reason, is recorded as that feed's last error and the next one goes on."""
         results = []
-        for f in self.library.feeds():
+        for f in self.library.feeds(counts=False):
             if feed_ids is not None and f.id not in feed_ids:
                 continue
             try:
@@ -187,7 +189,7 @@ class LibraryService:
         return results
 
     def refresh_feed(self, feed_id: int) -> RefreshResult:
-        f = self.library.feed(feed_id)
+        f = self.library.feed(feed_id, counts=False)
         if f is None:
             raise LibraryError(f"no feed {feed_id}")
         # a feed whose last error was shown changes when that error clears or
@@ -264,7 +266,7 @@ class LibraryService:
         plan = PolicyPlan()
         plan.queued, queued = self.core.queue.auto_add()  # "add new episodes to Up Next"
         plan.changes |= queued
-        for f in lib.feeds():
+        for f in lib.feeds(counts=False):
             if not (f.auto_delete_played or f.auto_download > 0):
                 continue
             eps = lib.episodes(f.id)
@@ -294,6 +296,8 @@ class LibraryService:
     # ------------------------------------------------------------ OPML
 
     def opml_import(self, path: str | os.PathLike[str]) -> list[RefreshResult | str]:
+        from ibplayer.infra import opml  # (its text helpers load nh3)
+
         urls = opml.read_opml(path)  # a file, or an http(s) URL
         out: list[RefreshResult | str] = []
         for url in urls:
@@ -304,6 +308,8 @@ class LibraryService:
         return out
 
     def opml_export(self, path: str | os.PathLike[str]) -> int:
+        from ibplayer.infra import opml
+
         feeds_ = self.library.feeds()
         opml.write_opml(Path(path), [(f.title, f.url, f.link) for f in feeds_])
         return len(feeds_)

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Setting:
+    """One typed setting: its default and how a stored text is read."""
+
     key: str
     type: type
     default: Any
