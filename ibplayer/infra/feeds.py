@@ -454,14 +454,17 @@ def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None,
     saved are parsed (the channel part must be unchanged too); the result
     then holds only those episodes, and the hosts known before.
 
-    A big RSS feed is split at item boundaries and the pieces are parsed in
-    forked worker processes, one per core.  That is only done where forking
-    is safe: a single-threaded process (the CLI) on a platform with fork.
-    The GUI parses in its worker thread, whole."""
+    A big feed is parsed in this process.  With IBPLAYER_PARSE_WORKERS set
+    (to anything but 0) a big RSS feed is split at item boundaries and the
+    pieces are parsed in forked worker processes, one per core, where
+    forking is safe: a single-threaded process (the CLI) on Linux.  That is
+    off by default: since the fast XML path it no longer pays (bench_ingest
+    on a shared 2-core machine: forked 0.85x gPodder, 1.93x the floor; one
+    process 0.67x, 1.78x) and it costs CPU (pickling, a second channel parse)."""
     _load_parse_stack()
     if parallel is None:
         parallel = (
-            os.environ.get("IBPLAYER_PARSE_WORKERS", "") != "0"
+            os.environ.get("IBPLAYER_PARSE_WORKERS", "0") != "0"
             and sys.platform == "linux"  # where workers can be tied to their parent (below)
             and threading.active_count() == 1
             and _usable_cpus() > 1
