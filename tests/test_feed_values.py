@@ -196,3 +196,27 @@ def test_parse_workers_die_with_a_killed_cli(file_server, data_dir):
             os.kill(int(line.split()[0]), signal.SIGKILL)
         assert not left, left
     assert "no subscriptions" in run_cli("feeds", data_dir=data_dir).stdout
+
+
+def test_nesting_quick_check_keeps_the_same_output():
+    """The quick check that skips the full nesting pass must never change
+    what the notes become: over well-formed, broken, self-closed and
+    upper-case tag soup, limit_nesting gives what the full pass gives."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ibplayer.domain import text
+
+    tag = st.sampled_from(["<p>", "</p>", "<div class='a'>", "</div>", "<LI>", "</li>", "<br>", "<br/>",
+                           "<img src='x'/>", "<b>", "</B>", "</i>", "<ul>", "</ul>", "words ", "a < b ", "<a href='h'>", "</a>"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(tag, max_size=60), st.integers(min_value=1, max_value=6))
+    def check(parts, depth):
+        raw = "".join(parts)
+        full = raw if raw.count("<") <= depth else text._drop_deep_tags(raw, depth)
+        assert text.limit_nesting(raw, depth) == full
+
+    check()
+    nested = "<div>" * 60 + "x" + "</div>" * 60
+    assert text.limit_nesting(nested).count("<div>") == text.MAX_DEPTH

@@ -47,14 +47,40 @@ _ANY_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*>")
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
          "track", "wbr"}
 _CLOSE_SEARCH = 64  # how far down the open-tag stack a closing tag may match
+# The same tags as _ANY_TAG, as (slash, name, self-closing slash) tuples for the quick check.
+_TAG_PARTS = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*?(/?)>")
+
+
+def _nesting_fits(raw: str, max_depth: int) -> bool:
+    """True when `limit_nesting` would keep every tag: each closing tag closes
+    the innermost open one and no open tag is deeper than ``max_depth``.
+    (Most notes: one cheap pass instead of the full one.)"""
+    stack: list[str] = []
+    for close, name, selfclose in _TAG_PARTS.findall(raw):
+        name = name.lower()
+        if selfclose or name in _VOID:
+            continue
+        if close:
+            if not stack or stack.pop() != name:
+                return False
+        else:
+            stack.append(name)
+            if len(stack) > max_depth:
+                return False
+    return True
 
 
 def limit_nesting(raw: str, max_depth: int = MAX_DEPTH) -> str:
     """Drop the tags nested deeper than ``max_depth`` (keeping their text),
     in one linear pass: the HTML cleaner and Qt are slow (quadratic) on
     very deep trees, and no show notes need them."""
-    if raw.count("<") <= max_depth:
+    if raw.count("<") <= max_depth or _nesting_fits(raw, max_depth):
         return raw
+    return _drop_deep_tags(raw, max_depth)
+
+
+def _drop_deep_tags(raw: str, max_depth: int) -> str:
+    """The full pass of `limit_nesting`."""
     out: list[str] = []
     stack: list[tuple[str, bool]] = []  # (tag name, kept)
     kept_depth = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import io
 import json
 import logging
 import math
@@ -16,6 +17,7 @@ import os
 import re
 import sys
 import threading
+import xml.etree.ElementTree as ET
 import xml.sax
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -533,14 +535,17 @@ def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None,
     saved are parsed (the channel part must be unchanged too); the result
     then holds only those episodes, and the hosts known before.
 
-    A big RSS feed is split at item boundaries and the pieces are parsed in
-    forked worker processes, one per core.  That is only done where forking
-    is safe: a single-threaded process (the CLI) on a platform with fork.
-    The GUI parses in its worker thread, whole."""
+    A big feed is parsed in this process.  With IBPLAYER_PARSE_WORKERS set
+    (to anything but 0) a big RSS feed is split at item boundaries and the
+    pieces are parsed in forked worker processes, one per core, where
+    forking is safe: a single-threaded process (the CLI) on Linux.  That is
+    off by default: since the fast XML path it no longer pays (bench_ingest
+    on a shared 2-core machine: forked 0.85x gPodder, 1.93x the floor; one
+    process 0.67x, 1.78x) and it costs CPU (pickling, a second channel parse)."""
     _load_parse_stack()
     if parallel is None:
         parallel = (
-            os.environ.get("IBPLAYER_PARSE_WORKERS", "") != "0"
+            os.environ.get("IBPLAYER_PARSE_WORKERS", "0") != "0"
             and sys.platform == "linux"  # where workers can be tied to their parent (below)
             and threading.active_count() == 1
             and _usable_cpus() > 1
@@ -647,7 +652,188 @@ def _feedparser():
     return _feedparser_module
 
 
-def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = None) -> ParsedFeed:
+# ------------------------------------------------------------------ the fast path
+#
+# feedparser is the parser of record, but it is most of a big feed's parse
+# (a Python callback per element).  A well-formed UTF-8 RSS 2.0 feed whose
+# items hold only the elements below is read in one expat pass instead
+# (xml.etree.ElementTree.iterparse), giving the same values feedparser gives
+# for every field ibplayer reads: the channel still goes through feedparser
+# (the document without its items, a few kB), and anything else (Atom, RDF,
+# another encoding, a DOCTYPE, xml:base, an element or attribute not listed,
+# an element twice, markup inside a text element, broken XML) falls back to
+# feedparser for the whole document.  tests/test_fast_parse.py runs both
+# paths over every fixture feed and compares the results field by field.
+
+_ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+_CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+# item children read as text: ElementTree name -> feedparser key
+_FAST_TEXT = {
+    "title": "title",
+    "link": "link",
+    "description": "summary",
+    "guid": "id",
+    "pubDate": "published",
+    _CONTENT_ENCODED: "content",
+    _ITUNES + "duration": "itunes_duration",
+    _ITUNES + "episode": "itunes_episode",
+}
+# item children feedparser keeps in fields ibplayer never reads
+_FAST_IGNORED = {
+    "{http://purl.org/dc/elements/1.1/}creator",
+    _ITUNES + "explicit",
+    _ITUNES + "episodeType",
+    _ITUNES + "author",
+}
+_XML_DECL = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+class _FastEntry(dict):
+    """An item as feedparser's FeedParserDict is read here (``entry.content``)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class _FastResult(dict):
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class _NotFast(Exception):
+    """The fast path meets something it does not know: feedparser reads the feed."""
+
+
+def _fast_parse(data: bytes, feedparser) -> _FastResult | None:
+    """feedparser's result for the fields ibplayer reads, or None when the
+    feed is not one the fast path reads exactly as feedparser does."""
+    if data[:3] == b"\xef\xbb\xbf" or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None
+    start = data[:4096].lstrip()
+    m = _XML_DECL.match(start)
+    if m and m.group(1).lower() != b"utf-8":
+        return None
+    if b"<!DOCTYPE" in start or b"<!doctype" in start or b"base=" in data:
+        return None
+    if not re.match(rb"(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<rss\b", start, re.S):
+        return None
+    split = _split_items(data)
+    if split is None:
+        return None
+    head, _items, tail = split
+    try:
+        entries = _fast_items(data, feedparser)
+    except (_NotFast, ET.ParseError, ValueError):
+        return None
+    channel = feedparser.parse(head + tail, sanitize_html=False, resolve_relative_uris=False)
+    if channel.get("bozo") or channel.entries or not str(channel.get("version") or "").startswith("rss"):
+        return None
+    return _FastResult(feed=channel.feed, entries=entries, version=channel.version, bozo=0,
+                       encoding=channel.get("encoding"))
+
+
+def _fp_text(value: str | None, cp1252: dict) -> str:
+    """What feedparser's pop() makes of an element's text in a UTF-8 document:
+    stripped, the common UTF-8-read-as-Latin-1 mistake undone, the
+    Windows-1252 code points mapped."""
+    out = (value or "").strip()
+    try:
+        out = out.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    return out.translate(cp1252)
+
+
+def _fast_items(data: bytes, feedparser) -> list[_FastEntry]:
+    from feedparser.datetimes import _parse_date
+    from feedparser.html import _cp1252 as cp1252
+    from feedparser.urls import _urljoin
+
+    entries: list[_FastEntry] = []
+    depth = 0
+    for event, el in ET.iterparse(io.BytesIO(data), events=("start", "end")):
+        if event == "start":
+            depth += 1
+            if (depth == 1 and el.tag != "rss") or (depth == 2 and el.tag != "channel"):
+                raise _NotFast("not rss/channel")
+            continue
+        depth -= 1
+        if el.tag != "item":
+            if depth == 2:
+                el.clear()  # a channel element: feedparser reads the channel
+            continue
+        if depth != 2 or el.attrib:
+            raise _NotFast("an item outside rss/channel, or with attributes")
+        e = _FastEntry()
+        links: list[dict] = []
+        seen: set[str] = set()
+        guid_is_link = False
+        for child in el:
+            tag = child.tag
+            if len(child):
+                raise _NotFast("markup inside an item element")
+            if tag == "enclosure":
+                a = {}
+                for k, v in child.attrib.items():
+                    if "{" in k:
+                        raise _NotFast("a namespaced enclosure attribute")
+                    k = k.lower()
+                    a[k] = v.lower() if k in ("rel", "type") and v else v
+                href = a.get("url", a.get("uri", a.get("href")))
+                if href:
+                    a.pop("url", None)
+                    a.pop("uri", None)
+                    a["href"] = href
+                a["rel"] = "enclosure"
+                links.append(a)
+                continue
+            if tag in _FAST_IGNORED:
+                continue
+            key = _FAST_TEXT.get(tag)
+            if key is None or key in seen:
+                raise _NotFast(f"item element {tag}")
+            seen.add(key)
+            if child.attrib and not (tag == "guid" and set(child.attrib) == {"isPermaLink"}):
+                raise _NotFast(f"attributes on {tag}")
+            value = _fp_text(child.text, cp1252)
+            if key == "id":
+                guid_is_link = child.attrib.get("isPermaLink", "true") == "true"
+                if guid_is_link and value:
+                    value = _urljoin("", value)
+                e["id"] = value
+                if guid_is_link and "link" not in e:
+                    e["link"] = value
+            elif key == "link":
+                if value:
+                    value = _urljoin("", value)
+                value = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value.replace("&amp;", "&"))
+                e["link"] = value
+                links.append({"rel": "alternate", "type": "text/html", "href": value} if value
+                             else {"rel": "alternate", "type": "text/html"})
+            elif key == "content":
+                e["content"] = [{"type": "text/html", "value": value}]
+                e.setdefault("summary", value)
+            elif key == "summary":
+                e["summary"] = value
+            elif key == "published":
+                e["published"] = value
+                e["published_parsed"] = _parse_date(value)
+            else:
+                e[key] = value
+        if links:
+            e["links"] = links
+        entries.append(e)
+        el.clear()
+    return entries
+
+
+def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = None, fast: bool = True) -> ParsedFeed:
     _load_parse_stack()
     feedparser = _feedparser()
 
@@ -661,8 +847,10 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
         # Feeds never need their own entities; this is how XML bombs start.
         raise FeedError(f"{url}: the feed declares XML entities (refused: possible entity-expansion attack)")
     data = _strip_c0_bytes(data)
+    d = _fast_parse(data, feedparser) if fast else None
     try:
-        d = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+        if d is None:
+            d = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
         if d.get("bozo") and "unbound prefix" in str(d.get("bozo_exception")):
             fixed = _declare_missing_prefixes(data)
             if fixed is not None:
@@ -697,6 +885,7 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
     # Hosts named in any episode's "hosted by ..." line count for the whole show.
     extra_hosts: list[Person] = []
     stray = _stray_items(data)
+    all_hosts: list[Person] | None = None
     for i, entry in enumerate(d.entries):
         if i in stray:
             continue  # an <item> inside an unknown element is not the feed's
@@ -760,7 +949,9 @@ def _parse_document(data: bytes, url: str, known_hosts: list[Person] | None = No
             + people.contributor_persons(entry.get("contributors") or [], team)
         if "hosted by" in notes_text.lower() and not extra_hosts:
             extra_hosts = people.hosts_from(None, [], notes_text)
-        all_hosts = _merge_people(hosts, extra_hosts)
+            all_hosts = None
+        if all_hosts is None:  # the show's hosts change only when extra_hosts does: merged once
+            all_hosts = _merge_people(hosts, extra_hosts)
         guests = people.extract_guests(ep_title, summary or notes_text, all_hosts, persons)
         chapter_titles = [c.title for c in _best(by_source)]
         episodes.append(
