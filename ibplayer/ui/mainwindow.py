@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 from ibplayer import __version__
 from ibplayer.infra.paths import data_dir as resolve_data_dir
 from ibplayer.services.changes import Changes
-from ibplayer.services.resume import continue_point
 
 from . import actions, workers
 from .controllers.downloads import DownloadsController
@@ -41,7 +40,7 @@ from .controllers.queue import QueueController
 from .controllers.search import SearchController
 from .controllers.sidebar import ChapterSidebarController
 from .dialogs import AddFeedDialog, SettingsDialog, ShortcutsDialog, ask, vlc_missing_dialog, warn
-from .player import Player
+from .player import DeferredBackend, Player
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +107,15 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog = None
         self._fitted = False
 
-        if backend is None:
-            from ibplayer.infra.playback import create_backend
+        if backend is None:  # libVLC starts after the first paint (or at the first playback call)
+            args = tuple(backend_args)
 
-            backend = create_backend(tuple(backend_args))
+            def make_backend():
+                from ibplayer.infra.playback import create_backend
+
+                return create_backend(args)
+
+            backend = DeferredBackend(make_backend)
         self.player = Player(backend, self.writer, self, start_timeout=float(self.prefs["start_timeout"]))
 
         self.setWindowTitle("ibplayer")
@@ -130,12 +134,11 @@ class MainWindow(QMainWindow):
         self.player.set_rate(float(self.prefs["default_speed"]))
         self.pane.show_episode(None)
         QApplication.instance().installEventFilter(self)
-
+        self.player.backendReady.connect(self._guard(self._backend_known))
         self.mpris = None
-        if mpris:
-            from .mpris import start_mpris
-
-            self.mpris = start_mpris(self)
+        self._want_mpris = mpris  # started after the first paint (after_first_paint)
+        self._painted = False
+        self._loaded_once = False
 
     # The widgets tests, MPRIS and the selftest reach (each controller owns its own).
     player_bar = property(lambda self: self.bar)
@@ -315,11 +318,31 @@ class MainWindow(QMainWindow):
         except (TypeError, ValueError):
             pass
         self.read(lambda lib: bool(lib.feeds()), self._started_with)
+        self.episodes.view.setFocus(Qt.OtherFocusReason)  # not the search box: Space plays
+        # the rest (libVLC, MPRIS, Up Next, continue, the refreshes) once the list has painted
+
+    def after_first_paint(self) -> None:
+        """Once the first episode list has painted: start what the first
+        paint does not need (each would compete with it for the GIL)."""
+        if self._painted or self.closed:
+            return
+        self._painted = True
+        self.player.realize_backend(in_thread=True, guard=self._guard)
+        self.pane.release_hold()
         self.upnext.reload()
         # continue where the listener left off: the last episode, loaded and paused
+        from ibplayer.services.resume import continue_point
+
         self.read(continue_point, self._continue)
-        self.episodes.view.setFocus(Qt.OtherFocusReason)  # not the search box: Space plays
         self.schedule_refresh()
+        if self._want_mpris and self.mpris is None:
+            from .mpris import start_mpris
+
+            self.mpris = start_mpris(self)
+        if self._refresh_when_loaded:
+            self._refresh_when_loaded = False
+            QTimer.singleShot(150, self._guard(self.refresh_all))
+        QTimer.singleShot(300, self._guard(self.downloads.prepare))
 
     def _continue(self, found) -> None:
         if found is None or self.player.episode is not None:
@@ -344,13 +367,13 @@ class MainWindow(QMainWindow):
             self._refresh_when_loaded = True
 
     def after_first_load(self) -> None:
-        """Once the first episode list is shown: the start-up refresh, then
-        (at idle) the download machinery, so the first Download click does
-        not import httpx or set up TLS on the GUI thread."""
-        if self._refresh_when_loaded:
-            self._refresh_when_loaded = False
-            QTimer.singleShot(150, self._guard(self.refresh_all))
-        QTimer.singleShot(300, self._guard(self.downloads.prepare))
+        """The first episode list is in the model: :meth:`after_first_paint`
+        runs once the list has painted (see :meth:`eventFilter`), or soon in
+        any case (a hidden window never paints).  That starts the start-up
+        refresh and (at idle) the download machinery, so the first Download
+        click does not import httpx or set up TLS on the GUI thread."""
+        self._loaded_once = True
+        QTimer.singleShot(250, self._guard(self.after_first_paint))
 
     def _default_done(self, result) -> None:
         if result is not None:
@@ -696,6 +719,10 @@ class MainWindow(QMainWindow):
     # ================================================================ keys
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if not self._painted and self._loaded_once and event.type() == QEvent.Paint \
+                and obj is self.episodes.view.viewport():
+            self._loaded_once = False
+            QTimer.singleShot(0, self._guard(self.after_first_paint))  # after this paint
         if event.type() != QEvent.KeyPress or self.closed:
             return False
         if not isinstance(obj, QWidget) or obj.window() is not self:
@@ -732,6 +759,13 @@ class MainWindow(QMainWindow):
                 self.splitter.setSizes([int(total * 0.44), int(total * 0.32), total - int(total * 0.44) - int(total * 0.32)])
         if not self.player.available and self._show_vlc_dialog and self.vlc_dialog is None:
             QTimer.singleShot(0, self._show_vlc_missing)
+
+    def _backend_known(self) -> None:
+        """The deferred libVLC backend exists now: say so if it is missing."""
+        if not self.player.available:
+            self.vlc_label.setText("No audio: VLC missing")
+            if self._show_vlc_dialog and self.vlc_dialog is None and self.isVisible():
+                QTimer.singleShot(0, self._show_vlc_missing)
 
     def _show_vlc_missing(self) -> None:
         if self.closed or self.vlc_dialog is not None:

@@ -22,6 +22,8 @@ class EpisodePaneController(QObject):
         self.w = w
         self._gen = 0
         self.details_id: int | None = None  # the episode whose details the pane shows
+        self.hold = True  # until the list's first paint: the details read (and its imports) waits
+        self._held = None
         self._shown_parts: tuple = ()  # (episode id, guests, topics, notes) as laid out: unchanged parts stay
         st = w.style()
         self.widget = centre = QWidget()
@@ -226,7 +228,18 @@ class EpisodePaneController(QObject):
             if gen == self._gen and details is not None:
                 self._show_details(details)
 
+        if self.hold:
+            self._held = (eid, shown)
+            return
         w.read(lambda lib: _details(lib, eid), shown)
+
+    def release_hold(self) -> None:
+        """The list has painted: read the held episode's details now."""
+        self.hold = False
+        if self._held is not None:
+            eid, shown = self._held
+            self._held = None
+            self.w.read(lambda lib: _details(lib, eid), shown)
 
     def reload(self) -> None:
         """Read the shown episode again (its data changed)."""
