@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
             self.episodes.pending_select = int(last) if last is not None else None
         except (TypeError, ValueError):
             pass
-        self.read(lambda lib: bool(lib.feeds()), self._started_with)
+        self.episodes.first_load(self._started_with)
         self.episodes.view.setFocus(Qt.OtherFocusReason)  # not the search box: Space plays
         # the rest (libVLC, MPRIS, Up Next, continue, the refreshes) once the list has painted
 
@@ -329,20 +329,27 @@ class MainWindow(QMainWindow):
         self._painted = True
         self.player.realize_backend(in_thread=True, guard=self._guard)
         self.pane.release_hold()
-        self.upnext.reload()
+        QTimer.singleShot(0, self._guard(self._after_first_paint_2))  # one step a loop turn: input stays live
+
+    def _after_first_paint_2(self) -> None:
         # continue where the listener left off: the last episode, loaded and paused
         from ibplayer.services.resume import continue_point
 
         self.read(continue_point, self._continue)
+        self.upnext.reload()
         self.schedule_refresh()
-        if self._want_mpris and self.mpris is None:
-            from .mpris import start_mpris
-
-            self.mpris = start_mpris(self)
         if self._refresh_when_loaded:
             self._refresh_when_loaded = False
             QTimer.singleShot(150, self._guard(self.refresh_all))
         QTimer.singleShot(300, self._guard(self.downloads.prepare))
+        if self._want_mpris and self.mpris is None:
+            QTimer.singleShot(0, self._guard(self._start_mpris))
+
+    def _start_mpris(self) -> None:
+        if self.mpris is None:
+            from .mpris import start_mpris
+
+            self.mpris = start_mpris(self)
 
     def _continue(self, found) -> None:
         if found is None or self.player.episode is not None:
@@ -357,8 +364,8 @@ class MainWindow(QMainWindow):
         self.select_episode(ep.id, then=load)
 
     def _started_with(self, has_feeds: bool) -> None:
-        self.episodes.reload_feeds()
         if not has_feeds:
+            self.episodes.reload_feeds()
             self.set_status("First launch: subscribing to the default feed…")
             self.run(lambda core: core.ensure_default(), self._default_done)
         elif self.auto_refresh:

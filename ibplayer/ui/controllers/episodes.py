@@ -204,10 +204,8 @@ class EpisodeListController(QObject):
         self.banner.hide()
         self.reload_episodes()
 
-    def reload_episodes(self) -> None:
-        """Load the episode list in a worker; stale results are dropped."""
-        self._gen += 1
-        gen = self._gen
+    def episode_query(self):
+        """The list's current query and ``fetch(lib)`` reading its rows."""
         feed_id, text = self.feed_id, self.filter_box.text().strip()
         unplayed, downloaded = self.unplayed_check.isChecked(), self.downloaded_check.isChecked()
         guest = self.guest_filter
@@ -228,11 +226,48 @@ class EpisodeListController(QObject):
                 return eps
             return lib.episodes(feed_id, text=text or None, unplayed=unplayed, downloaded=downloaded)
 
+        return query, fetch
+
+    def reload_episodes(self) -> None:
+        """Load the episode list in a worker; stale results are dropped."""
+        self._gen += 1
+        gen = self._gen
+        query, fetch = self.episode_query()
+
         def done(rows):
             if gen == self._gen:
                 self._set_rows(rows, query)
 
         self.w.read(fetch, done)
+
+    def first_load(self, has_feeds) -> None:
+        """Start-up: the feed list and the episode list in ONE read (one
+        worker round trip before the first paint); ``has_feeds(bool)`` then."""
+        self._gen += 1
+        gen = self._gen
+        query, fetch = self.episode_query()
+
+        def read(lib):
+            feeds = lib.feeds()
+            return (feeds, lib.new_counts(), fetch(lib)) if feeds else None
+
+        def done(r):
+            if r is None:
+                has_feeds(False)
+                return
+            feeds, counts, rows = r
+            self.feeds_model.set_feeds(feeds, counts)
+            sm = self.feed_view.selectionModel()
+            sm.blockSignals(True)
+            self.feed_view.setCurrentIndex(self.feeds_model.index(self.feeds_model.row_for_feed(self.feed_id)))
+            sm.blockSignals(False)
+            if gen == self._gen and query == self.episode_query()[0]:
+                self._set_rows(rows, query)
+            else:  # the listener changed the filter meanwhile
+                self.reload_episodes()
+            has_feeds(True)
+
+        self.w.read(read, done)
 
     def _set_rows(self, rows, query) -> None:
         w = self.w
