@@ -661,6 +661,9 @@ def main() -> int:
                 print(f"   {kind}: max gap {mx:.0f} ms, p99 {med([r['p99'] for r in runs]):.0f} ms "
                       f"(max per run {', '.join('%.0f' % r['max'] for r in runs)}); list {runs[0]['rows'][-1]} rows; "
                       f"{runs[0]['status']!r}  target < 50 ms -> {ok(all(r['max'] < 50 for r in runs))}")
+                for r in runs:  # where the gaps fell among the window's steps (ms from the first list on)
+                    if r.get("big"):
+                        print(f"     gaps > 30 ms [at ms, ms]: {r['big'][:8]}; steps: {r.get('events', [])[:8]}")
         print(f"\n(total bench time {time.perf_counter() - t_all:.0f} s)")
     finally:
         if srv is not None:

@@ -44,7 +44,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ibplayer.domain.models import SOURCE_PRIORITY, Chapter
+from ibplayer.domain.models import Chapter
+from ibplayer.domain.sources import any_disagree, best_source, sources_disagree  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -1125,33 +1126,3 @@ def chapters_from_json(data: bytes | str | dict, duration: float | None = None) 
             )
         )
     return finalize(out, duration)
-
-
-def best_source(by_source: dict[str, list[Chapter]]) -> str | None:
-    """The source to show: explicit chapter data wins over notes (``SOURCE_PRIORITY``).
-    Sources with no chapters are ignored; None when there is nothing."""
-    best: str | None = None
-    best_p = -1
-    for src, chs in (by_source or {}).items():
-        if not chs:
-            continue
-        p = SOURCE_PRIORITY.get(src, 0)
-        if p > best_p:
-            best, best_p = src, p
-    return best
-
-
-def sources_disagree(a: list[Chapter], b: list[Chapter], tolerance: float = 5.0) -> bool:
-    """True when two chapter lists differ in count or any start differs by more
-    than ``tolerance`` seconds."""
-    if len(a) != len(b):
-        return True
-    sa = sorted(c.start for c in a)
-    sb = sorted(c.start for c in b)
-    return any(abs(x - y) > tolerance for x, y in zip(sa, sb))
-
-
-def any_disagree(sets: dict[str, list[Chapter]]) -> bool:
-    """Whether any two of an episode's chapter lists differ."""
-    lists = list(sets.values())
-    return any(sources_disagree(lists[i], lists[j]) for i in range(len(lists)) for j in range(i + 1, len(lists)))

@@ -26,15 +26,23 @@ class StallProbe(QObject):
         self.last = time.perf_counter()
         self.t0 = self.last
         self.rows: list[int] = []
+        self.big: list[list] = []  # [ms since the start, gap ms] of the gaps over 30 ms
+        self.events: list[list] = []  # [ms since the start, what]: the window's steps, to place the gaps
         self.done = False
         self.timer = QTimer(self, interval=10)
         self.timer.timeout.connect(self._tick)
         window.episodes_loaded.connect(self._loaded)
+        window.player.backendReady.connect(lambda: self._event("libVLC ready"))
+        window.refreshed.connect(lambda _n: self._event("refreshed"))
         window.refreshed.connect(lambda _n: QTimer.singleShot(1500, self._finish))
         QTimer.singleShot(60000, self._finish)  # never hang a benchmark
 
+    def _event(self, what: str) -> None:
+        self.events.append([round((time.perf_counter() - self.t0) * 1000), what])
+
     def _loaded(self, n: int) -> None:
         self.rows.append(n)
+        self._event(f"list {n} rows")
         if len(self.rows) == 1:  # the first list is shown: measure from the next loop turn on
             QTimer.singleShot(0, self._start)
 
@@ -44,7 +52,10 @@ class StallProbe(QObject):
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.gaps.append((now - self.last) * 1000 - 10)
+        gap = (now - self.last) * 1000 - 10
+        self.gaps.append(gap)
+        if gap > 30:
+            self.big.append([round((self.last - self.t0) * 1000), round(gap)])
         self.last = now
 
     def _finish(self) -> None:
@@ -56,7 +67,7 @@ class StallProbe(QObject):
         with open(self.out, "w") as f:
             json.dump({"max": g[-1], "p99": g[int(0.99 * (len(g) - 1))], "ticks": len(g),
                        "seconds": time.perf_counter() - self.t0, "rows": self.rows[-1:] or [0],
-                       "status": self.w.status_label.text()}, f)
+                       "status": self.w.status_label.text(), "big": self.big, "events": self.events}, f)
         self.w.close()
 
 
