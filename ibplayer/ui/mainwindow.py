@@ -346,10 +346,13 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._guard(self._start_mpris))
 
     def _start_mpris(self) -> None:
-        if self.mpris is None:
-            from .mpris import start_mpris
+        from . import mpris  # its Qt types (~20 ms) in this loop turn, the bus in the next
 
-            self.mpris = start_mpris(self)
+        def start():
+            if self.mpris is None:
+                self.mpris = mpris.start_mpris(self)
+
+        QTimer.singleShot(0, self._guard(start))
 
     def _continue(self, found) -> None:
         if found is None or self.player.episode is not None:

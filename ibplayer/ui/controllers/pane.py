@@ -286,8 +286,7 @@ class EpisodePaneController(QObject):
         if not (same and old[2] == parts[2]):
             self._show_topics(d.topics)
         if not (same and old[3] == d.notes_html):
-            notes = d.notes_html or (plain_to_html(ep.summary) if ep.summary else "")
-            self.notes.setHtml(linkify_timestamps(notes, ep.duration) if notes else "<p><i>No show notes.</i></p>")
+            self.notes.setHtml(_notes_shown(d, ep))
         self._shown_parts = parts
         self.show_art(d.episode_art, d.feed_art)
         self.w.sidebar.set_feed_marks(ep.feed_id, d.skip_words, d.heard)
@@ -411,9 +410,28 @@ class EpisodePaneController(QObject):
         # anything else (mailto:, javascript:, file:...) is ignored
 
 
+def _notes_html(notes_html: str, summary: str, duration) -> str:
+    notes = notes_html or (plain_to_html(summary) if summary else "")
+    return linkify_timestamps(notes, duration) if notes else "<p><i>No show notes.</i></p>"
+
+
+def _notes_shown(d, ep) -> str:
+    """The notes as shown: prepared in the worker (finding timestamps is
+    string work, and loads the chapter parser), unless the shown episode's
+    summary or length differ from what the worker read."""
+    key, shown = getattr(d, "notes_prepared", (None, None))
+    if key == (ep.summary, ep.duration):
+        return shown
+    return _notes_html(d.notes_html, ep.summary, ep.duration)
+
+
 def _details(lib, episode_id: int):
-    """The pane's data, read in a worker (the models load there, not before
-    the first paint)."""
+    """The pane's data, read in a worker (not before the first paint), with
+    its notes' timestamps linked there too."""
     from ibplayer.services.views import episode_details
 
-    return episode_details(lib, episode_id)
+    d = episode_details(lib, episode_id)
+    if d is not None:
+        ep = d.episode
+        d.notes_prepared = ((ep.summary, ep.duration), _notes_html(d.notes_html, ep.summary, ep.duration))
+    return d
