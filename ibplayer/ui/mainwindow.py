@@ -137,8 +137,10 @@ class MainWindow(QMainWindow):
         self.player.backendReady.connect(self._guard(self._backend_known))
         self.mpris = None
         self._want_mpris = mpris  # started after the first paint (after_first_paint)
+        self.mpris_tried = False  # start_mpris has run (None in self.mpris then means: no bus)
         self._painted = False
         self._loaded_once = False
+        self._backend_waiters: list = []  # run once the deferred backend exists (when_backend)
 
     # The widgets tests, MPRIS and the selftest reach (each controller owns its own).
     player_bar = property(lambda self: self.bar)
@@ -327,7 +329,9 @@ class MainWindow(QMainWindow):
         if self._painted or self.closed:
             return
         self._painted = True
-        self.player.realize_backend(in_thread=True, guard=self._guard)
+        # libVLC (~100 ms of plugin loading, on a pool thread) once the pane has filled: started
+        # right away it held up the first paints (measured); "continue" asks for it sooner
+        QTimer.singleShot(800, self._guard(lambda: self.when_backend(None)))
         self.pane.release_hold()
         QTimer.singleShot(0, self._guard(self._after_first_paint_2))  # one step a loop turn: input stays live
 
@@ -342,8 +346,8 @@ class MainWindow(QMainWindow):
             self._refresh_when_loaded = False
             QTimer.singleShot(150, self._guard(self.refresh_all))
         QTimer.singleShot(300, self._guard(self.downloads.prepare))
-        if self._want_mpris and self.mpris is None:
-            QTimer.singleShot(0, self._guard(self._start_mpris))
+        if self._want_mpris and self.mpris is None:  # media keys can wait a second: not while the pane fills
+            QTimer.singleShot(1000, self._guard(self._start_mpris))
 
     def _start_mpris(self) -> None:
         from . import mpris  # its Qt types (~20 ms) in this loop turn, the bus in the next
@@ -351,6 +355,7 @@ class MainWindow(QMainWindow):
         def start():
             if self.mpris is None:
                 self.mpris = mpris.start_mpris(self)
+            self.mpris_tried = True
 
         QTimer.singleShot(0, self._guard(start))
 
@@ -364,7 +369,17 @@ class MainWindow(QMainWindow):
                 self._load_and_play(self.shown_episode or ep, None, play=False)
                 self.bar.apply_speed(speed)
 
-        self.select_episode(ep.id, then=load)
+        self.select_episode(ep.id, then=lambda: self.when_backend(load))
+
+    def when_backend(self, fn) -> None:
+        """``fn()`` once the player's backend exists: a deferred libVLC is
+        created on a pool thread first (not on this one)."""
+        if isinstance(self.player.backend, DeferredBackend):
+            if fn is not None:
+                self._backend_waiters.append(fn)
+            self.player.realize_backend(in_thread=True, guard=self._guard)
+        elif fn is not None:
+            fn()
 
     def _started_with(self, has_feeds: bool) -> None:
         if not has_feeds:
@@ -772,6 +787,9 @@ class MainWindow(QMainWindow):
 
     def _backend_known(self) -> None:
         """The deferred libVLC backend exists now: say so if it is missing."""
+        waiting, self._backend_waiters = self._backend_waiters, []
+        for fn in waiting:
+            fn()
         if not self.player.available:
             self.vlc_label.setText("No audio: VLC missing")
             if self._show_vlc_dialog and self.vlc_dialog is None and self.isVisible():

@@ -38,7 +38,7 @@ class StallProbe(QObject):
         QTimer.singleShot(60000, self._finish)  # never hang a benchmark
 
     def _event(self, what: str) -> None:
-        self.events.append([round((time.perf_counter() - self.t0) * 1000), what])
+        self.events.append([time.perf_counter(), what])
 
     def _loaded(self, n: int) -> None:
         self.rows.append(n)
@@ -67,7 +67,8 @@ class StallProbe(QObject):
         with open(self.out, "w") as f:
             json.dump({"max": g[-1], "p99": g[int(0.99 * (len(g) - 1))], "ticks": len(g),
                        "seconds": time.perf_counter() - self.t0, "rows": self.rows[-1:] or [0],
-                       "status": self.w.status_label.text(), "big": self.big, "events": self.events}, f)
+                       "status": self.w.status_label.text(), "big": self.big,
+                       "events": [[round((t - self.t0) * 1000), what] for t, what in self.events]}, f)
         self.w.close()
 
 
