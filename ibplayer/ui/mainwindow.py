@@ -92,6 +92,10 @@ class MainWindow(QMainWindow):
 
         apply_theme(self.prefs.get("theme", "system"))  # before the widgets take their icons
         self.writer = workers.CoreWriter(self.data_dir, self._guard(self.apply_changes))
+        self.closed = False
+        from .controllers.episodes import EarlyRead
+
+        self._early_read = EarlyRead(self)  # the lists, read while the widgets are built
         self.ui_settings = QSettings(str(self.data_dir / "ui.ini"), QSettings.IniFormat)
         self.auto_refresh = auto_refresh
         self._show_vlc_dialog = show_vlc_dialog
@@ -319,7 +323,8 @@ class MainWindow(QMainWindow):
             self.episodes.pending_select = int(last) if last is not None else None
         except (TypeError, ValueError):
             pass
-        self.episodes.first_load(self._started_with)
+        early, self._early_read = self._early_read, None
+        self.episodes.first_load(self._started_with, early)
         self.episodes.view.setFocus(Qt.OtherFocusReason)  # not the search box: Space plays
         # the rest (libVLC, MPRIS, Up Next, continue, the refreshes) once the list has painted
 
