@@ -99,7 +99,6 @@ class DeferredBackend:
     empty player; ``available`` is provisional (True) until then."""
 
     available = True
-    pending_seek = None
 
     def __init__(self, factory) -> None:
         import threading
@@ -110,11 +109,20 @@ class DeferredBackend:
         self._released = False
         self._listener = None
         self._rate, self._volume, self._muted = 1.0, 100, False
-        self.listener_errors: list[BaseException] = []
+        self._errors: list[BaseException] = []
 
     @property
     def realized(self) -> bool:
         return self._real is not None
+
+    # the real backend's own state once it exists (Player swaps it in a moment later)
+    @property
+    def pending_seek(self):
+        return self._real.pending_seek if self._real is not None else None
+
+    @property
+    def listener_errors(self) -> list[BaseException]:
+        return self._real.listener_errors if self._real is not None else self._errors
 
     def realize(self):
         """The real backend (created now, once; from any thread)."""
