@@ -320,6 +320,7 @@ def _driver(mode: str, data_dir: Path) -> int:
     wait(lambda: w.shown_episode is not None and w.shown_episode.id == eid and w.chapters_model.rowCount() == 4, 10)
     w.play_episode(w.shown_episode, start=1.0)
     wait(lambda: w.player.state() == "playing" and vlc_time() > 0.5, 10)
+    wait(lambda: w.mpris_tried, 10)  # MPRIS starts after the first paint
 
     if mode == "nobus":
         say({"mpris": None if w.mpris is None else repr(w.mpris), "state": w.player.state(),

@@ -100,6 +100,8 @@ def test_mark_older_and_all_played_from_the_list(qtbot, show, make_window, data_
 
 def test_scheduled_refresh_runs_and_brings_new_episodes(qtbot, show, make_window, data_dir):
     w = make_window(auto_refresh=True)
+    # the schedule starts once the list has painted
+    wait_until(qtbot, lambda: w.refresh_timer.isActive(), msg="no refresh scheduled")
     wait_until(qtbot, lambda: not w.refreshing, timeout=20, msg="the start-up refresh never finished")
     assert w.refresh_timer.isActive() and w.refresh_timer.interval() == 60 * 60_000  # the default: hourly
     from ui_helpers import SAMPLE_CHAPTERS, notes_for

@@ -89,3 +89,40 @@ def test_failed_start_leaves_nothing_loaded_and_no_highlight(qtbot, show, make_w
     with Core(data_dir) as core:
         ep = core.library.episode(eid)
     assert ep.position == 0.0 and not ep.played
+
+
+def test_libvlc_starts_at_the_first_playback_call_with_what_was_set_before():
+    """The window starts libVLC after its first paint: speed, volume and mute
+    chosen before then are what the real player gets, and a window closed
+    before it was needed never starts libVLC at all."""
+    from pathlib import Path
+
+    from ibplayer.infra import vlcloader
+    from ibplayer.infra.playback import NullBackend, VlcBackend, create_backend
+    from ibplayer.ui.player import DeferredBackend
+
+    assert vlcloader.load_vlc() is not None, f"libVLC is required: {vlcloader.load_error}"
+    made = []
+
+    def factory():
+        made.append(create_backend(("--aout=dummy",)))
+        return made[-1]
+
+    d = DeferredBackend(factory)
+    d.set_rate(1.5)
+    d.set_volume(40)
+    d.set_mute(True)
+    assert not made and d.state() == "stopped" and d.time() == 0.0 and d.length() is None
+    assert (d.rate(), d.volume(), d.is_muted()) == (1.5, 40, True)
+    sample = Path(__file__).resolve().parents[1] / "resources" / "sample-episode.mp3"
+    d.load(str(sample), 8.0)  # real playback: libVLC now
+    assert len(made) == 1 and isinstance(made[0], VlcBackend)
+    real = made[0]
+    assert (real.rate(), real.volume(), real.is_muted()) == (1.5, 40, True)
+    assert d.listener_errors is real.listener_errors and d.pending_seek == real.pending_seek
+    assert d.realize() is real  # once
+    d.release()
+
+    closed = DeferredBackend(factory)
+    closed.release()
+    assert isinstance(closed.realize(), NullBackend) and len(made) == 1

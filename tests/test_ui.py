@@ -24,6 +24,7 @@ from ibplayer.services.core import Core
 from ibplayer.ui import workers
 from ibplayer.ui.mainwindow import build_main_window
 from ibplayer.ui.models import DownloadRole, EpisodesModel
+from ibplayer.ui.player import DeferredBackend
 from ibplayer.ui.widgets import NotesBrowser, linkify_timestamps
 
 VLC_ARGS = ("--aout=dummy",)
@@ -288,6 +289,8 @@ def test_keyboard_shortcuts(qtbot, show, make_window):
 def test_missing_libvlc_degrades(qtbot, show, make_window, monkeypatch):
     monkeypatch.setenv("IBPLAYER_NO_VLC", "1")
     w = make_window(need_vlc=False, backend_args=VLC_ARGS, show_vlc_dialog=True)
+    # libVLC is looked for once the list has painted
+    wait_until(qtbot, lambda: not isinstance(w.player.backend, DeferredBackend), msg="backend never created")
     assert isinstance(w.player.backend, NullBackend) and not w.player.available
     wait_until(qtbot, lambda: w.vlc_dialog is not None and w.vlc_dialog.isVisible(), msg="no install dialog")
     assert not w.vlc_dialog.isModal()

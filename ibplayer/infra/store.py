@@ -175,6 +175,21 @@ class EnrichmentRow:
 
 
 @_row
+class ChapterRow:
+    """A stored chapter as a plain row (`Library.chapter_rows`): the same
+    fields as `domain.models.Chapter`, for the window's read path, which
+    builds no pydantic models."""
+
+    start: float
+    end: float | None
+    title: str
+    source: str
+    url: str | None
+    image: str | None
+    hidden: bool
+
+
+@_row
 class ListedEpisode:
     """One line of an episode list (`Library.listing`)."""
 
@@ -1240,6 +1255,16 @@ class Library:
             "AND image IS NOT NULL AND image<>'' ORDER BY episode_id, idx",
             (source, *episode_ids),
         ).fetchall()
+
+    def chapter_rows(self, episode_id: int) -> dict[str, list[ChapterRow]]:
+        """`chapter_sets` as plain rows (no models built)."""
+        out: dict[str, list[ChapterRow]] = {}
+        for source, start, end, title, url, image, hidden in self.db.execute(
+            "SELECT source, start, end, title, url, image, hidden FROM chapters WHERE episode_id=? ORDER BY source, idx",
+            (episode_id,),
+        ):
+            out.setdefault(source, []).append(ChapterRow(start, end, title, source, url, image, bool(hidden)))
+        return out
 
     def chapters(self, episode_id: int, source: str | None = None) -> tuple[str | None, list[Chapter]]:
         """The chapters to show: the user's chosen source, else the best one."""

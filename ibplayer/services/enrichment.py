@@ -28,6 +28,7 @@ from ibplayer.infra import http
 from ibplayer.infra.paths import write_atomic
 from ibplayer.infra.store import EnrichmentRow, Library, LibraryError
 from ibplayer.services.changes import Changes
+from ibplayer.services.views import cached_image  # noqa: F401 - re-exported (the window reads it without httpx)
 
 if TYPE_CHECKING:
     from ibplayer.domain.models import Chapter
@@ -100,23 +101,6 @@ def valid_image(body: bytes) -> None:
             or (body.startswith(b"RIFF") and body[8:12] == b"WEBP")):
         return
     raise ValueError("not a PNG, JPEG, GIF or WebP image")
-
-
-def cached_image(library: Library, url: str | None) -> str | None:
-    """The cached file of an image URL (None: not cached); a chapter's
-    image already rewritten to its cached ``file://`` URI is its own file."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme.lower() == "file":
-        from urllib.request import url2pathname
-
-        local = Path(url2pathname(parts.path))
-        return str(local) if local.is_file() else None
-    if parts.scheme.lower() not in ("http", "https"):
-        return None
-    row = library.enrichment(url)
-    return row.path if row and row.path and Path(row.path).is_file() else None
 
 
 def image_name(url: str) -> str:

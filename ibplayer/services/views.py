@@ -4,16 +4,22 @@ thread in the window): what the episode pane and the chapter sidebar need."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from ibplayer.domain import chapters as chapters_mod
-from ibplayer.domain.models import Chapter
-from ibplayer.infra.store import EpisodeRow, Library
+from ibplayer.domain.sources import any_disagree, best_source
+from ibplayer.infra.store import ChapterRow, EpisodeRow, Library
+
+# The window reads these on every episode it shows: plain rows only, no
+# pydantic models and nothing of the network stack (the first details read
+# used to import pydantic and httpx and build chapter models while the list
+# painted: a GUI-thread stall through the GIL).
 
 
 @dataclass
 class ChapterView:
     source: str | None  # the source shown
-    chapters: list[Chapter]
+    chapters: list[ChapterRow]
     counts: dict[str, int]  # every source the episode has, with its chapter count
     disagree: bool  # the sources differ (count, or starts apart): offer a choice
 
@@ -32,8 +38,6 @@ class GuestCard:
 
 
 def _web(url: str | None) -> str | None:
-    from urllib.parse import urlsplit
-
     if not url:
         return None
     try:
@@ -45,8 +49,6 @@ def _web(url: str | None) -> str | None:
 
 def guest_cards(lib: Library, ep: EpisodeRow) -> list[GuestCard]:
     """The guests of a stored episode, with their page and cached picture."""
-    from ibplayer.services.enrichment import cached_image
-
     cards = []
     for g in ep.guests or lib.guests(ep.id):
         image = _web(getattr(g, "image", None))
@@ -69,13 +71,13 @@ class EpisodeDetails:
 
 
 def chapter_view(lib: Library, episode_id: int, source: str | None = None) -> ChapterView:
-    sets = lib.chapter_sets(episode_id)
+    sets = lib.chapter_rows(episode_id)
     if source is None:
         source = lib.chapter_source(episode_id)
     if source not in sets:
-        source = chapters_mod.best_source(sets)
+        source = best_source(sets)
     return ChapterView(source, sets.get(source, []) if source else [], {s: len(c) for s, c in sets.items()},
-                       chapters_mod.any_disagree(sets))
+                       any_disagree(sets))
 
 
 def episode_details(lib: Library, episode_id: int) -> EpisodeDetails | None:
@@ -84,12 +86,27 @@ def episode_details(lib: Library, episode_id: int) -> EpisodeDetails | None:
     if ep is None:
         return None
     guests = guest_cards(lib, ep)
-    from ibplayer.services.enrichment import cached_image
-
     feed = lib.feed(ep.feed_id)
     return EpisodeDetails(ep, guests, lib.topics(ep.id), _bounded_notes(lib.notes_html(ep.id)), chapter_view(lib, ep.id),
                           lib.skip_words(ep.feed_id), lib.heard_chapters(ep.id), cached_image(lib, ep.image),
                           cached_image(lib, feed.image if feed else None))
+
+
+def cached_image(library: Library, url: str | None) -> str | None:
+    """The cached file of an image URL (None: not cached); a chapter's
+    image already rewritten to its cached ``file://`` URI is its own file."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "file":
+        from urllib.request import url2pathname
+
+        local = Path(url2pathname(parts.path))
+        return str(local) if local.is_file() else None
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    row = library.enrichment(url)
+    return row.path if row and row.path and Path(row.path).is_file() else None
 
 
 def _bounded_notes(notes: str) -> str:

@@ -41,6 +41,11 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
 
 
 def run_gui(args) -> int:
+    # Background Python threads (reads, imports) hand the GIL back every 1 ms
+    # instead of 5: the GUI thread takes it for every Qt callback into Python
+    # (paint, event filters, timers), and a 5 ms wait at each turns a busy
+    # moment into a visible stall.
+    sys.setswitchinterval(0.001)
     app = ensure_app()
     from PySide6.QtWidgets import QMessageBox
 

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 from ibplayer import __version__
 from ibplayer.infra.paths import data_dir as resolve_data_dir
 from ibplayer.services.changes import Changes
-from ibplayer.services.resume import continue_point
 
 from . import actions, workers
 from .controllers.downloads import DownloadsController
@@ -41,7 +40,7 @@ from .controllers.queue import QueueController
 from .controllers.search import SearchController
 from .controllers.sidebar import ChapterSidebarController
 from .dialogs import AddFeedDialog, SettingsDialog, ShortcutsDialog, ask, vlc_missing_dialog, warn
-from .player import Player
+from .player import DeferredBackend, Player
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +92,10 @@ class MainWindow(QMainWindow):
 
         apply_theme(self.prefs.get("theme", "system"))  # before the widgets take their icons
         self.writer = workers.CoreWriter(self.data_dir, self._guard(self.apply_changes))
+        self.closed = False
+        from .controllers.episodes import EarlyRead
+
+        self._early_read = EarlyRead(self)  # the lists, read while the widgets are built
         self.ui_settings = QSettings(str(self.data_dir / "ui.ini"), QSettings.IniFormat)
         self.auto_refresh = auto_refresh
         self._show_vlc_dialog = show_vlc_dialog
@@ -108,10 +111,15 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog = None
         self._fitted = False
 
-        if backend is None:
-            from ibplayer.infra.playback import create_backend
+        if backend is None:  # libVLC starts after the first paint (or at the first playback call)
+            args = tuple(backend_args)
 
-            backend = create_backend(tuple(backend_args))
+            def make_backend():
+                from ibplayer.infra.playback import create_backend
+
+                return create_backend(args)
+
+            backend = DeferredBackend(make_backend)
         self.player = Player(backend, self.writer, self, start_timeout=float(self.prefs["start_timeout"]))
 
         self.setWindowTitle("ibplayer")
@@ -130,12 +138,13 @@ class MainWindow(QMainWindow):
         self.player.set_rate(float(self.prefs["default_speed"]))
         self.pane.show_episode(None)
         QApplication.instance().installEventFilter(self)
-
+        self.player.backendReady.connect(self._guard(self._backend_known))
         self.mpris = None
-        if mpris:
-            from .mpris import start_mpris
-
-            self.mpris = start_mpris(self)
+        self._want_mpris = mpris  # started after the first paint (after_first_paint)
+        self.mpris_tried = False  # start_mpris has run (None in self.mpris then means: no bus)
+        self._painted = False
+        self._loaded_once = False
+        self._backend_waiters: list = []  # run once the deferred backend exists (when_backend)
 
     # The widgets tests, MPRIS and the selftest reach (each controller owns its own).
     player_bar = property(lambda self: self.bar)
@@ -314,12 +323,46 @@ class MainWindow(QMainWindow):
             self.episodes.pending_select = int(last) if last is not None else None
         except (TypeError, ValueError):
             pass
-        self.read(lambda lib: bool(lib.feeds()), self._started_with)
-        self.upnext.reload()
-        # continue where the listener left off: the last episode, loaded and paused
-        self.read(continue_point, self._continue)
+        early, self._early_read = self._early_read, None
+        self.episodes.first_load(self._started_with, early)
         self.episodes.view.setFocus(Qt.OtherFocusReason)  # not the search box: Space plays
+        # the rest (libVLC, MPRIS, Up Next, continue, the refreshes) once the list has painted
+
+    def after_first_paint(self) -> None:
+        """Once the first episode list has painted: start what the first
+        paint does not need (each would compete with it for the GIL)."""
+        if self._painted or self.closed:
+            return
+        self._painted = True
+        # libVLC (~100 ms of plugin loading, on a pool thread) once the pane has filled: started
+        # right away it held up the first paints (measured); "continue" asks for it sooner
+        QTimer.singleShot(800, self._guard(lambda: self.when_backend(None)))
+        self.pane.release_hold()
+        QTimer.singleShot(0, self._guard(self._after_first_paint_2))  # one step a loop turn: input stays live
+
+    def _after_first_paint_2(self) -> None:
+        # continue where the listener left off: the last episode, loaded and paused
+        from ibplayer.services.resume import continue_point
+
+        self.read(continue_point, self._continue)
+        self.upnext.reload()
         self.schedule_refresh()
+        if self._refresh_when_loaded:
+            self._refresh_when_loaded = False
+            QTimer.singleShot(150, self._guard(self.refresh_all))
+        QTimer.singleShot(300, self._guard(self.downloads.prepare))
+        if self._want_mpris and self.mpris is None:  # media keys can wait a second: not while the pane fills
+            QTimer.singleShot(1000, self._guard(self._start_mpris))
+
+    def _start_mpris(self) -> None:
+        from . import mpris  # its Qt types (~20 ms) in this loop turn, the bus in the next
+
+        def start():
+            if self.mpris is None:
+                self.mpris = mpris.start_mpris(self)
+            self.mpris_tried = True
+
+        QTimer.singleShot(0, self._guard(start))
 
     def _continue(self, found) -> None:
         if found is None or self.player.episode is not None:
@@ -331,11 +374,21 @@ class MainWindow(QMainWindow):
                 self._load_and_play(self.shown_episode or ep, None, play=False)
                 self.bar.apply_speed(speed)
 
-        self.select_episode(ep.id, then=load)
+        self.select_episode(ep.id, then=lambda: self.when_backend(load))
+
+    def when_backend(self, fn) -> None:
+        """``fn()`` once the player's backend exists: a deferred libVLC is
+        created on a pool thread first (not on this one)."""
+        if isinstance(self.player.backend, DeferredBackend):
+            if fn is not None:
+                self._backend_waiters.append(fn)
+            self.player.realize_backend(in_thread=True, guard=self._guard)
+        elif fn is not None:
+            fn()
 
     def _started_with(self, has_feeds: bool) -> None:
-        self.episodes.reload_feeds()
         if not has_feeds:
+            self.episodes.reload_feeds()
             self.set_status("First launch: subscribing to the default feed…")
             self.run(lambda core: core.ensure_default(), self._default_done)
         elif self.auto_refresh:
@@ -344,13 +397,13 @@ class MainWindow(QMainWindow):
             self._refresh_when_loaded = True
 
     def after_first_load(self) -> None:
-        """Once the first episode list is shown: the start-up refresh, then
-        (at idle) the download machinery, so the first Download click does
-        not import httpx or set up TLS on the GUI thread."""
-        if self._refresh_when_loaded:
-            self._refresh_when_loaded = False
-            QTimer.singleShot(150, self._guard(self.refresh_all))
-        QTimer.singleShot(300, self._guard(self.downloads.prepare))
+        """The first episode list is in the model: :meth:`after_first_paint`
+        runs once the list has painted (see :meth:`eventFilter`), or soon in
+        any case (a hidden window never paints).  That starts the start-up
+        refresh and (at idle) the download machinery, so the first Download
+        click does not import httpx or set up TLS on the GUI thread."""
+        self._loaded_once = True
+        QTimer.singleShot(250, self._guard(self.after_first_paint))
 
     def _default_done(self, result) -> None:
         if result is not None:
@@ -696,6 +749,10 @@ class MainWindow(QMainWindow):
     # ================================================================ keys
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if not self._painted and self._loaded_once and event.type() == QEvent.Paint \
+                and obj is self.episodes.view.viewport():
+            self._loaded_once = False
+            QTimer.singleShot(0, self._guard(self.after_first_paint))  # after this paint
         if event.type() != QEvent.KeyPress or self.closed:
             return False
         if not isinstance(obj, QWidget) or obj.window() is not self:
@@ -732,6 +789,16 @@ class MainWindow(QMainWindow):
                 self.splitter.setSizes([int(total * 0.44), int(total * 0.32), total - int(total * 0.44) - int(total * 0.32)])
         if not self.player.available and self._show_vlc_dialog and self.vlc_dialog is None:
             QTimer.singleShot(0, self._show_vlc_missing)
+
+    def _backend_known(self) -> None:
+        """The deferred libVLC backend exists now: say so if it is missing."""
+        waiting, self._backend_waiters = self._backend_waiters, []
+        for fn in waiting:
+            fn()
+        if not self.player.available:
+            self.vlc_label.setText("No audio: VLC missing")
+            if self._show_vlc_dialog and self.vlc_dialog is None and self.isVisible():
+                QTimer.singleShot(0, self._show_vlc_missing)
 
     def _show_vlc_missing(self) -> None:
         if self.closed or self.vlc_dialog is not None:

@@ -91,6 +91,122 @@ class _Forward:
         self.p.chapterHeard.emit(eid, index, start)
 
 
+class DeferredBackend:
+    """Stands in for the player backend until :meth:`realize` (libVLC's
+    start-up costs ~100 ms: the window calls it once its list has painted,
+    and any real playback call does it at once).  Until then it keeps the
+    listener, rate, volume and mute it is given and reports a stopped,
+    empty player; ``available`` is provisional (True) until then."""
+
+    available = True
+
+    def __init__(self, factory) -> None:
+        import threading
+
+        self._factory = factory
+        self._real = None
+        self._lock = threading.RLock()  # realize() may run on a pool thread
+        self._released = False
+        self._listener = None
+        self._rate, self._volume, self._muted = 1.0, 100, False
+        self._errors: list[BaseException] = []
+
+    @property
+    def realized(self) -> bool:
+        return self._real is not None
+
+    # the real backend's own state once it exists (Player swaps it in a moment later)
+    @property
+    def pending_seek(self):
+        return self._real.pending_seek if self._real is not None else None
+
+    @property
+    def listener_errors(self) -> list[BaseException]:
+        return self._real.listener_errors if self._real is not None else self._errors
+
+    def realize(self):
+        """The real backend (created now, once; from any thread)."""
+        with self._lock:
+            if self._real is None:
+                if self._released:  # the window closed first: never start libVLC
+                    from ibplayer.infra.playback import NullBackend
+
+                    real = NullBackend(reason="closed")
+                else:
+                    real = self._factory()
+                real.set_listener(self._listener)
+                if self._rate != 1.0:
+                    real.set_rate(self._rate)
+                if self._volume != 100:
+                    real.set_volume(self._volume)
+                if self._muted:
+                    real.set_mute(True)
+                self._real = real
+            return self._real
+
+    def __getattr__(self, name):  # everything else is real playback: create the backend now
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.realize(), name)
+
+    def set_listener(self, listener) -> None:
+        with self._lock:
+            self._listener = listener
+            if self._real is not None:
+                self._real.set_listener(listener)
+
+    def set_rate(self, r: float) -> None:
+        with self._lock:
+            if self._real is not None:
+                return self._real.set_rate(r)
+            from ibplayer.infra.playback import MAX_RATE, MIN_RATE
+
+            self._rate = max(MIN_RATE, min(MAX_RATE, float(r)))
+
+    def rate(self) -> float:
+        return self._real.rate() if self._real is not None else self._rate
+
+    def set_volume(self, volume) -> None:
+        with self._lock:
+            if self._real is not None:
+                return self._real.set_volume(volume)
+            self._volume = max(0, min(100, int(round(volume))))
+
+    def volume(self) -> int:
+        return self._real.volume() if self._real is not None else self._volume
+
+    def set_mute(self, muted: bool) -> None:
+        with self._lock:
+            if self._real is not None:
+                return self._real.set_mute(muted)
+            self._muted = bool(muted)
+
+    def is_muted(self) -> bool:
+        return self._real.is_muted() if self._real is not None else self._muted
+
+    def state(self) -> str:
+        return self._real.state() if self._real is not None else "stopped"
+
+    def is_playing(self) -> bool:
+        return self._real is not None and self._real.is_playing()
+
+    def time(self) -> float:
+        return self._real.time() if self._real is not None else 0.0
+
+    def length(self) -> float | None:
+        return self._real.length() if self._real is not None else None
+
+    def stop(self) -> None:
+        if self._real is not None:
+            self._real.stop()
+
+    def release(self) -> None:  # quitting before it was needed: never start libVLC
+        with self._lock:
+            self._released = True
+            if self._real is not None:
+                self._real.release()
+
+
 class Player(QObject):
     stateChanged = Signal(str)
     timeChanged = Signal(float)
@@ -119,6 +235,27 @@ class Player(QObject):
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._tick)
+
+    backendReady = Signal()  # a DeferredBackend became the real one (``available`` is now known)
+
+    def realize_backend(self, *, in_thread: bool = False, guard=None) -> None:
+        """Create the real backend now, or (``in_thread``) on a pool thread
+        (libVLC's start-up then never holds up the GUI thread); then
+        ``backend`` is the real one and :attr:`backendReady` is emitted."""
+        b = self.backend
+        if not isinstance(b, DeferredBackend):
+            return
+        if in_thread:
+            from . import workers
+
+            workers.run_task(b.realize, guard(self._backend_ready) if guard else self._backend_ready)
+        else:
+            self._backend_ready(b.realize())
+
+    def _backend_ready(self, real) -> None:
+        if isinstance(self.backend, DeferredBackend) and real is not None:
+            self.backend = self.session.backend = real
+            self.backendReady.emit()
 
     # ------------------------------------------------------------ state
 

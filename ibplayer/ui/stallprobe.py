@@ -2,7 +2,8 @@
 (``IBPLAYER_STALL_PROBE=result.json ibplayer --data-dir D``).
 
 A 10 ms timer records the event loop's gaps from just after the episode
-list's first load (start-up itself is the cold-start benchmark's) until the
+list's first paint with its rows (start-up itself, the window's first paint
+included, is the cold-start benchmark's) until the
 start-up refresh has finished and the list shows its new rows, then writes
 the figures as JSON and quits.  Nothing happens
 unless the variable is set."""
@@ -13,7 +14,7 @@ import json
 import os
 import time
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 
 ENV = "IBPLAYER_STALL_PROBE"
 
@@ -26,17 +27,32 @@ class StallProbe(QObject):
         self.last = time.perf_counter()
         self.t0 = self.last
         self.rows: list[int] = []
+        self.big: list[list] = []  # [ms since the start, gap ms] of the gaps over 30 ms
+        self.events: list[list] = []  # [ms since the start, what]: the window's steps, to place the gaps
         self.done = False
         self.timer = QTimer(self, interval=10)
         self.timer.timeout.connect(self._tick)
         window.episodes_loaded.connect(self._loaded)
+        window.player.backendReady.connect(lambda: self._event("libVLC ready"))
+        window.refreshed.connect(lambda _n: self._event("refreshed"))
         window.refreshed.connect(lambda _n: QTimer.singleShot(1500, self._finish))
         QTimer.singleShot(60000, self._finish)  # never hang a benchmark
 
+    def _event(self, what: str) -> None:
+        self.events.append([time.perf_counter(), what])
+
     def _loaded(self, n: int) -> None:
         self.rows.append(n)
-        if len(self.rows) == 1:  # the first list is shown: measure from the next loop turn on
+        self._event(f"list {n} rows")
+        if len(self.rows) == 1:  # the first list is in: measure from just after it has painted
+            self.w.episode_view.viewport().installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Paint and not self.timer.isActive():
+            obj.removeEventFilter(self)
+            self._event("list painted")
             QTimer.singleShot(0, self._start)
+        return False
 
     def _start(self) -> None:
         self.last = self.t0 = time.perf_counter()
@@ -44,7 +60,10 @@ class StallProbe(QObject):
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.gaps.append((now - self.last) * 1000 - 10)
+        gap = (now - self.last) * 1000 - 10
+        self.gaps.append(gap)
+        if gap > 30:
+            self.big.append([round((self.last - self.t0) * 1000), round(gap)])
         self.last = now
 
     def _finish(self) -> None:
@@ -56,7 +75,8 @@ class StallProbe(QObject):
         with open(self.out, "w") as f:
             json.dump({"max": g[-1], "p99": g[int(0.99 * (len(g) - 1))], "ticks": len(g),
                        "seconds": time.perf_counter() - self.t0, "rows": self.rows[-1:] or [0],
-                       "status": self.w.status_label.text()}, f)
+                       "status": self.w.status_label.text(), "big": self.big,
+                       "events": [[round((t - self.t0) * 1000), what] for t, what in self.events]}, f)
         self.w.close()
 
 

@@ -232,7 +232,7 @@ def linkify_timestamps(notes_html: str, duration: float | None = None) -> str:
 def _link_text(text: str, duration: float | None) -> str:
     if not text or ":" not in text:
         return text
-    from ibplayer.domain.chapters import timestamp_mentions  # not needed before the first episode shows
+    from ibplayer.domain.timestamps import timestamp_mentions  # no models: the chapter parser stays unloaded
 
     mentions = timestamp_mentions(text, duration)
     if not mentions:

@@ -225,11 +225,7 @@ class CoreWriter:
         self._thread.start()
 
     def _loop(self) -> None:
-        from ibplayer.services.core import Core
-
-        core = Core(self.data_dir)
-        if self.on_changes is not None:
-            core.events.subscribe(lambda ch: to_main(self.on_changes, ch))
+        core = None  # the services load with the first write, not while the window starts
         try:
             while True:
                 item = self._q.get()
@@ -238,6 +234,12 @@ class CoreWriter:
                     return
                 fn, callback, error = item
                 try:
+                    if core is None:
+                        from ibplayer.services.core import Core
+
+                        core = Core(self.data_dir)
+                        if self.on_changes is not None:
+                            core.events.subscribe(lambda ch: to_main(self.on_changes, ch))
                     result = fn(core)
                 except Exception as exc:  # noqa: BLE001
                     log.exception("database write failed")
@@ -248,7 +250,8 @@ class CoreWriter:
                 finally:
                     self._q.task_done()
         finally:
-            core.close()
+            if core is not None:
+                core.close()
 
     def submit(self, fn: Callable[[Any], Any], callback: Callable[[Any], None] | None = None,
                error: Callable[[BaseException], None] | None = None) -> None:

@@ -30,6 +30,69 @@ from ..widgets import EpisodeStatusDelegate
 NEW_VIEW = FeedsModel.NEW  # the feed list's "New" entry (episodes that arrived since the listener last looked)
 
 
+START_QUERY = (None, "", False, False, None)  # what the list shows at start: every episode, no filter
+
+
+def episode_fetch(query):
+    """``fetch(lib)``: the rows of an episode list query
+    (feed id or the New view, filter text, unplayed, downloaded, guest)."""
+    feed_id, text, unplayed, downloaded, guest = query
+
+    def fetch(lib):
+        if feed_id == NEW_VIEW:
+            return lib.episodes(None, text=text or None, unplayed=unplayed, downloaded=downloaded, new=True)
+        if guest is not None:
+            eps = lib.episodes_with_person(guest[0])
+            if text:
+                t = text.lower()
+                eps = [e for e in eps if t in e.title.lower() or t in e.guest_names.lower()]
+            if unplayed:
+                eps = [e for e in eps if not e.played]
+            if downloaded:
+                eps = [e for e in eps if e.file]
+            return eps
+        return lib.episodes(feed_id, text=text or None, unplayed=unplayed, downloaded=downloaded)
+
+    return fetch
+
+
+def first_read(query):
+    """The start-up read: (feeds, new counts, the query's rows), or None
+    when there are no feeds."""
+    fetch = episode_fetch(query)
+
+    def read(lib):
+        feeds = lib.feeds()
+        return (feeds, lib.new_counts(), fetch(lib)) if feeds else None
+
+    return read
+
+
+class EarlyRead:
+    """The start-up read, started before the window builds its widgets (the
+    worker reads while this thread builds and paints them); ``then(fn)``
+    hands its result to ``fn`` now or when it comes."""
+
+    def __init__(self, window, query=START_QUERY) -> None:
+        self.query = query
+        self._fn = None
+        self._done = False
+        self._result = None
+        window.read(first_read(query), self._arrived)
+
+    def _arrived(self, result) -> None:
+        self._done, self._result = True, result
+        if self._fn is not None:
+            fn, self._fn = self._fn, None
+            fn(result)
+
+    def then(self, fn) -> None:
+        if self._done:
+            fn(self._result)
+        else:
+            self._fn = fn
+
+
 class EpisodeListController(QObject):
     def __init__(self, w) -> None:
         super().__init__(w)
@@ -204,35 +267,53 @@ class EpisodeListController(QObject):
         self.banner.hide()
         self.reload_episodes()
 
+    def episode_query(self):
+        """The list's current query and ``fetch(lib)`` reading its rows."""
+        query = (self.feed_id, self.filter_box.text().strip(), self.unplayed_check.isChecked(),
+                 self.downloaded_check.isChecked(), self.guest_filter)
+        return query, episode_fetch(query)
+
     def reload_episodes(self) -> None:
         """Load the episode list in a worker; stale results are dropped."""
         self._gen += 1
         gen = self._gen
-        feed_id, text = self.feed_id, self.filter_box.text().strip()
-        unplayed, downloaded = self.unplayed_check.isChecked(), self.downloaded_check.isChecked()
-        guest = self.guest_filter
-        query = (feed_id, text, unplayed, downloaded, guest)
-
-        def fetch(lib):
-            if feed_id == NEW_VIEW:
-                return lib.episodes(None, text=text or None, unplayed=unplayed, downloaded=downloaded, new=True)
-            if guest is not None:
-                eps = lib.episodes_with_person(guest[0])
-                if text:
-                    t = text.lower()
-                    eps = [e for e in eps if t in e.title.lower() or t in e.guest_names.lower()]
-                if unplayed:
-                    eps = [e for e in eps if not e.played]
-                if downloaded:
-                    eps = [e for e in eps if e.file]
-                return eps
-            return lib.episodes(feed_id, text=text or None, unplayed=unplayed, downloaded=downloaded)
+        query, fetch = self.episode_query()
 
         def done(rows):
             if gen == self._gen:
                 self._set_rows(rows, query)
 
         self.w.read(fetch, done)
+
+    def first_load(self, has_feeds, early=None) -> None:
+        """Start-up: the feed list and the episode list from ONE read (one
+        worker round trip before the first paint); ``has_feeds(bool)`` then.
+        ``early``: that read, started (`EarlyRead`) before the widgets were
+        built, used when it was for the query the list shows."""
+        self._gen += 1
+        gen = self._gen
+        query = self.episode_query()[0]
+
+        def done(r):
+            if r is None:
+                has_feeds(False)
+                return
+            feeds, counts, rows = r
+            self.feeds_model.set_feeds(feeds, counts)
+            sm = self.feed_view.selectionModel()
+            sm.blockSignals(True)
+            self.feed_view.setCurrentIndex(self.feeds_model.index(self.feeds_model.row_for_feed(self.feed_id)))
+            sm.blockSignals(False)
+            if gen == self._gen and query == self.episode_query()[0]:
+                self._set_rows(rows, query)
+            else:  # the listener changed the filter meanwhile
+                self.reload_episodes()
+            has_feeds(True)
+
+        if early is not None and early.query == query:
+            early.then(done)
+        else:
+            self.w.read(first_read(query), done)
 
     def _set_rows(self, rows, query) -> None:
         w = self.w

@@ -23,6 +23,8 @@ class EpisodePaneController(QObject):
         self.w = w
         self._gen = 0
         self.details_id: int | None = None  # the episode whose details the pane shows
+        self.hold = True  # until the list's first paint: the details read (and its imports) waits
+        self._held = None
         self._shown_parts: tuple = ()  # (episode id, guests, topics, notes) as laid out: unchanged parts stay
         st = w.style()
         self.widget = centre = QWidget()
@@ -229,7 +231,18 @@ class EpisodePaneController(QObject):
             if gen == self._gen and details is not None:
                 self._show_details(details)
 
+        if self.hold:
+            self._held = (eid, shown)
+            return
         w.read(lambda lib: _details(lib, eid), shown)
+
+    def release_hold(self) -> None:
+        """The list has painted: read the held episode's details now."""
+        self.hold = False
+        if self._held is not None:
+            eid, shown = self._held
+            self._held = None
+            self.w.read(lambda lib: _details(lib, eid), shown)
 
     def reload(self) -> None:
         """Read the shown episode again (its data changed)."""
@@ -277,8 +290,7 @@ class EpisodePaneController(QObject):
         if not (same and old[2] == parts[2]):
             self._show_topics(d.topics)
         if not (same and old[3] == d.notes_html):
-            notes = d.notes_html or (plain_to_html(ep.summary) if ep.summary else "")
-            self.notes.setHtml(linkify_timestamps(notes, ep.duration) if notes else "<p><i>No show notes.</i></p>")
+            self.notes.setHtml(_notes_shown(d, ep))
         self._shown_parts = parts
         self.show_art(d.episode_art, d.feed_art)
         self.w.sidebar.set_feed_marks(ep.feed_id, d.skip_words, d.heard)
@@ -461,9 +473,28 @@ def _page_label(url: str) -> str:
     return (text if len(text) <= 48 else text[:47] + "…") + " ↗"
 
 
+def _notes_html(notes_html: str, summary: str, duration) -> str:
+    notes = notes_html or (plain_to_html(summary) if summary else "")
+    return linkify_timestamps(notes, duration) if notes else "<p><i>No show notes.</i></p>"
+
+
+def _notes_shown(d, ep) -> str:
+    """The notes as shown: prepared in the worker (finding timestamps is
+    string work, and loads the chapter parser), unless the shown episode's
+    summary or length differ from what the worker read."""
+    key, shown = getattr(d, "notes_prepared", (None, None))
+    if key == (ep.summary, ep.duration):
+        return shown
+    return _notes_html(d.notes_html, ep.summary, ep.duration)
+
+
 def _details(lib, episode_id: int):
-    """The pane's data, read in a worker (the models load there, not before
-    the first paint)."""
+    """The pane's data, read in a worker (not before the first paint), with
+    its notes' timestamps linked there too."""
     from ibplayer.services.views import episode_details
 
-    return episode_details(lib, episode_id)
+    d = episode_details(lib, episode_id)
+    if d is not None:
+        ep = d.episode
+        d.notes_prepared = ((ep.summary, ep.duration), _notes_html(d.notes_html, ep.summary, ep.duration))
+    return d
