@@ -745,11 +745,17 @@ def _fp_text(value: str | None, cp1252: dict) -> str:
     stripped, the common UTF-8-read-as-Latin-1 mistake undone, the
     Windows-1252 code points mapped."""
     out = (value or "").strip()
+    if out.isascii():  # (most values: both steps would leave them unchanged)
+        return out
     try:
         out = out.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         pass
-    return out.translate(cp1252)
+    # the map's keys are U+0080..U+009F: translate (slow on non-ASCII text) only when one occurs
+    return out.translate(cp1252) if _C1_RE.search(out) else out
+
+
+_C1_RE = re.compile("[\x80-\x9f]")
 
 
 def _fast_items(data: bytes, feedparser) -> list[_FastEntry]:
