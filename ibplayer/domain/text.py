@@ -38,7 +38,14 @@ def strip_controls(text: str) -> str:
     """``text`` without control characters other than tab and newline."""
     if not text:
         return text
+    if text.isascii():  # (most text) bytes.translate deletes several times faster than str.translate maps
+        raw = text.encode("ascii")
+        kept = raw.translate(None, _ASCII_CONTROLS)
+        return text if len(kept) == len(raw) else kept.decode("ascii")
     return text.translate(_CONTROLS)
+
+
+_ASCII_CONTROLS = bytes(c for c in _CONTROLS if c < 128)
 
 
 MAX_DEPTH = 48  # nesting kept in notes HTML; deeper tags are dropped (their text stays)
