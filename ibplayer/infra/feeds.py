@@ -619,7 +619,7 @@ def _from_wire(d: dict) -> ParsedFeed:
     return ParsedFeed.model_construct(**d)
 
 
-_C0_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_C0_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))  # all but tab, LF, CR
 
 
 def _strip_c0_bytes(data: bytes) -> bytes:
@@ -630,7 +630,9 @@ def _strip_c0_bytes(data: bytes) -> bytes:
     and UTF-32 documents are left alone."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:64]:
         return data
-    return _C0_BYTES.sub(b"", data) if _C0_BYTES.search(data) else data
+    # (bytes.translate: ~8x faster than a regex scan of a 10 MB feed)
+    out = data.translate(None, _C0_BYTES)
+    return data if len(out) == len(data) else out
 
 
 _feedparser_module = None
@@ -743,11 +745,17 @@ def _fp_text(value: str | None, cp1252: dict) -> str:
     stripped, the common UTF-8-read-as-Latin-1 mistake undone, the
     Windows-1252 code points mapped."""
     out = (value or "").strip()
+    if out.isascii():  # (most values: both steps would leave them unchanged)
+        return out
     try:
         out = out.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         pass
-    return out.translate(cp1252)
+    # the map's keys are U+0080..U+009F: translate (slow on non-ASCII text) only when one occurs
+    return out.translate(cp1252) if _C1_RE.search(out) else out
+
+
+_C1_RE = re.compile("[\x80-\x9f]")
 
 
 def _fast_items(data: bytes, feedparser) -> list[_FastEntry]:
