@@ -76,7 +76,7 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 def parse(xml: str, url: str = "https://cases.example/feed"):
-    return feeds.parse_feed(xml.encode("utf-8"), url, parallel=False)
+    return feeds.parse_feed(xml.encode("utf-8"), url)
 
 
 def utc(*args) -> datetime:

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import run_cli
 
 from ibplayer.domain.text import limit_nesting, sanitize_html
 from ibplayer.infra import feeds
@@ -156,46 +152,6 @@ def test_deeply_nested_notes_in_a_feed(file_server, core):
 
 
 # ---------------------------------------------------------------- killed refresh
-
-
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
-
-
-def _alive(pids: list[int]) -> list[str]:
-    """`ps` lines of the pids still running (zombies do not count)."""
-    out = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-p", ",".join(map(str, pids))],
-                         capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if line.split()[1:2] and not line.split()[1].startswith("Z")]
-
-
-def test_parse_workers_die_with_a_killed_cli(file_server, data_dir):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from feedgen import big_feed
-
-    url = file_server.add("/big.xml", big_feed(2000), content_type="application/rss+xml")
-    cmd = [sys.executable, "-m", "ibplayer", "--data-dir", str(data_dir), "subscribe", url]
-    env = dict(os.environ, IBPLAYER_PARSE_WORKERS="1")
-    for _ in range(2):
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        workers: list[int] = []
-        t0 = time.monotonic()
-        while not workers and proc.poll() is None and time.monotonic() - t0 < 30:
-            workers = _children(proc.pid)
-            time.sleep(0.01)
-        assert workers, "the subscribe never forked parse workers"
-        time.sleep(0.2)  # let them start parsing
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        t1 = time.monotonic()
-        while _alive(workers) and time.monotonic() - t1 < 3:
-            time.sleep(0.05)
-        left = _alive(workers)
-        for line in left:  # never leave orphans behind, even when failing
-            os.kill(int(line.split()[0]), signal.SIGKILL)
-        assert not left, left
-    assert "no subscriptions" in run_cli("feeds", data_dir=data_dir).stdout
 
 
 def test_nesting_quick_check_keeps_the_same_output():

@@ -386,19 +386,3 @@ def test_podcast_chapters_and_psc_are_read_and_win_over_notes(httpserver, core):
     # the user can pick another source
     core.library.set_chapter_source(ep.id, "notes")
     assert core.library.chapters(ep.id)[0] == "notes"
-
-
-def test_big_feed_parsed_in_parallel_equals_serial(real_feed_bytes):
-    """The CLI splits big feeds across cores; the result must not change."""
-    head, _, rest = real_feed_bytes.partition(b"<item>")
-    items = [b"<item>" + it.split(b"</item>")[0] + b"</item>" for it in (b"<item>" + rest).split(b"<item>")[1:]]
-    many = [it.replace(b"</guid>", b"-%d</guid>" % i, 1) for i in range(16) for it in items]
-    data = head + b"\n".join(many) + b"</channel></rss>"
-    assert len(many) >= feeds.PARALLEL_MIN_ITEMS
-    assert feeds._split_rss(data, 2) is not None
-    serial = feeds.parse_feed(data, "big", parallel=False)
-    parallel = feeds.parse_feed(data, "big", parallel=True)
-    assert len(serial.episodes) == 16 * 19
-    assert parallel.model_dump() == serial.model_dump()
-    # a truncated big feed is never split: it fails whole, the careful way
-    assert feeds._split_rss(data[:-5000], 2) is None

@@ -13,10 +13,7 @@ import io
 import json
 import logging
 import math
-import os
 import re
-import sys
-import threading
 import xml.etree.ElementTree as ET
 import xml.sax
 from dataclasses import dataclass
@@ -413,34 +410,7 @@ def _one_line(exc) -> str:
     return text[0] if text else type(exc).__name__
 
 
-PARALLEL_MIN_ITEMS = 300
 _ITEM_BOUNDARY = re.compile(rb"</item>\s*(?=<item[\s>])")
-
-
-def _split_rss(data: bytes, parts: int) -> list[bytes] | None:
-    """Cut a well-formed-looking RSS document into `parts` smaller documents
-    at item boundaries, each with the channel header and closing tags, so
-    each can go through feedparser on its own core.  None when the document
-    does not look like that (then it is parsed whole, the careful way)."""
-    if parts < 2 or not data.rstrip().endswith(b"</rss>"):
-        return None
-    first = re.search(rb"<item[\s>]", data)
-    close = data.rfind(b"</channel>")
-    if not first or close < first.start():
-        return None
-    head, body, tail = data[: first.start()], data[first.start() : close], data[close:]
-    cuts = [m.end() for m in _ITEM_BOUNDARY.finditer(body)]
-    if len(cuts) + 1 < PARALLEL_MIN_ITEMS:
-        return None
-    bounds = [0] + [cuts[len(cuts) * k // parts] for k in range(1, parts)] + [len(body)]
-    return [head + body[a:b] + tail for a, b in zip(bounds, bounds[1:]) if b > a]
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 # Part of every item cache: a new parser (or a new ibplayer) re-reads every item once.
@@ -527,29 +497,18 @@ def _split_items(data: bytes) -> tuple[bytes, list[bytes], bytes] | None:
     return data[: first.start()], [body[a:b] for a, b in zip(cuts, cuts[1:])], data[end:]
 
 
-def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None,
-               cache: ItemCache | None = None) -> ParsedFeed:
+def parse_feed(data: bytes, url: str = "feed", *, cache: ItemCache | None = None) -> ParsedFeed:
     """Parse feed bytes into episodes with chapters, guests and topics.
 
     With a `cache`, only the items that are new or changed since it was
     saved are parsed (the channel part must be unchanged too); the result
     then holds only those episodes, and the hosts known before.
 
-    A big feed is parsed in this process.  With IBPLAYER_PARSE_WORKERS set
-    (to anything but 0) a big RSS feed is split at item boundaries and the
-    pieces are parsed in forked worker processes, one per core, where
-    forking is safe: a single-threaded process (the CLI) on Linux.  That is
-    off by default: since the fast XML path it no longer pays (bench_ingest
-    on a shared 2-core machine: forked 0.85x gPodder, 1.93x the floor; one
-    process 0.67x, 1.78x) and it costs CPU (pickling, a second channel parse)."""
+    A feed is parsed in this process.  (Forking the parse of a big feed over
+    the cores was dropped: since the fast XML path it no longer paid —
+    bench_ingest on this 2-core machine, forked 6.50 s against 6.32 s in one
+    process — and it cost CPU in pickling and a second channel parse.)"""
     _load_parse_stack()
-    if parallel is None:
-        parallel = (
-            os.environ.get("IBPLAYER_PARSE_WORKERS", "0") != "0"
-            and sys.platform == "linux"  # where workers can be tied to their parent (below)
-            and threading.active_count() == 1
-            and _usable_cpus() > 1
-        )
     if cache is not None and data:
         cache.note(data)
         split = _split_items(data) if cache.head is not None else None
@@ -561,62 +520,7 @@ def parse_feed(data: bytes, url: str = "feed", *, parallel: bool | None = None,
                 parsed = _parse_document(head + b"".join(todo) + tail, url, known_hosts=cache.hosts)
                 parsed.hosts = _merge_people(cache.hosts, parsed.hosts)
                 return parsed
-    pieces = _split_rss(data, min(_usable_cpus(), 4)) if parallel and data else None
-    if not pieces:
-        return _parse_document(data, url)
-    import multiprocessing  # (with the process pool: ~15 ms a refresh answered 304 does not need)
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(pieces) - 1, mp_context=ctx,
-                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(_parse_to_wire, piece, url) for piece in pieces[1:]]
-        results = [_parse_document(pieces[0], url)] + [_from_wire(f.result()) for f in futures]
-    merged = results[0]
-    seen = {ep.guid for ep in merged.episodes}
-    for r in results[1:]:
-        for ep in r.episodes:
-            if ep.guid not in seen:
-                seen.add(ep.guid)
-                merged.episodes.append(ep)
-        merged.hosts = _merge_people(merged.hosts, r.hosts)
-    return merged
-
-
-def _die_with_parent(parent: int) -> None:
-    """Worker side: get SIGKILL when the parent dies (a killed `refresh`
-    must leave no parse worker behind)."""
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
-
-
-def _parse_to_wire(data: bytes, url: str) -> dict:
-    """Worker side: parse, and hand back plain data (pickling pydantic
-    models costs more than the parsing it saves)."""
-    _load_parse_stack()
-    return _parse_document(data, url).model_dump()
-
-
-def _from_wire(d: dict) -> ParsedFeed:
-    """Rebuild models from a worker's already-validated data, without
-    validating it again."""
-    _load_parse_stack()
-    eps = []
-    for e in d["episodes"]:
-        e["chapters"] = {src: [Chapter.model_construct(**c) for c in chs] for src, chs in e["chapters"].items()}
-        e["guests"] = [Person.model_construct(**p) for p in e["guests"]]
-        eps.append(ParsedEpisode.model_construct(**e))
-    d["episodes"] = eps
-    d["hosts"] = [Person.model_construct(**p) for p in d["hosts"]]
-    return ParsedFeed.model_construct(**d)
+    return _parse_document(data, url)
 
 
 _C0_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))  # all but tab, LF, CR
