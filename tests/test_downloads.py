@@ -53,6 +53,22 @@ def leftovers(dest: Path) -> list[str]:
 # plain and misbehaving servers
 
 
+def test_download_goes_through_the_proxy_the_system_names(file_server, tmp_path, monkeypatch):
+    """A user behind a proxy (HTTP_PROXY) downloads through it, as feeds are
+    fetched: the episode's host is reached only via the loopback 'proxy'."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", file_server.url(""))
+    monkeypatch.setenv("http_proxy", file_server.url(""))
+    data = payload(200_000)
+    remote = "http://93.184.215.14/show/ep.mp3"  # a public address: reachable here only through the proxy
+    file_server.add(remote, data)
+    dest = tmp_path / "ep.mp3"
+    assert download_file(remote, dest, expected_length=len(data), retries=0, backoff=0.01, timeout=3) == dest
+    assert dest.read_bytes() == data
+    assert file_server.requests_for(remote)
+
+
 def test_plain_download_progress_and_user_agent(file_server, tmp_path):
     data = payload(300_000)
     url = file_server.add("/ep.mp3", data)

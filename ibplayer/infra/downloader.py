@@ -62,7 +62,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from ibplayer.infra.http import USER_AGENT  # one User-Agent for every request
+from ibplayer.infra.http import USER_AGENT, lazy_transport  # one User-Agent for every request
 from ibplayer.infra.paths import write_atomic
 
 log = logging.getLogger(__name__)
@@ -759,41 +759,16 @@ def download_file(
             client.close()
 
 
-class _LazyTransport(httpx.BaseTransport):
-    """httpx's transport, built on first use and per scheme: a plain
-    ``http://`` download never pays for loading the CA certificates (0.1 s
-    or more), an ``https://`` one (or a redirect to one) is verified as usual."""
-
-    def __init__(self, limits: httpx.Limits | None = None):
-        self._limits = limits or httpx.Limits(max_connections=None, max_keepalive_connections=8)
-        self._lock = threading.Lock()
-        self._by_scheme: dict[str, httpx.HTTPTransport] = {}
-
-    def _transport(self, scheme: str) -> httpx.HTTPTransport:
-        with self._lock:
-            t = self._by_scheme.get(scheme)
-            if t is None:
-                # verify=False for http only: such a transport never speaks TLS
-                t = httpx.HTTPTransport(verify=scheme != "http", limits=self._limits)
-                self._by_scheme[scheme] = t
-            return t
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._transport(request.url.scheme).handle_request(request)
-
-    def close(self) -> None:
-        with self._lock:
-            ts, self._by_scheme = list(self._by_scheme.values()), {}
-        for t in ts:
-            t.close()
-
-
 def _make_client(timeout: float, limits: httpx.Limits | None = None) -> httpx.Client:
+    limits = limits or httpx.Limits(max_connections=None, max_keepalive_connections=8)
     return httpx.Client(
         follow_redirects=True,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": USER_AGENT},
-        transport=_LazyTransport(limits),
+        limits=limits,  # (for httpx's own transport, used when a proxy is configured)
+        # built on first use and per scheme: a plain http:// download never
+        # loads the CA certificates
+        transport=lazy_transport(limits),
     )
 
 

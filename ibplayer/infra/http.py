@@ -93,16 +93,22 @@ class LazyTransport(httpx.BaseTransport):
             t.close()
 
 
+def lazy_transport(limits: httpx.Limits | None = None) -> LazyTransport | None:
+    """The transport for a client: the lazy one, or None (httpx's own) when
+    the system names a proxy — httpx routes through the environment's
+    proxies only with its own transport (and then sets up TLS eagerly)."""
+    if any(k != "no" for k in urllib.request.getproxies()):
+        return None
+    return LazyTransport(limits)
+
+
 def make_client(timeout: float | httpx.Timeout | None = None) -> httpx.Client:
-    # httpx routes through the environment's proxies only with its own
-    # transport: with a proxy configured, keep it (and its eager TLS set-up).
-    lazy = not any(k != "no" for k in urllib.request.getproxies())
     return httpx.Client(
         headers={"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/xml;q=0.9, */*;q=0.5"},
         timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
         follow_redirects=True,  # the downloader relies on it; fetch() follows hop by hop itself
         max_redirects=MAX_REDIRECTS,
-        transport=LazyTransport() if lazy else None,
+        transport=lazy_transport(),
     )
 
 
