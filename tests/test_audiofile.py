@@ -15,7 +15,12 @@ from mutagen.oggvorbis import OggVorbis
 from ibplayer.infra.audiofile import AudioInfo, read_audio_info, write_id3_chapters
 
 FFMPEG = shutil.which("ffmpeg")
-pytestmark = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg not installed")
+
+
+@pytest.fixture(autouse=True)
+def _need_ffmpeg():
+    # a failure, not a skip: the CI installs ffmpeg to make the test audio
+    assert FFMPEG, "ffmpeg is required to make the test audio"
 
 SINE = ["-f", "lavfi", "-i", "sine=frequency=440:duration=6"]
 CHAPTERS = [(0.0, 1.5, "Intro"), (1.5, 4.25, "Information theory 🧠"), (4.25, 6.0, "Outro")]

@@ -594,17 +594,10 @@ _FAST_IGNORED = {
 _XML_DECL = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 
 
-class _FastEntry(dict):
-    """An item as feedparser's FeedParserDict is read here (``entry.content``)."""
+class _FastDict(dict):
+    """An item or a result as feedparser's FeedParserDict is read here
+    (``entry.content``, ``d.entries``)."""
 
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-class _FastResult(dict):
     def __getattr__(self, name):
         try:
             return self[name]
@@ -616,7 +609,7 @@ class _NotFast(Exception):
     """The fast path meets something it does not know: feedparser reads the feed."""
 
 
-def _fast_parse(data: bytes, feedparser) -> _FastResult | None:
+def _fast_parse(data: bytes, feedparser) -> _FastDict | None:
     """feedparser's result for the fields ibplayer reads, or None when the
     feed is not one the fast path reads exactly as feedparser does."""
     if data[:3] == b"\xef\xbb\xbf" or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -640,7 +633,7 @@ def _fast_parse(data: bytes, feedparser) -> _FastResult | None:
     channel = feedparser.parse(head + tail, sanitize_html=False, resolve_relative_uris=False)
     if channel.get("bozo") or channel.entries or not str(channel.get("version") or "").startswith("rss"):
         return None
-    return _FastResult(feed=channel.feed, entries=entries, version=channel.version, bozo=0,
+    return _FastDict(feed=channel.feed, entries=entries, version=channel.version, bozo=0,
                        encoding=channel.get("encoding"))
 
 
@@ -662,12 +655,12 @@ def _fp_text(value: str | None, cp1252: dict) -> str:
 _C1_RE = re.compile("[\x80-\x9f]")
 
 
-def _fast_items(data: bytes, feedparser) -> list[_FastEntry]:
+def _fast_items(data: bytes, feedparser) -> list[_FastDict]:
     from feedparser.datetimes import _parse_date
     from feedparser.html import _cp1252 as cp1252
     from feedparser.urls import _urljoin
 
-    entries: list[_FastEntry] = []
+    entries: list[_FastDict] = []
     depth = 0
     for event, el in ET.iterparse(io.BytesIO(data), events=("start", "end")):
         if event == "start":
@@ -682,7 +675,7 @@ def _fast_items(data: bytes, feedparser) -> list[_FastEntry]:
             continue
         if depth != 2 or el.attrib:
             raise _NotFast("an item outside rss/channel, or with attributes")
-        e = _FastEntry()
+        e = _FastDict()
         links: list[dict] = []
         seen: set[str] = set()
         guid_is_link = False

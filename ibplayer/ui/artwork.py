@@ -89,3 +89,19 @@ class ArtLoader(QObject):
             done(pm)
 
         workers.run_task(lambda: decode_image(path, box), decoded, lambda exc: done(None))
+
+    def load_first(self, paths: list[str], box: int, done: Callable[[QPixmap | None, str | None], None],
+                   guard: Callable = lambda fn: fn) -> None:
+        """The first of ``paths`` that decodes (a broken image is skipped):
+        ``done(pixmap, its path)``, or ``done(None, None)`` when none does."""
+        if not paths:
+            done(None, None)
+            return
+
+        def loaded(pm):
+            if pm is None and len(paths) > 1:
+                self.load_first(paths[1:], box, done, guard)
+            else:
+                done(pm, paths[0] if pm is not None else None)
+
+        self.load(paths[0], box, guard(loaded))

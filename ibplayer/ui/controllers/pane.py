@@ -377,13 +377,10 @@ class EpisodePaneController(QObject):
         gen = self._gen
         order = [p for p in (episode_art, feed_art) if p]
 
-        def shown(pm, rest):
+        def shown(pm, path):
             if gen != self._gen:
                 return
-            if pm is None and rest:
-                self.art.load(rest[0], ART_BOX, self.w._guard(lambda pm2: shown(pm2, rest[1:])))
-                return
-            self.art_path = None if pm is None else order[len(order) - len(rest) - 1]
+            self.art_path = path
             if pm is None:
                 self.art_label.clear()
                 self.art_label.hide()
@@ -391,10 +388,7 @@ class EpisodePaneController(QObject):
                 self.art_label.setPixmap(pm)
                 self.art_label.show()
 
-        if not order:
-            shown(None, [])
-        else:
-            self.art.load(order[0], ART_BOX, self.w._guard(lambda pm: shown(pm, order[1:])))
+        self.art.load_first(order, ART_BOX, shown, self.w._guard)
 
     def update_meta(self) -> None:
         ep = self.w.shown_episode

@@ -198,13 +198,9 @@ class PlayerBarController(QObject):
             return
         self._art_want = want
 
-        def shown(pm, rest):
+        def shown(pm, path):
             if want != self._art_want:
                 return  # the chapter moved on meanwhile
-            if pm is None and rest:
-                self.art.load(rest[0], ART_BOX, w._guard(lambda pm2: shown(pm2, rest[1:])))
-                return
-            path = None if pm is None else order[len(order) - len(rest) - 1]
             if pm is None:
                 self.art_label.clear()
                 self.art_label.hide()
@@ -216,10 +212,7 @@ class PlayerBarController(QObject):
                 if getattr(w, "mpris", None) is not None:
                     w.mpris.metadata_changed()
 
-        if not order:
-            shown(None, [])
-        else:
-            self.art.load(order[0], ART_BOX, w._guard(lambda pm: shown(pm, order[1:])))
+        self.art.load_first(order, ART_BOX, shown, w._guard)
 
     def _buffering(self, on: bool) -> None:
         self.buffering_label.setVisible(bool(on) and self.w.player.episode is not None)
