@@ -131,3 +131,42 @@ def test_settings_refuse_bad_values_before_writing_any(core):
     with pytest.raises(ValueError):
         core.settings.set({"skip_back": 10, "skip_forward": "loud"})
     assert core.settings.get("skip_back") == SETTINGS["skip_back"].default
+
+
+def test_a_v8_library_upgrades_and_a_304_refresh_still_fetches_a_chapter_file_never_fetched(data_dir, httpserver):
+    """v9 indexes the episodes that name a chapters file (every refresh looks
+    them up); an upgraded library keeps its episodes, and a refresh answered
+    304 still fetches a chapter file that was never fetched and applies it."""
+    from conftest import make_old_library
+
+    from ibplayer.infra.store import DB_NAME, SCHEMA_VERSION
+
+    ids = make_old_library(data_dir, 8)
+    hits: list = []
+    ch = _chapter_server(httpserver, "/c.json", CHAPTERS, '"c1"', hits)
+    feed_hits: list = []
+
+    def feed(request):
+        feed_hits.append(request.headers.get("If-None-Match"))
+        return Response(status=304, headers={"ETag": '"f1"'})
+
+    httpserver.expect_request("/feed.xml").respond_with_handler(feed)
+    import sqlite3
+
+    db = sqlite3.connect(data_dir / DB_NAME)
+    db.execute("UPDATE feeds SET url=?, etag=?", (httpserver.url_for("/feed.xml"), '"f1"'))
+    db.execute("UPDATE episodes SET chapters_url=? WHERE id=?", (ch, ids["old-1"]))
+    db.commit()
+    db.close()
+    with Core(data_dir, timeout=5) as core:
+        lib = core.library
+        assert lib.schema_version() == SCHEMA_VERSION == 9
+        assert "episodes_chapter_files" in [r[1] for r in lib.db.execute("PRAGMA index_list(episodes)")]
+        [res] = core.refresh()
+        assert res.status == "not-modified" and feed_hits == ['"f1"']
+        assert hits == [None]  # fetched whole, once
+        src, chs = lib.chapters(ids["old-1"])
+        assert src == "podcast-chapters" and [c.title for c in chs] == ["Hello", "Deep dive"]
+        assert ids["old-1"] in res.changes.chapters
+        assert lib.episode(ids["old-1"]).position == 5.0  # nothing else lost
+        assert lib.chapters(ids["old-2"])[1] == []

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the models (pydantic) load only where chapters or feeds are
     from ibplayer.domain.models import Chapter, ParsedEpisode, ParsedFeed, Person
 
 DB_NAME = "library.sqlite3"
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # SQLite page cache per connection.  A bulk ingest and FTS merges want a big
 # one; the window holds its connection for the whole session, so it is sized
 # deliberately rather than left at whatever a write once needed.
@@ -433,8 +433,16 @@ ALTER TABLE people ADD COLUMN href TEXT;
 ALTER TABLE people ADD COLUMN image TEXT;
 """
 
+# v9 (issue 11 §1): the episodes that name a Podcasting 2.0 chapters file,
+# which every refresh (a 304 too) looks up.  chapters_url sits after the
+# notes in each row, so without this index that look-up read every episode's
+# pages (~1,900 page reads and ~17 ms at 2,000 episodes); a small partial index.
+_SCHEMA_V9 = """
+CREATE INDEX episodes_chapter_files ON episodes(feed_id) WHERE chapters_url IS NOT NULL AND chapters_url != '';
+"""
+
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5,
-                              6: _SCHEMA_V6, 7: _SCHEMA_V7, 8: _SCHEMA_V8}
+                              6: _SCHEMA_V6, 7: _SCHEMA_V7, 8: _SCHEMA_V8, 9: _SCHEMA_V9}
 
 # Chapter sources the feed item itself carries: a refresh that rewrites an
 # episode replaces these.  'podcast-chapters' is enrichment (its own fetch,
@@ -1766,7 +1774,8 @@ class Library:
 
     def episodes_with_chapters_url(self, feed_id: int | None = None) -> list[tuple[int, str, str, float | None]]:
         """(episode id, title, chapters URL, the file's duration) of episodes
-        that name a Podcasting 2.0 chapters file."""
+        that name a Podcasting 2.0 chapters file (the WHERE clause is the
+        partial index episodes_chapter_files's: it reads only those rows)."""
         sql = "SELECT id, title, chapters_url, file_duration FROM episodes WHERE chapters_url IS NOT NULL AND chapters_url != ''"
         params: tuple = ()
         if feed_id is not None:
