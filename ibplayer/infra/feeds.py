@@ -14,8 +14,6 @@ import json
 import logging
 import math
 import re
-import xml.etree.ElementTree as ET
-import xml.sax
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -397,6 +395,8 @@ def _check_parsed(d, url: str) -> None:
         if exc:
             raise FeedError(f"{url}: not a valid feed ({_one_line(exc)})")
         raise FeedError(f"{url}: not a podcast feed")
+    import xml.sax  # (loaded with feedparser, which parsing needs: a 304 loads neither)
+
     if d.get("bozo") and isinstance(exc, xml.sax.SAXParseException):
         msg = str(exc.getMessage() if hasattr(exc, "getMessage") else exc)
         # Undefined HTML entities (&nbsp; in a feed) are common and harmless;
@@ -626,6 +626,8 @@ def _fast_parse(data: bytes, feedparser) -> _FastDict | None:
     if split is None:
         return None
     head, _items, tail = split
+    import xml.etree.ElementTree as ET  # (only where a feed is parsed)
+
     try:
         entries = _fast_items(data, feedparser)
     except (_NotFast, ET.ParseError, ValueError):
@@ -656,6 +658,8 @@ _C1_RE = re.compile("[\x80-\x9f]")
 
 
 def _fast_items(data: bytes, feedparser) -> list[_FastDict]:
+    import xml.etree.ElementTree as ET
+
     from feedparser.datetimes import _parse_date
     from feedparser.html import _cp1252 as cp1252
     from feedparser.urls import _urljoin

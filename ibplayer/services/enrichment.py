@@ -28,12 +28,22 @@ from ibplayer.infra import http
 from ibplayer.infra.paths import write_atomic
 from ibplayer.infra.store import EnrichmentRow, Library, LibraryError
 from ibplayer.services.changes import Changes
-from ibplayer.services.views import cached_image  # noqa: F401 - re-exported (the window reads it without httpx)
 
 if TYPE_CHECKING:
     from ibplayer.domain.models import Chapter
 
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str):
+    """``cached_image`` is re-exported from services.views (the window reads it
+    without httpx), loaded on first use: a refresh does not need the views."""
+    if name == "cached_image":
+        from ibplayer.services.views import cached_image
+
+        return cached_image
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 MAX_CHAPTERS_BYTES = 5_000_000
 MAX_IMAGE_BYTES = 10_000_000
@@ -278,6 +288,8 @@ class Enrichment:
         return Path(self.library.path).parent / ART_FOLDER
 
     def cached_image(self, url: str | None) -> str | None:
+        from ibplayer.services.views import cached_image
+
         return cached_image(self.library, url)
 
     def cache_artwork(self, feed_id: int, folder: Path | None = None, *, episode_ids: list[int] | None = None) -> Changes:
