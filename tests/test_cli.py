@@ -200,6 +200,36 @@ def test_commands_load_only_what_they_use(httpserver, data_dir, real_feed_bytes)
     assert len(httpserver.log) == 1 and httpserver.log[0][1].status_code == 304
 
 
+def test_a_304_refresh_of_an_http_feed_sets_up_no_tls(httpserver, data_dir, real_feed_bytes):
+    """Start-up: a plain-http feed answered 304 builds no TLS context (httpx
+    builds one even unverified: OpenSSL set up and its configuration read);
+    https is still verified (test_download_hardening)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    httpserver.expect_request("/feed.xml").respond_with_data(real_feed_bytes, content_type="application/rss+xml",
+                                                             headers={"ETag": '"v1"'})
+    assert run_cli("subscribe", httpserver.url_for("/feed.xml"), data_dir=data_dir).returncode == 0
+    httpserver.clear()
+    httpserver.expect_request("/feed.xml", headers={"If-None-Match": '"v1"'}).respond_with_data("", status=304)
+    code = (
+        "import ssl, sys\n"
+        "made = []\n"
+        "new = ssl.SSLContext.__new__\n"
+        "ssl.SSLContext.__new__ = lambda cls, *a, **k: made.append(cls) or new(cls, *a, **k)\n"
+        "from ibplayer.main import main\n"
+        f"rc = main(['--data-dir', {str(data_dir)!r}, 'refresh'])\n"
+        "print(rc, len(made))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "not modified" in r.stdout
+    assert r.stdout.strip().splitlines()[-1] == "0 0", r.stdout
+    assert len(httpserver.log) == 1 and httpserver.log[0][1].status_code == 304
+
+
 def test_search_shows_each_hits_feed(httpserver, data_dir, real_feed_bytes):
     subscribed(httpserver, data_dir, real_feed_bytes)
     r = run_cli("search", "world", "models", data_dir=data_dir)

@@ -62,11 +62,30 @@ class Fetched:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+class _PlainHTTPTransport(httpx.HTTPTransport):
+    """httpx's transport for ``http://`` only: the same httpcore connection
+    pool with the same limits, but no TLS context, which httpx builds even
+    with ``verify=False`` (initialising OpenSSL and reading its configuration:
+    ~3 ms at every start).  Such a pool never speaks TLS: it is only ever
+    handed plain-http requests."""
+
+    def __init__(self, limits: httpx.Limits):  # (HTTPTransport's own __init__ builds the context)
+        import httpcore
+
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=None,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+
+
 class LazyTransport(httpx.BaseTransport):
     """httpx's own transport, built on first use and per scheme: a client
     that only ever asks ``http://`` (a loopback or LAN feed, a 304 answer)
-    never loads the CA certificates (30-100 ms at every start); ``https://``
-    (or a redirect to it) is verified exactly as httpx's default does."""
+    never loads the CA certificates (30-100 ms at every start) nor sets up
+    TLS at all; ``https://`` (or a redirect to it) is verified exactly as
+    httpx's default does."""
 
     def __init__(self, limits: httpx.Limits | None = None):
         # httpx's default limits (what httpx.Client() uses without a transport)
@@ -78,8 +97,8 @@ class LazyTransport(httpx.BaseTransport):
         with self._lock:
             t = self._by_scheme.get(scheme)
             if t is None:
-                # verify=False for http only: such a transport never speaks TLS
-                t = httpx.HTTPTransport(verify=scheme != "http", limits=self._limits)
+                t = (_PlainHTTPTransport(self._limits) if scheme == "http"
+                     else httpx.HTTPTransport(limits=self._limits))
                 self._by_scheme[scheme] = t
             return t
 
