@@ -60,9 +60,14 @@ def build(n_episodes: int, dest: Path) -> Path:
 
 def cached_library(n_episodes: int = 20000, *, quiet: bool = False) -> Path:
     """The data dir of a cached big library (built on first use)."""
-    from ibplayer.infra.store import SCHEMA_VERSION
+    import hashlib
 
-    root = Path(tempfile.gettempdir()) / f"ibplayer-biglib-{n_episodes}-v{SCHEMA_VERSION}"
+    from ibplayer.infra.store import MIGRATIONS, SCHEMA_VERSION
+
+    # keyed by the schema's text too: two branches that each add a migration
+    # with the same number must not share a cache built by the other
+    tag = hashlib.sha1(repr(sorted(MIGRATIONS.items())).encode()).hexdigest()[:8]
+    root = Path(tempfile.gettempdir()) / f"ibplayer-biglib-{n_episodes}-v{SCHEMA_VERSION}-{tag}"
     if (root / "ok").exists():
         return root
     shutil.rmtree(root, ignore_errors=True)
