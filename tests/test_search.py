@@ -186,3 +186,15 @@ def test_a_common_word_typed_last_still_matches_as_typed_past_the_cap(wordy_lib)
     hits = wordy_lib.search("river the", kinds=("chapter",))
     assert hits and {h.title for h in hits} == {"Down the river and over the hill"}
     assert all("[river]" in h.snippet and "[the]" in h.snippet for h in hits)
+
+
+def test_tied_chapters_keep_one_order_whether_or_not_the_cap_cuts(wordy_lib):
+    # the same chapter title in all forty episodes: every match scores the same
+    uncapped = wordy_lib.search("river hill", kinds=("chapter",), limit=100)
+    assert len(uncapped) == 40 and len({h.score for h in uncapped}) == 1
+    wordy_lib.rank_caps = {"chapters_fts": 12, "episodes_fts": 6}
+    capped = wordy_lib.search("river hill", kinds=("chapter",), limit=100)
+    assert len(capped) == 12 and len({h.score for h in capped}) == 1
+    kept = {h.episode_id for h in capped}
+    assert [h.episode_id for h in capped] == [h.episode_id for h in uncapped if h.episode_id in kept]
+    assert all(h.snippet == "Down the [river] and over the [hill]" for h in capped + uncapped)

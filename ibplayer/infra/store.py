@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 
 TYPE_CHECKING = False  # not `typing`'s: importing typing costs every reading command ~5 ms
@@ -1541,7 +1542,8 @@ class Library:
         * the same episode in two subscriptions (same guid) is listed once.
 
         Each index is ranked and cut inside FTS5 first (bm25 computed once per
-        match, nothing joined before the cut); only the rows kept are joined.
+        match, nothing joined before the cut); only the rows kept are joined,
+        and only the hits returned get a snippet.
 
         Bounded work: when an index has more matches than its cap
         (`rank_caps`, a word like "the" is in a third of all chapters), only
@@ -1555,11 +1557,11 @@ class Library:
             return []
         whole = fts_query(query, synonyms=True, prefix=False)
         hits: list[SearchHit] = []
+        # hit -> where its snippet comes from, computed for the hits kept only
+        snips: dict[int, tuple[str, int, str, int]] = {}
         db = self.db
         if "chapter" in kinds:
-            # snippet() is computed in the same pass: a second FTS5 query
-            # would rebuild the doclists (prefix queries merge every term).
-            top = self._ranked("chapters_fts", "bm25(chapters_fts)", 0, match, whole, limit * 3)
+            top, used, _ = self._ranked("chapters_fts", "bm25(chapters_fts)", match, whole, limit * 3)
             if top:
                 rows = {r[0]: r for r in db.execute(
                     """SELECT c.id, c.start, c.title, e.id, e.guid, e.title, f.title
@@ -1567,30 +1569,35 @@ class Library:
                        WHERE c.id IN (SELECT value FROM json_each(?))""",
                     (json.dumps([t[0] for t in top]),),
                 )}
-                for cid, score, snip in top:
+                for cid, score in top:
                     r = rows.get(cid)
                     if r is not None:
-                        hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
+                        hit = SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], "", score)
+                        snips[id(hit)] = ("chapters_fts", 0, used, cid)
+                        hits.append(hit)
         if "episode" in kinds:
-            top = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, match, whole, limit)
+            score = "bm25(episodes_fts, 4.0, 1.0)"
+            top, used, capped = self._ranked("episodes_fts", score, match, whole, limit)
+            top = [(eid, sc, used) for eid, sc in top]
             # The best episodes whose *title* matches go first (a subset of
-            # the matches: none, or not past the cap, when those are not).
-            titled = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, f"title : ({match})",
-                                  f"title : ({whole})", _TITLED_FIRST, bonus=_TITLE_BONUS,
-                                  under_cap=len(top) < min(limit, self.rank_caps["episodes_fts"])) if top else []
-            if titled:
-                firsts = {t[0] for t in titled}
-                top = titled + [t for t in top if t[0] not in firsts]
+            # the matches: not past the cap when those are not).
             if top:
+                titled, t_used, _ = self._ranked("episodes_fts", score, f"title : ({match})", f"title : ({whole})",
+                                                 _TITLED_FIRST, bonus=_TITLE_BONUS, under_cap=not capped)
+                if titled:
+                    firsts = {t[0] for t in titled}
+                    top = [(eid, sc, t_used) for eid, sc in titled] + [t for t in top if t[0] not in firsts]
                 rows = {r[0]: r for r in db.execute(
                     """SELECT e.id, e.title, e.guid, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
                        WHERE e.id IN (SELECT value FROM json_each(?))""",
                     (json.dumps([t[0] for t in top]),),
                 )}
-                for eid, score, snip in top:
+                for eid, sc, expr in top:
                     r = rows.get(eid)
                     if r is not None:
-                        hits.append(SearchHit("episode", r[3], eid, r[2], r[1], None, r[1], snip, score))
+                        hit = SearchHit("episode", r[3], eid, r[2], r[1], None, r[1], "", sc)
+                        snips[id(hit)] = ("episodes_fts", 1, expr, eid)
+                        hits.append(hit)
         if "guest" in kinds:
             people = db.execute(
                 """SELECT t.rowid, t.score, p.name FROM
@@ -1612,47 +1619,70 @@ class Library:
                     hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
                                           f"{name} in “{etitle}”", score * 2, person_id=pid))
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
-        return _dedupe_hits(hits)[:limit]
+        hits = _dedupe_hits(hits)[:limit]
+        # The snippets of the hits shown (a snippet tokenizes the row's text:
+        # an episode's notes ~20 µs), one pass per index and expression.
+        wanted: dict[tuple[str, int, str], dict[int, list[SearchHit]]] = {}
+        for h in hits:
+            src = snips.get(id(h))
+            if src is not None:
+                wanted.setdefault(src[:3], {}).setdefault(src[3], []).append(h)
+        for (fts, col, expr), by_row in wanted.items():
+            for rowid, snip in self._snippets(fts, col, expr, list(by_row)):
+                for h in by_row[rowid]:
+                    h.snippet = snip
+        return hits
 
     # Most matches one search ranks per index (see `search`); measured on
     # 20,000 episodes / 451,670 chapters (benchmarks/bench_search.py).
     rank_caps = {"chapters_fts": 1500, "episodes_fts": 500}
 
-    def _ranked(self, fts: str, score: str, col: int, match: str, whole: str, n: int,
-                bonus: float = 0.0, under_cap: bool = False) -> list[tuple[int, float, str]]:
-        """The `n` best (rowid, score - bonus, snippet) of `fts` for `match`,
-        ranked over at most `rank_caps[fts]` matches: past the cap, the
-        matches stored last; `whole` is `match` without the last word's
-        prefix form, used instead when it alone is past the cap.  With
-        ``under_cap`` the caller knows `match` is not past the cap.
+    def _ranked(self, fts: str, score: str, match: str, whole: str, n: int, bonus: float = 0.0,
+                under_cap: bool = False) -> tuple[list[tuple[int, float]], str, bool]:
+        """The `n` best (rowid, score - bonus) of `fts` for `match`, ranked
+        over at most `rank_caps[fts]` matches: past the cap, the matches
+        stored last; `whole` is `match` without the last word's prefix form,
+        used instead when it alone is past the cap.  With ``under_cap`` the
+        caller knows `match` is not past the cap.  Also returns the
+        expression used (for the snippets) and whether the cap cut.
 
-        Ranked first (bm25 only), then the snippets of the rows kept only: a
-        snippet tokenizes the row's text (an episode's notes: ~20 µs)."""
+        Ties in score keep rowid order, as SQLite's ``ORDER BY 2 LIMIT n``
+        over an FTS5 scan does."""
         db, cap = self.db, self.rank_caps[fts]
-        # the (cap+1)-th newest match bounds the rowids ranked (FTS5 seeks to it)
-        edge_sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
-        edge = db.execute(edge_sql, (whole, cap)).fetchone() if whole != match and not under_cap else None
-        if edge is not None:
-            match = whole
-        elif not under_cap:
-            edge = db.execute(edge_sql, (match, cap)).fetchone()
+        # the bonus is subtracted before ranking, as floats: ties as before
         sql = f"SELECT rowid, {score}{' - ?' if bonus else ''} FROM {fts} WHERE {fts} MATCH ?"
-        params: tuple = ((bonus,) if bonus else ()) + (match,)
-        if edge is not None:
-            sql += " AND rowid > ?"
-            params += (edge[0],)
-        top = db.execute(sql + " ORDER BY 2 LIMIT ?", params + (n,)).fetchall()
-        if not top:
-            return []
-        # One pass over the kept rows' rowid range; `+rowid IN` filters
-        # without becoming a lookup per rowid (each restarts the query).
-        ids = [t[0] for t in top]
-        snips = dict(db.execute(
+        pre: tuple = (bonus,) if bonus else ()
+        if under_cap:
+            top = db.execute(sql + " ORDER BY 2 LIMIT ?", (*pre, match, n)).fetchall()
+            capped = False
+        else:
+            edge = None
+            if whole != match:
+                # the (cap+1)-th newest match of the words as typed bounds the rowids ranked
+                edge = db.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                                  (whole, cap)).fetchone()
+            if edge is not None:
+                match, capped = whole, True
+                top = db.execute(sql + " AND rowid > ? ORDER BY 2 LIMIT ?", (*pre, match, edge[0], n)).fetchall()
+            else:
+                # one pass: the cap+1 newest matches, scored; ranked here
+                top = db.execute(sql + " ORDER BY rowid DESC LIMIT ?", (*pre, match, cap + 1)).fetchall()
+                capped = len(top) > cap
+                del top[cap:]
+                top.reverse()
+                top.sort(key=_second)
+                del top[n:]
+        return top, match, capped
+
+    def _snippets(self, fts: str, col: int, match: str, ids: list[int]) -> list[tuple[int, str]]:
+        """(rowid, snippet of column `col` for `match`) of the rows `ids`:
+        one pass over their rowid range; `+rowid IN` filters without
+        becoming a lookup per rowid (each restarts the query)."""
+        return self.db.execute(
             f"""SELECT rowid, snippet({fts}, {col}, '[', ']', '…', 12) FROM {fts}
                 WHERE {fts} MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN (SELECT value FROM json_each(?))""",
             (match, min(ids), max(ids), json.dumps(ids)),
-        ))
-        return [(rowid, sc, snips.get(rowid, "")) for rowid, sc in top]
+        ).fetchall()
 
     def _similar_people(self, query: str, best: int = 3) -> list[tuple[int, float, str]]:
         """Guests whose name is close to what was typed (misspelt): trigram
@@ -1887,6 +1917,7 @@ def _best_source(by_source: dict) -> str | None:
     return best
 
 
+_second = itemgetter(1)
 _TITLE_BONUS = 1000.0  # bm25 is negative, lower is better: title matches sort first
 _TITLED_FIRST = 5
 _FUZZY_MIN = 0.45
