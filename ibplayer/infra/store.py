@@ -1811,9 +1811,28 @@ class Library:
         The compact text is written directly from the rows (the same escaping
         and number forms as `json.dumps`), without building 450,000 chapter
         dicts for the encoder to walk at 20,000 episodes, as a flat list of
-        pieces joined once (nested joins copied the 60 MB text three times)."""
+        pieces joined once (nested joins copied the 60 MB text three times).
+        All of it is read in one snapshot (a refresh committing meanwhile
+        changes nothing read here)."""
         if pretty:
             return json.dumps(self.export(), ensure_ascii=False, indent=2) + end
+        with self._lock:
+            own = not self.db.in_transaction
+            if own:
+                self.db.execute("BEGIN")
+            try:
+                return self._export_compact(end)
+            finally:
+                if own:
+                    self.db.execute("ROLLBACK")  # read only
+
+    # Per episode, its chapter lists (sources) and their lengths, in the
+    # order _EXPORT_CHAPTERS reads them: from the index alone.
+    _EXPORT_CHAPTER_SETS = """SELECT episode_id, source, COUNT(*) FROM chapters
+                              GROUP BY episode_id, source ORDER BY episode_id, source"""
+    _EXPORT_CHAPTER_ROWS = "SELECT start, end, title FROM chapters ORDER BY episode_id, source, idx"
+
+    def _export_compact(self, end: str) -> str:
         from json.encoder import encode_basestring as s_  # what json.dumps(ensure_ascii=False) uses
 
         db = self.db
@@ -1829,46 +1848,51 @@ class Library:
         names = {tid: s_(name) for tid, name in db.execute("SELECT id, name FROM topics")}  # escaped once
         for eid, tid in db.execute(self._EXPORT_TOPIC_IDS):
             topics.setdefault(eid, []).append(names[tid])
-        # each source's chapters as pieces, every one but the first with its comma
-        sets: dict[int, dict[str, list[str]]] = {}
-        last_eid, last_source, by_source, chs, src_text, sep = None, None, {}, [], "", ""
-        for eid, source, start, end_, title in db.execute(self._EXPORT_CHAPTERS):
-            if eid != last_eid:
+        episodes = db.execute(self._EXPORT_EPISODES).fetchall()
+        chosen = {e[0]: e[9] for e in episodes}
+        # Which list each episode exports (the user's choice, else the best
+        # source), and its chapter rows, read in order and sliced by length.
+        sets: dict[int, dict[str, int]] = {}
+        for eid, source, n in db.execute(self._EXPORT_CHAPTER_SETS):
+            by_source = sets.get(eid)
+            if by_source is None:
                 by_source = sets[eid] = {}
-                last_eid, last_source = eid, None
-            if source != last_source:
-                chs = by_source[source] = []
-                last_source, src_text, sep = source, s_(source), ""
-            # the common case (finite float start, no or finite end) without a call per value
-            st = fr(start) if type(start) is float and start - start == 0 else v_(start)
-            en = "null" if end_ is None else fr(end_) if type(end_) is float and end_ - end_ == 0 else v_(end_)
-            chs.append(f'{sep}{{"start":{st},"end":{en},"title":{s_(title)},"source":{src_text}}}')
-            sep = ","
-        episodes: dict[int, list[str]] = {}  # feed id -> its episodes' pieces
+            by_source[source] = n
+        chapters: dict[int, str] = {}
+        take = db.execute(self._EXPORT_CHAPTER_ROWS).fetchmany
+        for eid, by_source in sets.items():
+            want = chosen.get(eid)
+            if want not in by_source:
+                want = next(iter(by_source)) if len(by_source) == 1 else _best_source(by_source)
+            for source, n in by_source.items():
+                if source != want:
+                    take(n)  # read past a list not exported
+                    continue
+                src, rows = s_(source), take(n)
+                try:  # the usual values: finite floats (start), finite floats or NULL (end)
+                    text = ",".join([f'{{"start":{fr(a)},"end":{"null" if b is None else fr(b)},"title":{s_(t)},'
+                                     f'"source":{src}}}' for a, b, t in rows])
+                    if ":inf," in text or ":-inf," in text:
+                        raise TypeError  # json writes Infinity (or only a title says so): below
+                except TypeError:  # each value as json writes it
+                    text = ",".join([f'{{"start":{v_(a)},"end":{v_(b)},"title":{s_(t)},"source":{src}}}'
+                                     for a, b, t in rows])
+                chapters[eid] = text
+        by_feed: dict[int, list[str]] = {}  # feed id -> its episodes' pieces
         no_sets: dict = {}
-        for (eid, short_id, feed_id, guid, title, published, audio_url, duration, number, chosen, position, played,
-             file) in db.execute(self._EXPORT_EPISODES):
+        for (eid, short_id, feed_id, guid, title, published, audio_url, duration, number, _chosen, position, played,
+             file) in episodes:
             by_source = sets.get(eid, no_sets)
-            if chosen in by_source:
-                source = chosen
-            elif len(by_source) == 1:  # the usual case; every list held here has chapters
-                source = next(iter(by_source))
-            else:
-                source = _best_source(by_source)
-            out = episodes.get(feed_id)
+            out = by_feed.get(feed_id)
             if out is None:
-                out = episodes[feed_id] = []
+                out = by_feed[feed_id] = []
             out.append(
                 f'{"," if out else ""}{{"id":{s_(short_id)},"guid":{s_(guid)},"title":{s_(title)},'
                 f'"published":{s_(_dt(published).isoformat()) if published is not None else "null"},'
                 f'"audio_url":{s_(audio_url)},"duration":{v_(duration)},"episode_number":{v_(number)},'
                 f'"guests":[{",".join(guests.get(eid, ()))}],"topics":[{",".join(topics.get(eid, ()))}],'
-                f'"chapters":['
-            )
-            if source:
-                out += by_source[source]
-            out.append(
-                f'],"chapter_sources":[{s_(source) if len(by_source) == 1 else ",".join(map(s_, sorted(by_source)))}],'
+                f'"chapters":[{chapters.get(eid, "")}],"chapter_sources":['
+                f'{s_(next(iter(by_source))) if len(by_source) == 1 else ",".join(map(s_, sorted(by_source)))}],'
                 f'"downloaded":{"true" if file else "false"},"file":{v_(file)},"position":{v_(position)},'
                 f'"played":{"true" if played else "false"}}}'
             )
@@ -1878,7 +1902,7 @@ class Library:
                 f'{"," if len(pieces) > 1 else ""}{{"url":{s_(url)},"title":{s_(title)},"author":{v_(author)},'
                 f'"snapshot":{"true" if snapshot else "false"},"episodes":['
             )
-            pieces += episodes.get(fid, ())
+            pieces += by_feed.get(fid, ())
             pieces.append("]}")
         pieces.append("]}" + end)
         return "".join(pieces)
