@@ -1816,6 +1816,26 @@ class Library:
         changes nothing read here)."""
         if pretty:
             return json.dumps(self.export(), ensure_ascii=False, indent=2) + end
+        return "".join(self._export_pieces(end))
+
+    def write_export_json(self, fp, *, pretty: bool = False, end: str = "") -> None:
+        """`export_json` written to the text stream `fp` in ~1 MB writes: the
+        60 MB text (twice that in memory once a title holds a character
+        past Latin-1) is never joined, nor encoded as a whole."""
+        if pretty:
+            fp.write(self.export_json(pretty=True, end=end))
+            return
+        pieces = self._export_pieces(end)
+        batch, size = [], 0
+        for piece in pieces:
+            batch.append(piece)
+            size += len(piece)
+            if size > 1 << 20:
+                fp.write("".join(batch))
+                batch, size = [], 0
+        fp.write("".join(batch))
+
+    def _export_pieces(self, end: str) -> list[str]:
         with self._lock:
             own = not self.db.in_transaction
             if own:
@@ -1832,7 +1852,7 @@ class Library:
                               GROUP BY episode_id, source ORDER BY episode_id, source"""
     _EXPORT_CHAPTER_ROWS = "SELECT start, end, title FROM chapters ORDER BY episode_id, source, idx"
 
-    def _export_compact(self, end: str) -> str:
+    def _export_compact(self, end: str) -> list[str]:
         from json.encoder import encode_basestring as s_  # what json.dumps(ensure_ascii=False) uses
 
         db = self.db
@@ -1891,7 +1911,7 @@ class Library:
                 f'"published":{s_(_dt(published).isoformat()) if published is not None else "null"},'
                 f'"audio_url":{s_(audio_url)},"duration":{v_(duration)},"episode_number":{v_(number)},'
                 f'"guests":[{",".join(guests.get(eid, ()))}],"topics":[{",".join(topics.get(eid, ()))}],'
-                f'"chapters":[{chapters.get(eid, "")}],"chapter_sources":['
+                f'"chapters":[{chapters.pop(eid, "")}],"chapter_sources":['
                 f'{s_(next(iter(by_source))) if len(by_source) == 1 else ",".join(map(s_, sorted(by_source)))}],'
                 f'"downloaded":{"true" if file else "false"},"file":{v_(file)},"position":{v_(position)},'
                 f'"played":{"true" if played else "false"}}}'
@@ -1905,7 +1925,7 @@ class Library:
             pieces += by_feed.get(fid, ())
             pieces.append("]}")
         pieces.append("]}" + end)
-        return "".join(pieces)
+        return pieces
 
 
 def _compact(value) -> str:
