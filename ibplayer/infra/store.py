@@ -2007,7 +2007,7 @@ def fts_query(text: str, *, synonyms: bool = False, prefix: bool = True) -> str:
         for k in range(min(_MAX_ALIAS_WORDS, len(words) - i), 0, -1) if groups else ():
             alts = groups.get(tuple(w.casefold() for w in words[i:i + k]))
             if alts:
-                parts.append("(" + " OR ".join(dict.fromkeys(_phrase(a) for a in alts)) + ")")
+                parts.append("(" + " OR ".join(_distinct_phrases(alts)) + ")")
                 i += k
                 break
         else:
@@ -2020,6 +2020,25 @@ def fts_query(text: str, *, synonyms: bool = False, prefix: bool = True) -> str:
 
 def _phrase(text: str) -> str:
     return '"' + " ".join(_TOKEN.findall(text)) + '"'
+
+
+def _distinct_phrases(aliases: tuple[str, ...]) -> list[str]:
+    """The aliases as phrases, each token sequence once: "LLMs" and "large
+    language models" stem to "LLM" and "large language model" (porter), so
+    they match the same rows, and bm25 would count the group twice (a group
+    with a plural alias outweighing the other words typed) at twice the
+    cost.  Checked against the index's tokenizer in tests/test_search.py."""
+    seen, out = set(), []
+    for a in aliases:
+        words = [w.casefold() for w in _TOKEN.findall(a)]
+        last = words[-1]
+        if len(last) >= 4 and last.endswith("s") and not last.endswith(("ss", "ies", "sses")):
+            words[-1] = last[:-1]  # porter's plural step, where it leaves a word both forms stem alike
+        key = tuple(words)
+        if key not in seen:
+            seen.add(key)
+            out.append(_phrase(a))
+    return out
 
 
 _MAX_ALIAS_WORDS = 5
