@@ -16,6 +16,7 @@ window (whose own figure is in bench_gui.py).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import subprocess
@@ -111,10 +112,12 @@ CPU: dict[str, list[float]] = {}  # name -> the child's user+sys seconds per run
 RSS: dict[str, list[int]] = {}  # name -> the child's peak RSS (MB) per run
 
 
-def run(cmd: list[str], env=None, cpu: str | None = None) -> tuple[float, bytes]:
-    """Run `cmd` to completion: wall seconds and its stdout.  The child's own
-    rusage (os.wait4) gives its CPU time and peak RSS; output goes to a
-    temporary file, read afterwards."""
+def run(cmd: list[str], env=None, cpu: str | None = None) -> tuple[float, tuple[str, int]]:
+    """Run `cmd` to completion: wall seconds and (SHA-256, length) of its
+    stdout.  The child's own rusage (os.wait4) gives its CPU time and peak
+    RSS.  The output goes to a temporary file, hashed in blocks: a child's
+    peak RSS starts from this process's (Linux carries the peak of the
+    forked copy over exec), so this one must stay small."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
@@ -125,11 +128,14 @@ def run(cmd: list[str], env=None, cpu: str | None = None) -> tuple[float, bytes]
             err.seek(0)
             raise SystemExit(f"{cmd[:4]} failed: {err.read().decode()[-400:]}")
         out.seek(0)
-        data = out.read()
+        digest, size = hashlib.sha256(), 0
+        while block := out.read(1 << 20):
+            digest.update(block)
+            size += len(block)
     if cpu:
         CPU.setdefault(cpu, []).append(ru.ru_utime + ru.ru_stime)
         RSS.setdefault(cpu, []).append(ru.ru_maxrss // 1024)
-    return dt, data
+    return dt, (digest.hexdigest(), size)
 
 
 def compare(name: str, ours: list[str], floor_code: str, db: Path, runs: int, env) -> tuple[float, float, bool]:
@@ -147,7 +153,7 @@ def compare(name: str, ours: list[str], floor_code: str, db: Path, runs: int, en
     os.unlink(floor_script)
     o, fl = statistics.median(ot), statistics.median(ft)
     print(f"{name}: ibplayer median {o:.2f} s (runs {', '.join(f'{t:.2f}' for t in ot)}); "
-          f"floor {fl:.2f} s; ratio {o / fl:.2f}; output identical: {same} ({len(out_ours) / 1e6:.1f} MB)")
+          f"floor {fl:.2f} s; ratio {o / fl:.2f}; output identical: {same} ({out_ours[1] / 1e6:.1f} MB)")
     oc, fc = statistics.median(CPU[name]), statistics.median(CPU[name + " floor"])
     print(f"  CPU (user+sys): ibplayer {oc:.2f} s, floor {fc:.2f} s; ratio {oc / fc:.2f}; "
           f"peak RSS: ibplayer {max(RSS[name])} MB, floor {max(RSS[name + ' floor'])} MB")
