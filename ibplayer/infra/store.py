@@ -1576,13 +1576,13 @@ class Library:
                         snips[id(hit)] = ("chapters_fts", 0, used, cid)
                         hits.append(hit)
         if "episode" in kinds:
-            score = "bm25(episodes_fts, 4.0, 1.0)"
-            top, used, capped = self._ranked("episodes_fts", score, match, whole, limit)
+            rank = "bm25(episodes_fts, 4.0, 1.0)"
+            top, used, capped = self._ranked("episodes_fts", rank, match, whole, limit)
             top = [(eid, sc, used) for eid, sc in top]
             # The best episodes whose *title* matches go first (a subset of
             # the matches: not past the cap when those are not).
             if top:
-                titled, t_used, _ = self._ranked("episodes_fts", score, f"title : ({match})", f"title : ({whole})",
+                titled, t_used, _ = self._ranked("episodes_fts", rank, f"title : ({match})", f"title : ({whole})",
                                                  _TITLED_FIRST, bonus=_TITLE_BONUS, under_cap=not capped)
                 if titled:
                     firsts = {t[0] for t in titled}
@@ -1847,7 +1847,7 @@ class Library:
                     self.db.execute("ROLLBACK")  # read only
 
     # Per episode, its chapter lists (sources) and their lengths, in the
-    # order _EXPORT_CHAPTERS reads them: from the index alone.
+    # order _EXPORT_CHAPTER_ROWS reads them: from the index alone.
     _EXPORT_CHAPTER_SETS = """SELECT episode_id, source, COUNT(*) FROM chapters
                               GROUP BY episode_id, source ORDER BY episode_id, source"""
     _EXPORT_CHAPTER_ROWS = "SELECT start, end, title FROM chapters ORDER BY episode_id, source, idx"
