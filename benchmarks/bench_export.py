@@ -5,7 +5,8 @@ each next to a floor script measured in the same run.
 
 The floors are plain Python + sqlite3 scripts (run with the same
 interpreter) that read the same library and print the same output, byte for
-byte (checked): the least any Python program must spend.  Targets:
+byte (checked): the least any Python program must spend; each process's CPU
+time and peak RSS come from its own rusage.  Targets:
 export <= 3 s; `episodes` <= 1.5x its floor.  Also prints the peak RSS of an
 in-process library open + full episode listing + a few searches (the page
 cache is what grows with the library) against a target of < 250 MB for the
@@ -15,8 +16,8 @@ window (whose own figure is in bench_gui.py).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -108,19 +109,33 @@ print()
 
 
 CPU: dict[str, list[float]] = {}  # name -> the child's user+sys seconds per run (steadier on a shared machine)
+RSS: dict[str, list[int]] = {}  # name -> the child's peak RSS (MB) per run
 
 
-def run(cmd: list[str], env=None, cpu: str | None = None) -> tuple[float, bytes]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, env=env)
-    dt = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if r.returncode != 0:
-        raise SystemExit(f"{cmd[:4]} failed: {r.stderr.decode()[-400:]}")
+def run(cmd: list[str], env=None, cpu: str | None = None) -> tuple[float, tuple[str, int]]:
+    """Run `cmd` to completion: wall seconds and (SHA-256, length) of its
+    stdout.  The child's own rusage (os.wait4) gives its CPU time and peak
+    RSS.  The output goes to a temporary file, hashed in blocks: a child's
+    peak RSS starts from this process's (Linux carries the peak of the
+    forked copy over exec), so this one must stay small."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{cmd[:4]} failed: {err.read().decode()[-400:]}")
+        out.seek(0)
+        digest, size = hashlib.sha256(), 0
+        while block := out.read(1 << 20):
+            digest.update(block)
+            size += len(block)
     if cpu:
-        CPU.setdefault(cpu, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return dt, r.stdout
+        CPU.setdefault(cpu, []).append(ru.ru_utime + ru.ru_stime)
+        RSS.setdefault(cpu, []).append(ru.ru_maxrss // 1024)
+    return dt, (digest.hexdigest(), size)
 
 
 def compare(name: str, ours: list[str], floor_code: str, db: Path, runs: int, env) -> tuple[float, float, bool]:
@@ -138,9 +153,10 @@ def compare(name: str, ours: list[str], floor_code: str, db: Path, runs: int, en
     os.unlink(floor_script)
     o, fl = statistics.median(ot), statistics.median(ft)
     print(f"{name}: ibplayer median {o:.2f} s (runs {', '.join(f'{t:.2f}' for t in ot)}); "
-          f"floor {fl:.2f} s; ratio {o / fl:.2f}; output identical: {same} ({len(out_ours) / 1e6:.1f} MB)")
+          f"floor {fl:.2f} s; ratio {o / fl:.2f}; output identical: {same} ({out_ours[1] / 1e6:.1f} MB)")
     oc, fc = statistics.median(CPU[name]), statistics.median(CPU[name + " floor"])
-    print(f"  CPU (user+sys): ibplayer {oc:.2f} s, floor {fc:.2f} s; ratio {oc / fc:.2f}")
+    print(f"  CPU (user+sys): ibplayer {oc:.2f} s, floor {fc:.2f} s; ratio {oc / fc:.2f}; "
+          f"peak RSS: ibplayer {max(RSS[name])} MB, floor {max(RSS[name + ' floor'])} MB")
     return o, fl, same
 
 

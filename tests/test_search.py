@@ -186,3 +186,40 @@ def test_a_common_word_typed_last_still_matches_as_typed_past_the_cap(wordy_lib)
     hits = wordy_lib.search("river the", kinds=("chapter",))
     assert hits and {h.title for h in hits} == {"Down the river and over the hill"}
     assert all("[river]" in h.snippet and "[the]" in h.snippet for h in hits)
+
+
+def test_tied_chapters_keep_one_order_whether_or_not_the_cap_cuts(wordy_lib):
+    # the same chapter title in all forty episodes: every match scores the same
+    uncapped = wordy_lib.search("river hill", kinds=("chapter",), limit=100)
+    assert len(uncapped) == 40 and len({h.score for h in uncapped}) == 1
+    wordy_lib.rank_caps = {"chapters_fts": 12, "episodes_fts": 6}
+    capped = wordy_lib.search("river hill", kinds=("chapter",), limit=100)
+    assert len(capped) == 12 and len({h.score for h in capped}) == 1
+    kept = {h.episode_id for h in capped}
+    assert [h.episode_id for h in capped] == [h.episode_id for h in uncapped if h.episode_id in kept]
+    assert all(h.snippet == "Down the [river] and over the [hill]" for h in capped + uncapped)
+
+
+def test_each_synonym_group_is_searched_once_per_distinct_stemmed_phrase():
+    # A plural alias ("LLMs") stems to its singular: as a second phrase it
+    # would find nothing more and count the group twice in the ranking.
+    import re
+    import sqlite3
+
+    from ibplayer.infra.store import _synonym_groups, fts_query
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='porter unicode61 remove_diacritics 2')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, instance)")
+
+    def tokens(text):
+        db.execute("DELETE FROM t")
+        db.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (text,))
+        return tuple(term for (term,) in db.execute("SELECT term FROM v ORDER BY offset"))
+
+    groups = _synonym_groups()
+    assert any(len({tokens(a) for a in aliases}) < len(aliases) for aliases in groups.values())  # plurals exist
+    for key, aliases in groups.items():
+        phrases = re.findall(r'"([^"]*)"', fts_query(" ".join(key), synonyms=True, prefix=False))
+        assert len(phrases) == len(set(map(tokens, phrases))), key  # none twice
+        assert set(map(tokens, phrases)) == set(map(tokens, aliases)), key  # none lost

@@ -159,3 +159,16 @@ def test_page_cache_is_big_only_while_ingesting(data_dir):
         assert seen == [f"PRAGMA cache_size=-{BULK_CACHE_KIB}", f"PRAGMA cache_size=-{DEFAULT_CACHE_KIB}"]
         assert lib.db.execute("PRAGMA cache_size").fetchone()[0] == -DEFAULT_CACHE_KIB
         assert DEFAULT_CACHE_KIB * 1024 <= 16 << 20
+
+
+def test_compact_export_reads_one_snapshot_and_leaves_a_running_transaction_alone(data_dir):
+    _varied_library(data_dir)
+    with Library(data_dir) as lib:
+        before = lib.export_json()
+        assert not lib.db.in_transaction  # its own read transaction is over
+        eid = lib.episodes()[0].id
+        with lib.transaction():
+            lib.set_position(eid, 42.0)
+            inside = lib.export_json()  # inside the caller's transaction: sees its write, ends nothing
+            assert lib.db.in_transaction
+        assert json.loads(inside) == lib.export() != json.loads(before)

@@ -363,7 +363,7 @@ def cmd_search(args) -> int:
 
 def cmd_export(args) -> int:
     with _library(args) as lib:
-        sys.stdout.write(lib.export_json(pretty=args.pretty, end="\n"))  # one write, no copy
+        lib.write_export_json(sys.stdout, pretty=args.pretty, end="\n")
     return 0
 
 

@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 
 TYPE_CHECKING = False  # not `typing`'s: importing typing costs every reading command ~5 ms
@@ -1549,7 +1550,8 @@ class Library:
         * the same episode in two subscriptions (same guid) is listed once.
 
         Each index is ranked and cut inside FTS5 first (bm25 computed once per
-        match, nothing joined before the cut); only the rows kept are joined.
+        match, nothing joined before the cut); only the rows kept are joined,
+        and only the hits returned get a snippet.
 
         Bounded work: when an index has more matches than its cap
         (`rank_caps`, a word like "the" is in a third of all chapters), only
@@ -1563,11 +1565,11 @@ class Library:
             return []
         whole = fts_query(query, synonyms=True, prefix=False)
         hits: list[SearchHit] = []
+        # hit -> where its snippet comes from, computed for the hits kept only
+        snips: dict[int, tuple[str, int, str, int]] = {}
         db = self.db
         if "chapter" in kinds:
-            # snippet() is computed in the same pass: a second FTS5 query
-            # would rebuild the doclists (prefix queries merge every term).
-            top = self._ranked("chapters_fts", "bm25(chapters_fts)", 0, match, whole, limit * 3)
+            top, used, _ = self._ranked("chapters_fts", "bm25(chapters_fts)", match, whole, limit * 3)
             if top:
                 rows = {r[0]: r for r in db.execute(
                     """SELECT c.id, c.start, c.title, e.id, e.guid, e.title, f.title
@@ -1575,30 +1577,35 @@ class Library:
                        WHERE c.id IN (SELECT value FROM json_each(?))""",
                     (json.dumps([t[0] for t in top]),),
                 )}
-                for cid, score, snip in top:
+                for cid, score in top:
                     r = rows.get(cid)
                     if r is not None:
-                        hits.append(SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], snip, score))
+                        hit = SearchHit("chapter", r[6], r[3], r[4], r[5], r[1], r[2], "", score)
+                        snips[id(hit)] = ("chapters_fts", 0, used, cid)
+                        hits.append(hit)
         if "episode" in kinds:
-            top = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, match, whole, limit)
+            rank = "bm25(episodes_fts, 4.0, 1.0)"
+            top, used, capped = self._ranked("episodes_fts", rank, match, whole, limit)
+            top = [(eid, sc, used) for eid, sc in top]
             # The best episodes whose *title* matches go first (a subset of
-            # the matches: none, or not past the cap, when those are not).
-            titled = self._ranked("episodes_fts", "bm25(episodes_fts, 4.0, 1.0)", 1, f"title : ({match})",
-                                  f"title : ({whole})", _TITLED_FIRST, bonus=_TITLE_BONUS,
-                                  under_cap=len(top) < min(limit, self.rank_caps["episodes_fts"])) if top else []
-            if titled:
-                firsts = {t[0] for t in titled}
-                top = titled + [t for t in top if t[0] not in firsts]
+            # the matches: not past the cap when those are not).
             if top:
+                titled, t_used, _ = self._ranked("episodes_fts", rank, f"title : ({match})", f"title : ({whole})",
+                                                 _TITLED_FIRST, bonus=_TITLE_BONUS, under_cap=not capped)
+                if titled:
+                    firsts = {t[0] for t in titled}
+                    top = [(eid, sc, t_used) for eid, sc in titled] + [t for t in top if t[0] not in firsts]
                 rows = {r[0]: r for r in db.execute(
                     """SELECT e.id, e.title, e.guid, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
                        WHERE e.id IN (SELECT value FROM json_each(?))""",
                     (json.dumps([t[0] for t in top]),),
                 )}
-                for eid, score, snip in top:
+                for eid, sc, expr in top:
                     r = rows.get(eid)
                     if r is not None:
-                        hits.append(SearchHit("episode", r[3], eid, r[2], r[1], None, r[1], snip, score))
+                        hit = SearchHit("episode", r[3], eid, r[2], r[1], None, r[1], "", sc)
+                        snips[id(hit)] = ("episodes_fts", 1, expr, eid)
+                        hits.append(hit)
         if "guest" in kinds:
             people = db.execute(
                 """SELECT t.rowid, t.score, p.name FROM
@@ -1620,47 +1627,70 @@ class Library:
                     hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
                                           f"{name} in “{etitle}”", score * 2, person_id=pid))
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
-        return _dedupe_hits(hits)[:limit]
+        hits = _dedupe_hits(hits)[:limit]
+        # The snippets of the hits shown (a snippet tokenizes the row's text:
+        # an episode's notes ~20 µs), one pass per index and expression.
+        wanted: dict[tuple[str, int, str], dict[int, list[SearchHit]]] = {}
+        for h in hits:
+            src = snips.get(id(h))
+            if src is not None:
+                wanted.setdefault(src[:3], {}).setdefault(src[3], []).append(h)
+        for (fts, col, expr), by_row in wanted.items():
+            for rowid, snip in self._snippets(fts, col, expr, list(by_row)):
+                for h in by_row[rowid]:
+                    h.snippet = snip
+        return hits
 
     # Most matches one search ranks per index (see `search`); measured on
     # 20,000 episodes / 451,670 chapters (benchmarks/bench_search.py).
     rank_caps = {"chapters_fts": 1500, "episodes_fts": 500}
 
-    def _ranked(self, fts: str, score: str, col: int, match: str, whole: str, n: int,
-                bonus: float = 0.0, under_cap: bool = False) -> list[tuple[int, float, str]]:
-        """The `n` best (rowid, score - bonus, snippet) of `fts` for `match`,
-        ranked over at most `rank_caps[fts]` matches: past the cap, the
-        matches stored last; `whole` is `match` without the last word's
-        prefix form, used instead when it alone is past the cap.  With
-        ``under_cap`` the caller knows `match` is not past the cap.
+    def _ranked(self, fts: str, score: str, match: str, whole: str, n: int, bonus: float = 0.0,
+                under_cap: bool = False) -> tuple[list[tuple[int, float]], str, bool]:
+        """The `n` best (rowid, score - bonus) of `fts` for `match`, ranked
+        over at most `rank_caps[fts]` matches: past the cap, the matches
+        stored last; `whole` is `match` without the last word's prefix form,
+        used instead when it alone is past the cap.  With ``under_cap`` the
+        caller knows `match` is not past the cap.  Also returns the
+        expression used (for the snippets) and whether the cap cut.
 
-        Ranked first (bm25 only), then the snippets of the rows kept only: a
-        snippet tokenizes the row's text (an episode's notes: ~20 µs)."""
+        Ties in score keep rowid order, as SQLite's ``ORDER BY 2 LIMIT n``
+        over an FTS5 scan does."""
         db, cap = self.db, self.rank_caps[fts]
-        # the (cap+1)-th newest match bounds the rowids ranked (FTS5 seeks to it)
-        edge_sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
-        edge = db.execute(edge_sql, (whole, cap)).fetchone() if whole != match and not under_cap else None
-        if edge is not None:
-            match = whole
-        elif not under_cap:
-            edge = db.execute(edge_sql, (match, cap)).fetchone()
+        # the bonus is subtracted before ranking, as floats: ties as before
         sql = f"SELECT rowid, {score}{' - ?' if bonus else ''} FROM {fts} WHERE {fts} MATCH ?"
-        params: tuple = ((bonus,) if bonus else ()) + (match,)
-        if edge is not None:
-            sql += " AND rowid > ?"
-            params += (edge[0],)
-        top = db.execute(sql + " ORDER BY 2 LIMIT ?", params + (n,)).fetchall()
-        if not top:
-            return []
-        # One pass over the kept rows' rowid range; `+rowid IN` filters
-        # without becoming a lookup per rowid (each restarts the query).
-        ids = [t[0] for t in top]
-        snips = dict(db.execute(
+        pre: tuple = (bonus,) if bonus else ()
+        if under_cap:
+            top = db.execute(sql + " ORDER BY 2 LIMIT ?", (*pre, match, n)).fetchall()
+            capped = False
+        else:
+            edge = None
+            if whole != match:
+                # the (cap+1)-th newest match of the words as typed bounds the rowids ranked
+                edge = db.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                                  (whole, cap)).fetchone()
+            if edge is not None:
+                match, capped = whole, True
+                top = db.execute(sql + " AND rowid > ? ORDER BY 2 LIMIT ?", (*pre, match, edge[0], n)).fetchall()
+            else:
+                # one pass: the cap+1 newest matches, scored; ranked here
+                top = db.execute(sql + " ORDER BY rowid DESC LIMIT ?", (*pre, match, cap + 1)).fetchall()
+                capped = len(top) > cap
+                del top[cap:]
+                top.reverse()
+                top.sort(key=_second)
+                del top[n:]
+        return top, match, capped
+
+    def _snippets(self, fts: str, col: int, match: str, ids: list[int]) -> list[tuple[int, str]]:
+        """(rowid, snippet of column `col` for `match`) of the rows `ids`:
+        one pass over their rowid range; `+rowid IN` filters without
+        becoming a lookup per rowid (each restarts the query)."""
+        return self.db.execute(
             f"""SELECT rowid, snippet({fts}, {col}, '[', ']', '…', 12) FROM {fts}
                 WHERE {fts} MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN (SELECT value FROM json_each(?))""",
             (match, min(ids), max(ids), json.dumps(ids)),
-        ))
-        return [(rowid, sc, snips.get(rowid, "")) for rowid, sc in top]
+        ).fetchall()
 
     def _similar_people(self, query: str, best: int = 3) -> list[tuple[int, float, str]]:
         """Guests whose name is close to what was typed (misspelt): trigram
@@ -1790,9 +1820,48 @@ class Library:
         The compact text is written directly from the rows (the same escaping
         and number forms as `json.dumps`), without building 450,000 chapter
         dicts for the encoder to walk at 20,000 episodes, as a flat list of
-        pieces joined once (nested joins copied the 60 MB text three times)."""
+        pieces joined once (nested joins copied the 60 MB text three times).
+        All of it is read in one snapshot (a refresh committing meanwhile
+        changes nothing read here)."""
         if pretty:
             return json.dumps(self.export(), ensure_ascii=False, indent=2) + end
+        return "".join(self._export_pieces(end))
+
+    def write_export_json(self, fp, *, pretty: bool = False, end: str = "") -> None:
+        """`export_json` written to the text stream `fp` in ~1 MB writes: the
+        60 MB text (twice that in memory once a title holds a character
+        past Latin-1) is never joined, nor encoded as a whole."""
+        if pretty:
+            fp.write(self.export_json(pretty=True, end=end))
+            return
+        pieces = self._export_pieces(end)
+        batch, size = [], 0
+        for piece in pieces:
+            batch.append(piece)
+            size += len(piece)
+            if size > 1 << 20:
+                fp.write("".join(batch))
+                batch, size = [], 0
+        fp.write("".join(batch))
+
+    def _export_pieces(self, end: str) -> list[str]:
+        with self._lock:
+            own = not self.db.in_transaction
+            if own:
+                self.db.execute("BEGIN")
+            try:
+                return self._export_compact(end)
+            finally:
+                if own:
+                    self.db.execute("ROLLBACK")  # read only
+
+    # Per episode, its chapter lists (sources) and their lengths, in the
+    # order _EXPORT_CHAPTER_ROWS reads them: from the index alone.
+    _EXPORT_CHAPTER_SETS = """SELECT episode_id, source, COUNT(*) FROM chapters
+                              GROUP BY episode_id, source ORDER BY episode_id, source"""
+    _EXPORT_CHAPTER_ROWS = "SELECT start, end, title FROM chapters ORDER BY episode_id, source, idx"
+
+    def _export_compact(self, end: str) -> list[str]:
         from json.encoder import encode_basestring as s_  # what json.dumps(ensure_ascii=False) uses
 
         db = self.db
@@ -1808,46 +1877,51 @@ class Library:
         names = {tid: s_(name) for tid, name in db.execute("SELECT id, name FROM topics")}  # escaped once
         for eid, tid in db.execute(self._EXPORT_TOPIC_IDS):
             topics.setdefault(eid, []).append(names[tid])
-        # each source's chapters as pieces, every one but the first with its comma
-        sets: dict[int, dict[str, list[str]]] = {}
-        last_eid, last_source, by_source, chs, src_text, sep = None, None, {}, [], "", ""
-        for eid, source, start, end_, title in db.execute(self._EXPORT_CHAPTERS):
-            if eid != last_eid:
+        episodes = db.execute(self._EXPORT_EPISODES).fetchall()
+        chosen = {e[0]: e[9] for e in episodes}
+        # Which list each episode exports (the user's choice, else the best
+        # source), and its chapter rows, read in order and sliced by length.
+        sets: dict[int, dict[str, int]] = {}
+        for eid, source, n in db.execute(self._EXPORT_CHAPTER_SETS):
+            by_source = sets.get(eid)
+            if by_source is None:
                 by_source = sets[eid] = {}
-                last_eid, last_source = eid, None
-            if source != last_source:
-                chs = by_source[source] = []
-                last_source, src_text, sep = source, s_(source), ""
-            # the common case (finite float start, no or finite end) without a call per value
-            st = fr(start) if type(start) is float and start - start == 0 else v_(start)
-            en = "null" if end_ is None else fr(end_) if type(end_) is float and end_ - end_ == 0 else v_(end_)
-            chs.append(f'{sep}{{"start":{st},"end":{en},"title":{s_(title)},"source":{src_text}}}')
-            sep = ","
-        episodes: dict[int, list[str]] = {}  # feed id -> its episodes' pieces
+            by_source[source] = n
+        chapters: dict[int, str] = {}
+        take = db.execute(self._EXPORT_CHAPTER_ROWS).fetchmany
+        for eid, by_source in sets.items():
+            want = chosen.get(eid)
+            if want not in by_source:
+                want = next(iter(by_source)) if len(by_source) == 1 else _best_source(by_source)
+            for source, n in by_source.items():
+                if source != want:
+                    take(n)  # read past a list not exported
+                    continue
+                src, rows = s_(source), take(n)
+                try:  # the usual values: finite floats (start), finite floats or NULL (end)
+                    text = ",".join([f'{{"start":{fr(a)},"end":{"null" if b is None else fr(b)},"title":{s_(t)},'
+                                     f'"source":{src}}}' for a, b, t in rows])
+                    if ":inf," in text or ":-inf," in text:
+                        raise TypeError  # json writes Infinity (or only a title says so): below
+                except TypeError:  # each value as json writes it
+                    text = ",".join([f'{{"start":{v_(a)},"end":{v_(b)},"title":{s_(t)},"source":{src}}}'
+                                     for a, b, t in rows])
+                chapters[eid] = text
+        by_feed: dict[int, list[str]] = {}  # feed id -> its episodes' pieces
         no_sets: dict = {}
-        for (eid, short_id, feed_id, guid, title, published, audio_url, duration, number, chosen, position, played,
-             file) in db.execute(self._EXPORT_EPISODES):
+        for (eid, short_id, feed_id, guid, title, published, audio_url, duration, number, _chosen, position, played,
+             file) in episodes:
             by_source = sets.get(eid, no_sets)
-            if chosen in by_source:
-                source = chosen
-            elif len(by_source) == 1:  # the usual case; every list held here has chapters
-                source = next(iter(by_source))
-            else:
-                source = _best_source(by_source)
-            out = episodes.get(feed_id)
+            out = by_feed.get(feed_id)
             if out is None:
-                out = episodes[feed_id] = []
+                out = by_feed[feed_id] = []
             out.append(
                 f'{"," if out else ""}{{"id":{s_(short_id)},"guid":{s_(guid)},"title":{s_(title)},'
                 f'"published":{s_(_dt(published).isoformat()) if published is not None else "null"},'
                 f'"audio_url":{s_(audio_url)},"duration":{v_(duration)},"episode_number":{v_(number)},'
                 f'"guests":[{",".join(guests.get(eid, ()))}],"topics":[{",".join(topics.get(eid, ()))}],'
-                f'"chapters":['
-            )
-            if source:
-                out += by_source[source]
-            out.append(
-                f'],"chapter_sources":[{s_(source) if len(by_source) == 1 else ",".join(map(s_, sorted(by_source)))}],'
+                f'"chapters":[{chapters.pop(eid, "")}],"chapter_sources":['
+                f'{s_(next(iter(by_source))) if len(by_source) == 1 else ",".join(map(s_, sorted(by_source)))}],'
                 f'"downloaded":{"true" if file else "false"},"file":{v_(file)},"position":{v_(position)},'
                 f'"played":{"true" if played else "false"}}}'
             )
@@ -1857,10 +1931,10 @@ class Library:
                 f'{"," if len(pieces) > 1 else ""}{{"url":{s_(url)},"title":{s_(title)},"author":{v_(author)},'
                 f'"snapshot":{"true" if snapshot else "false"},"episodes":['
             )
-            pieces += episodes.get(fid, ())
+            pieces += by_feed.get(fid, ())
             pieces.append("]}")
         pieces.append("]}" + end)
-        return "".join(pieces)
+        return pieces
 
 
 def _compact(value) -> str:
@@ -1896,6 +1970,7 @@ def _best_source(by_source: dict) -> str | None:
     return best
 
 
+_second = itemgetter(1)
 _TITLE_BONUS = 1000.0  # bm25 is negative, lower is better: title matches sort first
 _TITLED_FIRST = 5
 _FUZZY_MIN = 0.45
@@ -1941,7 +2016,7 @@ def fts_query(text: str, *, synonyms: bool = False, prefix: bool = True) -> str:
         for k in range(min(_MAX_ALIAS_WORDS, len(words) - i), 0, -1) if groups else ():
             alts = groups.get(tuple(w.casefold() for w in words[i:i + k]))
             if alts:
-                parts.append("(" + " OR ".join(dict.fromkeys(_phrase(a) for a in alts)) + ")")
+                parts.append("(" + " OR ".join(_distinct_phrases(alts)) + ")")
                 i += k
                 break
         else:
@@ -1954,6 +2029,25 @@ def fts_query(text: str, *, synonyms: bool = False, prefix: bool = True) -> str:
 
 def _phrase(text: str) -> str:
     return '"' + " ".join(_TOKEN.findall(text)) + '"'
+
+
+def _distinct_phrases(aliases: tuple[str, ...]) -> list[str]:
+    """The aliases as phrases, each token sequence once: "LLMs" and "large
+    language models" stem to "LLM" and "large language model" (porter), so
+    they match the same rows, and bm25 would count the group twice (a group
+    with a plural alias outweighing the other words typed) at twice the
+    cost.  Checked against the index's tokenizer in tests/test_search.py."""
+    seen, out = set(), []
+    for a in aliases:
+        words = [w.casefold() for w in _TOKEN.findall(a)]
+        last = words[-1]
+        if len(last) >= 4 and last.endswith("s") and not last.endswith(("ss", "ies", "sses")):
+            words[-1] = last[:-1]  # porter's plural step, where it leaves a word both forms stem alike
+        key = tuple(words)
+        if key not in seen:
+            seen.add(key)
+            out.append(_phrase(a))
+    return out
 
 
 _MAX_ALIAS_WORDS = 5
