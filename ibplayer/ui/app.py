@@ -61,9 +61,10 @@ def run_gui(args) -> int:
         QMessageBox.critical(None, "ibplayer cannot open its library", str(exc))
         return 1
     win.show()
-    from . import stallprobe
+    if os.environ.get("IBPLAYER_STALL_PROBE"):  # benchmarks only (see stallprobe)
+        from . import stallprobe
 
-    stallprobe.install(win)  # benchmarks only (IBPLAYER_STALL_PROBE)
+        stallprobe.install(win)
     win.start()
     try:
         return app.exec()

@@ -60,10 +60,16 @@ def first_read(query):
     """The start-up read: (feeds, new counts, the query's rows), or None
     when there are no feeds."""
     fetch = episode_fetch(query)
+    every = query == START_QUERY  # the rows are every episode: the feeds' counts come from them
 
     def read(lib):
-        feeds = lib.feeds()
-        return (feeds, lib.new_counts(), fetch(lib)) if feeds else None
+        feeds = lib.feeds(counts=not every)
+        if not feeds:
+            return None
+        rows = fetch(lib)
+        if every:
+            lib.count_episodes(feeds, rows)
+        return feeds, lib.new_counts(), rows
 
     return read
 
