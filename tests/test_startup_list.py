@@ -71,3 +71,84 @@ def test_first_list_shows_the_feeds_counts_and_every_guests_affiliations(qtbot, 
     assert len(ada) >= 2
     ada[0].guests[0].affiliations.append("Changed here only")
     assert ada[1].guests[0].affiliations == ["Example Labs", "Sample University"]
+
+
+def _run_gui_until(qtbot, data_dir, check):
+    """`run_gui` (the entry point's window path: settings and list read
+    started before the window's modules load) until ``check(app)`` returns
+    True; it is polled from the event loop, and quits it."""
+    from argparse import Namespace
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ibplayer.ui.app import run_gui
+
+    app = QApplication.instance()
+    state = {"polls": 0}
+
+    def poll():
+        state["polls"] += 1
+        if check(app) or state["polls"] > 750:  # 15 s at most
+            app.quit()
+        else:
+            QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(20, poll)
+    quits = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)  # a Quit posted when the window closes would end the next test's loops
+    try:
+        return run_gui(Namespace(data_dir=str(data_dir)))
+    finally:
+        app.setQuitOnLastWindowClosed(quits)
+
+
+def test_the_entry_points_window_lists_the_library(qtbot, data_dir, monkeypatch):
+    from ibplayer.ui.mainwindow import MainWindow
+
+    expected = _library(data_dir)
+    total = sum(t for _u, t in expected.values())
+    monkeypatch.setattr(MainWindow, "start", _no_refresh(MainWindow.start))
+    seen = {}
+
+    def check(app):
+        wins = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow) and not w._closed]
+        if wins and wins[0].episodes_model.rowCount() == total:
+            w = wins[0]
+            seen["feeds"] = [w.feeds_model.index(r).data() for r in range(w.feeds_model.rowCount())]
+            seen["shown"] = w.shown_episode.title if w.shown_episode is not None else None
+            w.close()
+            return True
+        return False
+
+    assert _run_gui_until(qtbot, data_dir, check) == 0
+    assert seen["feeds"][0] == f"All episodes ({total})"
+    assert sorted(seen["feeds"][2:]) == sorted(f"{t}  ({u}/{n})" for t, (u, n) in expected.items())
+    assert seen["shown"] == "Alpha Talks conversation 0"  # the newest, selected
+
+
+def _no_refresh(start):
+    def wrapped(self):
+        self.auto_refresh = False  # the shows' URLs lead nowhere: no start-up refresh
+        self._want_mpris = False
+        start(self)
+
+    return wrapped
+
+
+def test_a_library_that_cannot_open_says_so_and_exits(qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    (tmp_path / "library.sqlite3").mkdir()  # a directory where the library file belongs
+    said = []
+
+    def check(app):
+        for box in app.topLevelWidgets():
+            if isinstance(box, QMessageBox) and box.isVisible():
+                said.append((box.windowTitle(), box.text()))
+                box.accept()
+                return True
+        return False
+
+    assert _run_gui_until(qtbot, tmp_path, check) == 1
+    assert said and said[0][0].endswith("ibplayer cannot open its library") and "is a directory" in said[0][1]
