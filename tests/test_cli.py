@@ -235,3 +235,17 @@ def test_search_shows_each_hits_feed(httpserver, data_dir, real_feed_bytes):
     r = run_cli("search", "world", "models", data_dir=data_dir)
     assert r.returncode == 0, r.stderr
     assert f"in {QICHAO} · The Information Bottleneck" in r.stdout
+
+
+def test_usage_errors_and_help_still_name_every_command(data_dir):
+    """Without a command the parser skips building the commands' parsers (the
+    window starts sooner); help and a mistyped command still list them all,
+    and a mistyped option is still refused."""
+    from ibplayer.cli.main import COMMANDS
+
+    shown = run_cli("--help", data_dir=data_dir)
+    assert shown.returncode == 0 and all(name in shown.stdout for name in COMMANDS)
+    typo = run_cli("serch", "guests", data_dir=data_dir)
+    assert typo.returncode == 2 and "invalid choice: 'serch'" in typo.stderr and "'search'" in typo.stderr
+    bad = run_cli("--no-such-option", data_dir=data_dir)
+    assert bad.returncode == 2 and "unrecognized arguments: --no-such-option" in bad.stderr

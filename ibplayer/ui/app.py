@@ -47,23 +47,29 @@ def run_gui(args) -> int:
     # moment into a visible stall.
     sys.setswitchinterval(0.001)
     app = ensure_app()
-    from PySide6.QtWidgets import QMessageBox
-
     from ibplayer.infra.store import LibraryError
 
-    from .mainwindow import MainWindow
+    from . import startup
 
     data_dir = getattr(args, "data_dir", None)
     try:
-        win = MainWindow(data_dir)
+        # the settings, then the episode list read in a worker: it reads while
+        # this thread imports the window's modules and builds its widgets
+        prepared = startup.prepare(data_dir)
+        from .mainwindow import MainWindow
+
+        win = MainWindow(data_dir, prepared=prepared)
     except LibraryError as exc:  # a newer schema, a directory, a damaged file that cannot be set aside…
+        from PySide6.QtWidgets import QMessageBox
+
         log.error("%s", exc)
         QMessageBox.critical(None, "ibplayer cannot open its library", str(exc))
         return 1
     win.show()
-    from . import stallprobe
+    if os.environ.get("IBPLAYER_STALL_PROBE"):  # benchmarks only (see stallprobe)
+        from . import stallprobe
 
-    stallprobe.install(win)  # benchmarks only (IBPLAYER_STALL_PROBE)
+        stallprobe.install(win)
     win.start()
     try:
         return app.exec()

@@ -31,7 +31,7 @@ from ibplayer import __version__
 from ibplayer.infra.paths import data_dir as resolve_data_dir
 from ibplayer.services.changes import Changes
 
-from . import actions, workers
+from . import actions, startup, workers
 from .controllers.downloads import DownloadsController
 from .controllers.episodes import EpisodeListController
 from .controllers.pane import EpisodePaneController
@@ -44,8 +44,8 @@ from .player import DeferredBackend, Player
 
 log = logging.getLogger(__name__)
 
-PREFS = ("skip_back", "skip_forward", "max_downloads", "default_speed", "download_dir",
-         "refresh_every", "notify_new", "theme", "start_timeout")
+PREFS = startup.PREFS
+_prefs_from = startup.prefs_from
 
 
 def _is_text_input(w) -> bool:
@@ -58,44 +58,28 @@ def _is_text_input(w) -> bool:
     return False
 
 
-def _prefs_from(lib) -> dict:
-    """The services' typed settings (bad stored values fall back to defaults)."""
-    from ibplayer.services.settings import Settings
-
-    values = Settings(lib).all()
-    return {k: values[k] for k in PREFS}
-
-
-def _load_prefs(data_dir) -> tuple[dict, str | None]:
-    """The settings, and a notice about the library worth a dialog (it was
-    damaged and set aside, or it is read-only)."""
-    from ibplayer.infra.store import Library
-
-    with Library(data_dir) as lib:
-        notice = str(lib.recovered) if lib.recovered else (lib.read_only_message if lib.read_only else None)
-        return _prefs_from(lib), notice
-
-
 class MainWindow(QMainWindow):
     episodes_loaded = Signal(int)
     search_done = Signal(int)
     downloads_changed = Signal(int)
 
     def __init__(self, data_dir=None, *, backend=None, backend_args=(), auto_refresh: bool = True,
-                 show_vlc_dialog: bool = True, mpris: bool = True) -> None:
+                 show_vlc_dialog: bool = True, mpris: bool = True, prepared: startup.Prepared | None = None) -> None:
         super().__init__()
         workers.init()
         self.data_dir = resolve_data_dir(data_dir)
-        # before the first paint, once: the only library read on this thread
-        self.prefs, self.library_notice = _load_prefs(self.data_dir)
+        if prepared is None or prepared.data_dir != self.data_dir:
+            # before the first paint, once: the only library read on this thread; then
+            # the lists, read in a worker while the widgets are built (`run_gui` starts
+            # both before importing this module)
+            prepared = startup.Prepared(self.data_dir)
+        self.prefs, self.library_notice = prepared.prefs, prepared.notice
+        self._early_read, prepared.early = prepared.early, None
         from .theme import apply_theme
 
         apply_theme(self.prefs.get("theme", "system"))  # before the widgets take their icons
         self.writer = workers.CoreWriter(self.data_dir, self._guard(self.apply_changes))
         self.closed = False
-        from .controllers.episodes import EarlyRead
-
-        self._early_read = EarlyRead(self)  # the lists, read while the widgets are built
         self.ui_settings = QSettings(str(self.data_dir / "ui.ini"), QSettings.IniFormat)
         self.auto_refresh = auto_refresh
         self._show_vlc_dialog = show_vlc_dialog

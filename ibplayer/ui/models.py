@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QApplication
 
 from ibplayer.domain.timefmt import fmt_clock
 
+from .startup import NEW_VIEW
+
 if TYPE_CHECKING:
     from ibplayer.domain.models import Chapter
 
@@ -56,7 +58,7 @@ class FeedsModel(QAbstractListModel):
     """Row 0 is "All episodes", row 1 "New" (episodes that arrived since the
     listener last looked); then one row per feed."""
 
-    NEW = -1  # the FeedIdRole of the "New" row
+    NEW = NEW_VIEW  # the FeedIdRole of the "New" row
     FIRST_FEED_ROW = 2
 
     def __init__(self, parent=None) -> None:

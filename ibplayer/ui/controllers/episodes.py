@@ -25,72 +25,8 @@ from PySide6.QtWidgets import (
 
 from ..dialogs import ask
 from ..models import EpisodesModel, FeedIdRole, FeedsModel
+from ..startup import NEW_VIEW, START_QUERY, EarlyRead, episode_fetch, first_read  # noqa: F401 - re-exported
 from ..widgets import EpisodeStatusDelegate
-
-NEW_VIEW = FeedsModel.NEW  # the feed list's "New" entry (episodes that arrived since the listener last looked)
-
-
-START_QUERY = (None, "", False, False, None)  # what the list shows at start: every episode, no filter
-
-
-def episode_fetch(query):
-    """``fetch(lib)``: the rows of an episode list query
-    (feed id or the New view, filter text, unplayed, downloaded, guest)."""
-    feed_id, text, unplayed, downloaded, guest = query
-
-    def fetch(lib):
-        if feed_id == NEW_VIEW:
-            return lib.episodes(None, text=text or None, unplayed=unplayed, downloaded=downloaded, new=True)
-        if guest is not None:
-            eps = lib.episodes_with_person(guest[0])
-            if text:
-                t = text.lower()
-                eps = [e for e in eps if t in e.title.lower() or t in e.guest_names.lower()]
-            if unplayed:
-                eps = [e for e in eps if not e.played]
-            if downloaded:
-                eps = [e for e in eps if e.file]
-            return eps
-        return lib.episodes(feed_id, text=text or None, unplayed=unplayed, downloaded=downloaded)
-
-    return fetch
-
-
-def first_read(query):
-    """The start-up read: (feeds, new counts, the query's rows), or None
-    when there are no feeds."""
-    fetch = episode_fetch(query)
-
-    def read(lib):
-        feeds = lib.feeds()
-        return (feeds, lib.new_counts(), fetch(lib)) if feeds else None
-
-    return read
-
-
-class EarlyRead:
-    """The start-up read, started before the window builds its widgets (the
-    worker reads while this thread builds and paints them); ``then(fn)``
-    hands its result to ``fn`` now or when it comes."""
-
-    def __init__(self, window, query=START_QUERY) -> None:
-        self.query = query
-        self._fn = None
-        self._done = False
-        self._result = None
-        window.read(first_read(query), self._arrived)
-
-    def _arrived(self, result) -> None:
-        self._done, self._result = True, result
-        if self._fn is not None:
-            fn, self._fn = self._fn, None
-            fn(result)
-
-    def then(self, fn) -> None:
-        if self._done:
-            fn(self._result)
-        else:
-            self._fn = fn
 
 
 class EpisodeListController(QObject):
@@ -311,7 +247,7 @@ class EpisodeListController(QObject):
             has_feeds(True)
 
         if early is not None and early.query == query:
-            early.then(done)
+            early.then(self.w._guard(done), self.w._guard(self.w._task_failed))
         else:
             self.w.read(first_read(query), done)
 

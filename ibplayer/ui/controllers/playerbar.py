@@ -20,8 +20,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ibplayer.services.resume import speed_for
-
 from ..artwork import ArtLoader, local_path
 from ..models import fmt_time
 from ..player import SPEEDS
@@ -233,7 +231,12 @@ class PlayerBarController(QObject):
             if pe is not None and pe.id == eid:
                 self.apply_speed(speed)
 
-        self.w.read(lambda lib: speed_for(lib, fid), got)
+        def read(lib):
+            from ibplayer.services.resume import speed_for  # (dataclasses: not before the first paint)
+
+            return speed_for(lib, fid)
+
+        self.w.read(read, got)
 
     def apply_speed(self, speed) -> None:
         self.speed_own = speed.own
