@@ -187,3 +187,24 @@ def test_a_chapter_click_that_libvlc_ends_at_once_still_plays_at_the_chapter(
     assert w.player.last_error() is None, w.player.last_error()
     assert w.highlighted_chapter() == 2
     assert "Could not jump" not in w.status_label.text()
+
+
+def test_libvlc_warms_up_after_start_up_without_playing_or_loading_anything(qtbot, show, make_window):  # noqa: F811
+    """After the first paint the window creates libVLC on a pool thread and
+    warms it up (a small shipped file parsed, so the first chapter click
+    does not wait for libVLC's MP3 plugins): nothing plays, nothing is
+    loaded, and the first click then plays at its chapter."""
+    from ibplayer.ui.player import DeferredBackend
+
+    w = make_window()
+    states: list[str] = []
+    w.player.stateChanged.connect(states.append)
+    qtbot.waitUntil(lambda: not isinstance(w.player.backend, DeferredBackend), timeout=10_000)
+    real = w.player.backend
+    assert states == [] and real.state() == "stopped" and real._media is None and w.player.episode is None
+    assert real._player.get_state() == real._vlc.State.NothingSpecial  # the player itself never opened a file
+    open_episode(qtbot, w, show.ids["ep-1"])
+    idx = w.chapters_model.index(2, 1)
+    qtbot.mouseClick(w.chapter_view.viewport(), Qt.LeftButton, pos=w.chapter_view.visualRect(idx).center())
+    mp, S = real._player, real._vlc.State
+    qtbot.waitUntil(lambda: mp.get_state() == S.Playing and 17.5 <= mp.get_time() / 1000.0 <= 20.0, timeout=10_000)

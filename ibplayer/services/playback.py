@@ -54,7 +54,7 @@ PREVIOUS_GRACE = 3.0  # previous() within this many seconds of a chapter start g
 START_TIMEOUT = 10.0  # a stream that sends nothing for this long after play() is an error
 FADE_SECONDS = 3.0  # sleep timer fade-out
 JUMP_RETRIES = 3  # a jump libVLC ends at once, to a place the file has, is made again (see _jump_again)
-JUMP_SETTLE = 0.15  # ... and then only this long after playback started
+JUMP_SETTLE = 0.05  # ... and then only this long after playback started (libVLC has read the audio by then)
 
 STREAM_SCHEMES = ("http", "https")
 
