@@ -33,7 +33,11 @@ measured run is a fresh process on a copy of it.
    plus what it can have played since the click after it: a probe that
    looks late on a loaded machine must not call a landed click lost; such
    clicks are counted).  Clicks while playing (a seek) and clicks from a
-   stopped player (load + play + pending seek).  Target < 150 ms; a click
+   stopped player (load + play + pending seek), once the window's own
+   start-up has created libVLC (the bench touches no backend before: it
+   used to create libVLC on the GUI thread before the first paint); and,
+   in a second process, a first click before libVLC exists (start-up's
+   deferred window: the click creates it).  Target < 150 ms; a click
    that never lands is a miss, printed with what libVLC and the session
    said; the GUI thread's longest gap during the clicks is printed too.
 4. The start-up refresh's GUI-thread stalls, from source and in the built
@@ -394,21 +398,32 @@ def child_stall(data_dir: str) -> dict:
     return out
 
 
-def child_click(data_dir: str, episode_id: int, clicks: int) -> dict:
+def child_click(data_dir: str, episode_id: int, clicks: int, early: bool = False) -> dict:
+    """Chapter clicks.  ``early``: the first click comes as soon as the
+    chapters show, before the window has created libVLC (start-up's deferred
+    window: the click creates it); else the clicks start once the window's
+    own start-up has created (and warmed) libVLC on its pool thread, as a
+    listener's first click does (the bench touches no backend before that)."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     from ibplayer.ui.mainwindow import build_main_window
+    from ibplayer.ui.player import DeferredBackend
 
     w = build_main_window(data_dir, backend_args=("--aout=dummy",), auto_refresh=False)
     app = QApplication.instance()
-    if not w.player.available:
-        raise SystemExit("libVLC not available")
-    vlc = w.player.backend._vlc
-    mp = w.player.backend._player  # libVLC's own view (the app's time() reports seek targets at once)
+    t_built = time.perf_counter()
+
+    def real():
+        b = w.player.backend
+        return b._real if isinstance(b, DeferredBackend) else b
+
+    if not early and not _wait(app, lambda: not isinstance(w.player.backend, DeferredBackend), 20):
+        raise SystemExit("the window never created libVLC")
+    ready_after = time.perf_counter() - t_built
     w.select_episode(episode_id)
-    _wait(app, lambda: w.chapters_model.rowCount() > 0, 10)
+    _wait(app, lambda: w.pane.details_id == episode_id and w.chapters_model.rowCount() > 0, 10)
     chapters = w.chapters_model.chapters()
     n = len(chapters)
     if n < 3:
@@ -446,6 +461,10 @@ def child_click(data_dir: str, episode_id: int, clicks: int) -> dict:
         seen: list[float] = []
 
         def there():
+            r = real()
+            if r is None or not w.player.available:
+                return False
+            mp, vlc = r._player, r._vlc  # libVLC's own view (the app's time() reports seek targets at once)
             # playing at the chapter, or past it by no more than it can have played since the click
             # (a probe that only looks a few times a second on a loaded machine must not call a
             # click that landed and played on "lost"); a seek that went elsewhere stays outside
@@ -460,6 +479,7 @@ def child_click(data_dir: str, episode_id: int, clicks: int) -> dict:
 
         if not _wait(app, there, 5.0):
             b = w.player.backend
+            mp = real()._player
             misses.append({"row": row, "row_under_mouse": hit, "target": target, "vlc_state": str(mp.get_state()),
                            "vlc_time": mp.get_time() / 1000.0, "session_state": w.player.state(),
                            "session_time": w.player.time(), "episode": getattr(w.player.episode, "id", None),
@@ -473,11 +493,19 @@ def child_click(data_dir: str, episode_id: int, clicks: int) -> dict:
     stopped = []
     order = [(i * 7 + 3) % n for i in range(clicks)]
     order = [r if r != 0 else 1 for r in order]
-    for row in order[: max(3, clicks // 2)]:
-        w.player.unload()
-        _wait(app, lambda: mp.get_state() not in (vlc.State.Playing, vlc.State.Opening, vlc.State.Buffering), 2)
-        run_loop_for(app, 0.2)
+    for i, row in enumerate(order[: (3 if early else max(3, clicks // 2))]):
+        if not (early and i == 0):
+            w.player.unload()
+            _wait(app, lambda: real()._player.get_state() not in (
+                real()._vlc.State.Playing, real()._vlc.State.Opening, real()._vlc.State.Buffering), 2)
+            run_loop_for(app, 0.2)
         stopped.append(click(row))
+    if early:  # the deferred-window click and two more from stopped
+        vlc = real()._vlc
+        gui = gaps.stop()
+        w.shutdown()
+        return {"stopped": stopped, "misses": misses, "late": late, "gui_max_gap": gui["max"],
+                "libvlc": vlc.libvlc_get_version().decode()}
     # while playing: a seek
     playing = []
     prev = None
@@ -489,9 +517,10 @@ def child_click(data_dir: str, episode_id: int, clicks: int) -> dict:
         playing.append(click(row))
     src = w.source_label.text()
     gui = gaps.stop()
+    vlc = real()._vlc
     w.shutdown()
     return {"stopped": stopped, "playing": playing, "chapters": n, "source": src, "misses": misses, "late": late,
-            "gui_max_gap": gui["max"],
+            "gui_max_gap": gui["max"], "ready_after": ready_after,
             "libvlc": vlc.libvlc_get_version().decode()}
 
 
@@ -535,7 +564,7 @@ def main() -> int:
         if mode == "stall":
             res = child_stall(rest[0])
         else:
-            res = child_click(rest[0], int(rest[1]), int(rest[2]))
+            res = child_click(rest[0], int(rest[1]), int(rest[2]), early=mode == "click-early")
         print("RESULT " + json.dumps(res), flush=True)
         os._exit(0)  # skip interpreter teardown (libVLC / Qt at exit)
 
@@ -653,7 +682,14 @@ def main() -> int:
                 lib.set_file(eid, str(mp3), size=mp3.stat().st_size, duration=info.duration)
                 lib.set_chapter_source(eid, info.source)
                 lib.close()
-                res = run_child("click", [str(d), str(eid), str(opts.clicks)], env)
+                runs = {}
+                for mode, n_clicks in (("click", opts.clicks), ("click-early", 3)):
+                    d2 = copy_library(d)  # a pristine copy each (the file stays in d/downloads)
+                    try:
+                        runs[mode] = run_child(mode, [str(d2), str(eid), str(n_clicks)], env)
+                    finally:
+                        shutil.rmtree(d2, ignore_errors=True)
+                res, early = runs["click"], runs["click-early"]
             finally:
                 shutil.rmtree(d, ignore_errors=True)
             st, pl = res["stopped"], res["playing"]
@@ -678,7 +714,14 @@ def main() -> int:
                   + f"; the GUI thread's longest gap meanwhile {res['gui_max_gap']:.0f} ms"
                   + (f"; {len(res['late'])} seen only after playing on past the chapter start"
                      if res["late"] else ""))
-            for m in res.get("misses", []):  # what the app and libVLC said about a click that never landed
+            es = early["stopped"]
+            missed_early = sum(1 for x in es if x != x)
+            print(f"   (clicks start once the window has created libVLC, {res['ready_after']:.2f} s after it was "
+                  f"built; nothing touches the backend before)")
+            print(f"   first click before libVLC exists (start-up's deferred window; the click creates it): "
+                  f"{es[0]:.0f} ms, then from stopped {', '.join('%.0f' % x for x in es[1:])} ms; "
+                  f"{missed_early} missed  target < 150 ms, none missed -> {ok(es[0] < 150 and not missed_early)}")
+            for m in res.get("misses", []) + early.get("misses", []):  # what the app and libVLC said
                 print(f"   missed: {json.dumps(m)}")
         # ---------------------------------------------------------- 4. start-up refresh, source vs bundle
         if "bundle" in only:
