@@ -727,7 +727,7 @@ def main() -> int:
                 xs = [x for x in xs if x == x]
                 return max(xs) if xs else float("nan")
 
-            print(f"\n3. chapter click -> libVLC playing within 0.5 s of the chapter start "
+            print(f"\n3. chapter click -> libVLC playing at the chapter start (within 0.5 s, or played on from it) "
                   f"(libVLC {res['libvlc']}, --aout=dummy; {res['chapters']} ID3 chapters, {res['source']!r}):")
             # a click that never lands is a miss, whatever the median of the others
             print(f"   while playing (seek), {len(pl)} clicks: median {med(pl):.0f} ms, max {mx(pl):.0f} ms, "
