@@ -220,3 +220,63 @@ def test_the_guest_card_shows_the_page_link_and_the_picture(qtbot, file_server, 
         for scheme in ("http", "https", "javascript", "file"):
             QDesktopServices.unsetUrlHandler(scheme)
         w.close()
+
+
+def test_the_guest_page_link_is_reached_with_tab_and_opened_with_enter(qtbot, file_server, data_dir):  # noqa: F811
+    """A keyboard user reaches the guest card's page link with Tab (from the
+    window's own focus chain, no mouse) and opens it with Enter."""
+    from PySide6.QtCore import QObject, Qt, QUrl, Slot
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QApplication
+    from ui_helpers import wait_until
+
+    from ibplayer.infra import vlcloader
+    from ibplayer.ui.mainwindow import build_main_window
+
+    body = feed(item("k1", "Cider from windfalls", person("Marta Ekholm", href="https://marta.example/cider")))
+    with Core(data_dir, timeout=5) as core:
+        fid = subscribed(core, file_server, body)
+        [eid] = [e.id for e in core.library.episodes(fid)]
+
+    class Browser(QObject):
+        def __init__(self):
+            super().__init__()
+            self.opened: list[str] = []
+
+        @Slot(QUrl)
+        def open(self, url):
+            self.opened.append(url.toString())
+
+    browser = Browser()
+    for scheme in ("http", "https"):
+        QDesktopServices.setUrlHandler(scheme, browser, "open")
+    assert vlcloader.load_vlc() is not None
+    w = build_main_window(data_dir, backend_args=("--aout=dummy",))
+    qtbot.addWidget(w)
+    try:
+        wait_until(qtbot, lambda: w.episodes_model.rowCount() == 1, msg="episode list never loaded")
+        assert w.select_episode(eid)
+        wait_until(qtbot, lambda: w.pane.details_id == eid and len(w.pane.guest_rows) == 1,
+                   msg="the guest card never showed")
+        [(_pic, card)] = w.pane.guest_rows
+        w.activateWindow()
+        wait_until(qtbot, lambda: QApplication.focusWidget() is not None, msg="the window never took focus")
+        # Tab through the window's focus chain until the card has the focus
+        for _ in range(80):
+            if QApplication.focusWidget() is card:
+                break
+            qtbot.keyClick(QApplication.focusWidget(), Qt.Key_Tab)
+        assert QApplication.focusWidget() is card, (
+            f"Tab never reached the guest card (stuck at {QApplication.focusWidget()!r})")
+        # within the card, Tab moves from link to link: Enter on the page link opens it
+        for _ in range(4):
+            if "marta.example/cider" in card.selectedText():
+                break
+            qtbot.keyClick(card, Qt.Key_Tab)
+        assert "marta.example/cider" in card.selectedText(), f"the page link never got the focus: {card.selectedText()!r}"
+        qtbot.keyClick(card, Qt.Key_Return)
+        wait_until(qtbot, lambda: browser.opened == ["https://marta.example/cider"], msg=repr(browser.opened))
+    finally:
+        for scheme in ("http", "https"):
+            QDesktopServices.unsetUrlHandler(scheme)
+        w.close()

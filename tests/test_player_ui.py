@@ -126,3 +126,85 @@ def test_libvlc_starts_at_the_first_playback_call_with_what_was_set_before():
     closed = DeferredBackend(factory)
     closed.release()
     assert isinstance(closed.realize(), NullBackend) and len(made) == 1
+
+
+def _downloaded_episode_with_chapters(data_dir, eid: int, folder, seconds: int, starts: list[int]) -> str:
+    """Make ``eid`` a downloaded episode: an MP3 made by ffmpeg (a LAME
+    file, 22.05 kHz mono 32 kb/s, like a spoken-word podcast) with ID3
+    chapters, recorded as the episode's file with its duration."""
+    import shutil
+    import subprocess
+
+    from ibplayer.infra.audiofile import read_audio_info, write_id3_chapters
+    from ibplayer.infra.store import Library
+
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is needed to make the test audio"
+    mp3 = folder / "downloaded.mp3"
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=300:duration={seconds}",
+                    "-ac", "1", "-ar", "22050", "-c:a", "libmp3lame", "-b:a", "32k", str(mp3)], check=True)
+    ends = starts[1:] + [seconds]
+    write_id3_chapters(mp3, [(s, e, f"Part {i + 1}") for i, (s, e) in enumerate(zip(starts, ends, strict=True))])
+    info = read_audio_info(mp3)
+    lib = Library(data_dir)
+    try:
+        lib.replace_chapters(eid, info.source, info.chapters)
+        lib.set_file(eid, str(mp3), size=mp3.stat().st_size, duration=info.duration)
+        lib.set_chapter_source(eid, info.source)
+    finally:
+        lib.close()
+    return str(mp3)
+
+
+def test_a_chapter_click_that_libvlc_ends_at_once_still_plays_at_the_chapter(
+        qtbot, show, make_window, data_dir, tmp_path):  # noqa: F811
+    """A chapter click on a downloaded episode is never lost.  libVLC 3 seeks
+    an MP3 by a bitrate it guesses from the first frame it read; a jump it
+    applies in the very first moments of playback can use the guess of the
+    LAME Info frame (56 kb/s here, for a 32 kb/s file: 274 s of a 480 s
+    file) and end the media at once.  That is a race with libVLC's thread;
+    here libVLC is made to apply the jump that early (its own set_time while
+    the file is still opening), so the race is lost every time.  The player
+    must still end up playing at the chapter, with no error."""
+    eid = show.ids["ep-1"]
+    _downloaded_episode_with_chapters(data_dir, eid, tmp_path, 480, [0, 120, 360])
+    w = make_window()
+    open_episode(qtbot, w, eid, chapters=3)
+    assert w.chapters_model.chapters()[2].start == 360.0
+    idx = w.chapters_model.index(2, 1)
+    w.chapter_view.scrollTo(idx)
+    qtbot.mouseClick(w.chapter_view.viewport(), Qt.LeftButton, pos=w.chapter_view.visualRect(idx).center())
+    assert w.player.episode is not None and w.player.episode.id == eid and w.player.session.is_local
+    vlc = w.player.backend  # the real libVLC backend (the click's load created it at once if need be)
+    mp, S = vlc._player, vlc._vlc.State
+    mp.set_time(360_000)  # libVLC applies the jump before it has read the audio
+
+    def at_chapter() -> bool:
+        return (mp.get_state() == S.Playing and w.player.state() == "playing"
+                and 359.5 <= mp.get_time() / 1000.0 <= 362.0)
+
+    qtbot.waitUntil(at_chapter, timeout=10_000)
+    assert w.player.last_error() is None, w.player.last_error()
+    assert w.highlighted_chapter() == 2
+    assert "Could not jump" not in w.status_label.text()
+
+
+def test_libvlc_warms_up_after_start_up_without_playing_or_loading_anything(qtbot, show, make_window):  # noqa: F811
+    """After the first paint the window creates libVLC on a pool thread and
+    warms it up (a small shipped file parsed, so the first chapter click
+    does not wait for libVLC's MP3 plugins): nothing plays, nothing is
+    loaded, and the first click then plays at its chapter."""
+    from ibplayer.ui.player import DeferredBackend
+
+    w = make_window()
+    states: list[str] = []
+    w.player.stateChanged.connect(states.append)
+    qtbot.waitUntil(lambda: not isinstance(w.player.backend, DeferredBackend), timeout=10_000)
+    real = w.player.backend
+    assert states == [] and real.state() == "stopped" and real._media is None and w.player.episode is None
+    assert real._player.get_state() == real._vlc.State.NothingSpecial  # the player itself never opened a file
+    open_episode(qtbot, w, show.ids["ep-1"])
+    idx = w.chapters_model.index(2, 1)
+    qtbot.mouseClick(w.chapter_view.viewport(), Qt.LeftButton, pos=w.chapter_view.visualRect(idx).center())
+    mp, S = real._player, real._vlc.State
+    qtbot.waitUntil(lambda: mp.get_state() == S.Playing and 17.5 <= mp.get_time() / 1000.0 <= 20.0, timeout=10_000)

@@ -53,6 +53,8 @@ STABLE_SECONDS = 10.0
 PREVIOUS_GRACE = 3.0  # previous() within this many seconds of a chapter start goes one back
 START_TIMEOUT = 10.0  # a stream that sends nothing for this long after play() is an error
 FADE_SECONDS = 3.0  # sleep timer fade-out
+JUMP_RETRIES = 3  # a jump libVLC ends at once, to a place the file has, is made again (see _jump_again)
+JUMP_SETTLE = 0.05  # ... and then only this long after playback started (libVLC has read the audio by then)
 
 STREAM_SCHEMES = ("http", "https")
 
@@ -183,6 +185,9 @@ class PlaybackSession:
         self._saved_time: float | None = None
         self._sleep: SleepTimer | None = None
         self._volume_before_fade: int | None = None
+        self._jump_retries = 0  # how often the current jump was made again (_jump_again)
+        self._jump_due: float | None = None  # a jump made again waits for playback: since when it plays
+        self._jump_waiting = False
 
     # ------------------------------------------------------------ listeners
 
@@ -381,6 +386,7 @@ class PlaybackSession:
                 start = 0.0
         start = max(0.0, float(start or 0.0))
         self.backend.load(src, start)
+        self._jump_retries, self._jump_waiting, self._jump_due = 0, False, None
         self._time = start
         self._saved_time = float(episode.position or 0.0)
         self._anchor(start)
@@ -452,6 +458,7 @@ class PlaybackSession:
             self._state = "stopped"
         else:
             self.backend.seek(t)
+        self._jump_retries, self._jump_waiting, self._jump_due = 0, False, None
         self._seek_from = before
         self._anchor(t)
         self._set_time(t)
@@ -628,6 +635,10 @@ class PlaybackSession:
         if self.episode is None:
             return
         now = self.clock()
+        if self._state == "playing" and self._jump_due is not None and now - self._jump_due >= JUMP_SETTLE:
+            self._jump_due = None
+            self._jump_waiting = False
+            self.backend.apply_pending()
         if self._state == "playing":
             length = self.backend.length()
             if length and (not self._vlc_reports or self._vlc_reports[-1][1] != length
@@ -753,7 +764,10 @@ class PlaybackSession:
             if self.last_error:
                 self.last_error = None
                 self._emit("on_error", "")
-            self.backend.apply_pending()
+            if self._jump_waiting:  # a jump made again: applied from tick, once libVLC has read some audio
+                self._jump_due = self.clock()
+            else:
+                self.backend.apply_pending()
             self._last_save = self.clock()
             self._note_progress()
             self._set_time(self.backend.time())
@@ -773,6 +787,8 @@ class PlaybackSession:
             if self._starts and self._chapter == len(self._starts) - 1:
                 self._maybe_heard(self._chapter, at_end=True)
             self.mark_played()
+        elif self._jump_again():
+            return False
         elif (self._seek_from is not None and self.source is not None and self._length is not None
               and self._anchor_time > self._length + 0.5):
             # an end right after a jump past libVLC's length estimate: libVLC
@@ -806,6 +822,41 @@ class PlaybackSession:
         return True
 
     _seek_from: float | None = None  # where the last seek left from
+
+    def _jump_again(self) -> bool:
+        """An end right after a jump to a place the file has: make the jump
+        again (True), up to JUMP_RETRIES times.
+
+        libVLC 3 seeks an MP3 by a bitrate it guesses from the first frame it
+        read; a jump applied in the very first moments of playback can use
+        the guess of a LAME Info frame (56 kb/s for a 32 kb/s file: 343 s of
+        a 600 s file) and end the media at once, a race with libVLC's own
+        thread.  Made again, the jump is applied only JUMP_SETTLE s after
+        playback started, when libVLC knows the real bitrate.  The place must
+        lie within the episode's own downloaded file (its duration), or
+        within a libVLC length that stayed stable; else (a stream whose
+        length is only estimated) the jump is not repeated."""
+        ep = self.episode
+        if self._seek_from is None or self.source is None or ep is None or self._jump_retries >= JUMP_RETRIES:
+            return False
+        target = self._anchor_time
+        if self.is_local:
+            known = self._file_length or (float(ep.duration) if getattr(ep, "duration", None) else None)
+        else:
+            known = self._stable_vlc_length()
+        if not known or target >= known - played_threshold(known):
+            return False
+        self._jump_retries += 1
+        log.info("libVLC ended the media right after a jump to %.1f s of a %.1f s file: jumping again (%d)",
+                 target, known, self._jump_retries)
+        self.backend.load(self.source, target)
+        self._jump_waiting, self._jump_due = True, None
+        self._state = "stopped"
+        self._time = target
+        self._emit("on_time", target)
+        self._update_chapter(target)
+        self.play()
+        return True
 
     def _anchor(self, t: float) -> None:
         self._anchor_clock = self.clock()

@@ -207,6 +207,19 @@ class DeferredBackend:
                 self._real.release()
 
 
+def _realize_and_warm(deferred: DeferredBackend):
+    """On a pool thread: the real backend, then its plugins warmed (the first
+    chapter click then does not wait for libVLC to load its MP3 demuxer)."""
+    real = deferred.realize()
+    warm = getattr(real, "warm_up", None)
+    if warm is not None:
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - an optimisation: playback works without it
+            log.exception("warming libVLC up")
+    return real
+
+
 class Player(QObject):
     stateChanged = Signal(str)
     timeChanged = Signal(float)
@@ -248,7 +261,8 @@ class Player(QObject):
         if in_thread:
             from . import workers
 
-            workers.run_task(b.realize, guard(self._backend_ready) if guard else self._backend_ready)
+            workers.run_task(lambda: _realize_and_warm(b),
+                             guard(self._backend_ready) if guard else self._backend_ready)
         else:
             self._backend_ready(b.realize())
 
