@@ -15,6 +15,25 @@ from ibplayer.infra.paths import resource
 log = logging.getLogger(__name__)
 
 
+def _no_source_reads_on_import() -> None:
+    """PySide6 hooks `import`: each module imported after it is read back as
+    source text (`inspect.getsource`) to see whether it names PySide6, so
+    that `from __feature__ import snake_case` can apply per module.  ibplayer
+    uses no such feature, so every module may keep the default selection;
+    the check only costs time: ~200 file reads (~90 ms) over a window's
+    start-up, about a quarter of them before the first paint.  Where the
+    private hook is not there (another PySide6), nothing changes."""
+    try:
+        feature = sys.modules["shibokensupport.feature"]
+    except KeyError:
+        return
+    if callable(getattr(feature, "_mod_uses_pyside", None)):
+        feature._mod_uses_pyside = lambda module: True
+
+
+_no_source_reads_on_import()
+
+
 def ensure_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication (created once): Fusion style over the platform's
     palette, so light and dark system themes are both followed."""
