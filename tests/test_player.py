@@ -671,3 +671,45 @@ def test_vlc_gc_on_foreign_thread_never_calls_libvlc():
     player_mod._KEEP_ALIVE.remove(b)
     b.release()
     assert b._released
+
+
+def test_quitting_while_libvlc_warms_up_neither_crashes_nor_hangs(tmp_path):
+    """The window warms libVLC up on a pool thread after start-up (a small
+    file parsed with a media object of its own); quitting at that moment
+    releases the backend on the GUI thread.  Forty quits at random moments
+    of the shipped sample's parse (before the fix about half the runs
+    crashed in libvlc_media_release), then a long file of zeros (sparse: no
+    disk used) that keeps libVLC's parse looking for an MPEG frame for
+    seconds (quitting then waited ~4.5 s for it).  In a child process, so
+    a crash is this test's failure, not pytest's."""
+    _need_vlc()
+    zeros = tmp_path / "zeros.mp3"
+    with open(zeros, "wb") as f:
+        f.truncate(100_000_000)
+    code = textwrap.dedent(f"""
+        import random, threading, time
+        from ibplayer.infra.playback import VlcBackend
+        random.seed(7)
+        for _ in range(40):  # the shipped sample: quit at any moment of its short parse
+            b = VlcBackend({VLC_ARGS!r})
+            t = threading.Thread(target=b.warm_up)
+            t.start()
+            time.sleep(random.uniform(0, 0.03))
+            b.release()
+            t.join(10)
+            assert not t.is_alive()
+        b = VlcBackend({VLC_ARGS!r})
+        out = []
+        t = threading.Thread(target=lambda: out.append(b.warm_up({str(zeros)!r}, timeout=5.0)))
+        t.start()
+        time.sleep(0.5)  # the parse is still looking for a frame
+        t0 = time.monotonic()
+        b.release()
+        t.join(10)
+        print("released", round(time.monotonic() - t0, 2), "warmed", out, "alive", t.is_alive(), flush=True)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    words = r.stdout.split()
+    assert words[0] == "released" and float(words[1]) < 2.0, r.stdout  # quitting is not held up by the parse
+    assert "alive False" in r.stdout and "warmed [False]" in r.stdout, r.stdout

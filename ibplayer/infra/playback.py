@@ -290,6 +290,10 @@ class VlcBackend(_ListenerMixin):
         self._muted = False
         self._audio_dirty = False
         self._released = False
+        # the warm-up (a pool thread) and release (the GUI thread, at quit)
+        # never overlap: libVLC freed under a parse in flight crashes
+        self._warm_lock = threading.Lock()
+        self._releasing = False
         self._buffering = False
         self._gen = 0  # bumped by each load()
 
@@ -550,26 +554,32 @@ class VlcBackend(_ListenerMixin):
         a first chapter click, measured).  Parses a small local file (the
         shipped sample) with a media object of its own: the player is not
         touched and nothing plays, so any thread may call it (the window does
-        it on the pool thread that created the instance).  True when parsed."""
-        if self._released:
-            return False
+        it on the pool thread that created the instance).  `release` waits
+        for it and makes it stop early.  True when parsed."""
         if path is None:
             from ibplayer.infra.paths import resource
 
             path = str(resource("sample-episode.mp3"))
         if not os.path.isfile(path):
             return False
-        vlc = self._vlc
-        media = self._instance.media_new_path(path)
-        try:
-            if media.parse_with_options(vlc.MediaParseFlag.local, int(timeout * 1000)) != 0:
+        with self._warm_lock:
+            if self._released or self._releasing:
                 return False
-            deadline = _time.monotonic() + timeout + 0.5
-            while media.get_parsed_status().value == 0 and _time.monotonic() < deadline:
-                _time.sleep(0.005)
-            return media.get_parsed_status().value == vlc.MediaParsedStatus.done.value
-        finally:
-            media.release()
+            vlc = self._vlc
+            media = self._instance.media_new_path(path)
+            try:
+                if media.parse_with_options(vlc.MediaParseFlag.local, int(timeout * 1000)) != 0:
+                    return False
+                deadline = _time.monotonic() + timeout + 0.5
+                while media.get_parsed_status().value == 0 and not self._releasing \
+                        and _time.monotonic() < deadline:
+                    _time.sleep(0.005)
+                done = media.get_parsed_status().value == vlc.MediaParsedStatus.done.value
+                if not done:
+                    media.parse_stop()
+                return done
+            finally:
+                media.release()
 
     def wait_until_playing(self, timeout: float = 5.0) -> bool:
         """Poll (from the calling thread) until VLC is playing, then apply
@@ -664,6 +674,13 @@ class VlcBackend(_ListenerMixin):
         return self._muted
 
     def release(self) -> None:
+        if self._released:
+            return
+        self._releasing = True  # a warm-up in flight stops within ~5 ms
+        with self._warm_lock:
+            self._release()
+
+    def _release(self) -> None:
         if self._released:
             return
         self._released = True
