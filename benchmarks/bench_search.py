@@ -88,26 +88,8 @@ def prev_search(lib, query: str, limit: int = 50, kinds=("chapter", "episode", "
                 r = rows.get(eid)
                 if r is not None:
                     hits.append(SearchHit("episode", r[3], eid, r[2], r[1], None, r[1], snip, score))
-    if "guest" in kinds:
-        people = db.execute(
-            """SELECT t.rowid, t.score, p.name FROM
-                   (SELECT rowid, bm25(people_fts) AS score FROM people_fts WHERE people_fts MATCH ?
-                    ORDER BY 2 LIMIT ?) t
-               JOIN people p ON p.id=t.rowid ORDER BY t.score""",
-            (fts_query(query), limit),
-        ).fetchall()
-        if not people:
-            people = lib._similar_people(query)
-        for pid, score, name in people:
-            # The guest's five newest episodes (not all of them, to keep five).
-            for eid, guid, etitle, ftitle in db.execute(
-                """SELECT e.id, e.guid, e.title, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
-                   WHERE e.id IN (SELECT episode_id FROM episode_people WHERE person_id=?)
-                   ORDER BY e.published DESC, e.id DESC LIMIT 5""",
-                (pid,),
-            ):
-                hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
-                                      f"{name} in “{etitle}”", score * 2, person_id=pid))
+    if "guest" in kinds:  # unchanged: the same guest pass as the store's
+        hits.extend(lib._guest_hits(query, limit))
     hits.sort(key=lambda h: h.score)  # bm25: lower is better
     return _dedupe_hits(hits)[:limit]
 

@@ -86,6 +86,20 @@ def utc(*args) -> datetime:
 # ------------------------------------------------------------------ RssParserTest
 
 
+def assert_ten_parts(f, title: str) -> None:
+    """The basic RSS and Atom cases describe the same show: ten parts, part i
+    published i minutes into 1970, each with a 2 MiB MP3 and no chapters."""
+    assert (f.title, f.link, f.description, f.image) == (
+        title, "https://cases.example", "What this show is about", "https://cases.example/cover")
+    assert len(f.episodes) == 10
+    for i, ep in enumerate(f.episodes):
+        assert (ep.guid, ep.title, ep.link) == (
+            f"https://cases.example/part-{i}", f"part-{i}", f"https://cases.example/parts/{i}")
+        assert ep.published == utc(1970, 1, 1) + timedelta(minutes=i)
+        assert (ep.audio_url, ep.audio_length, ep.audio_type) == (f"https://cases.example/audio-{i}", 2097152, "audio/mp3")
+        assert ep.chapters.get("psc", []) == [] and ep.chapters.get("notes", []) == []
+
+
 def test_rss2_basic_ten_items_two_digit_years():
     # RFC 822 dates with a two-digit year ("70") and a +0100 offset: AntennaPod
     # reads them as 1970 (RFC 2822 §4.3: 50-99 are 19xx), item i at i minutes.
@@ -100,16 +114,7 @@ def test_rss2_basic_ten_items_two_digit_years():
               "<language>en</language><image><url>https://cases.example/cover</url></image>"
               '<atom:link rel="payment" href="https://cases.example/support" type="text/html" />'
               f"{items}</channel></rss>")
-    assert (f.title, f.link, f.description, f.image) == (
-        "Plain show", "https://cases.example", "What this show is about", "https://cases.example/cover")
-    assert len(f.episodes) == 10
-    for i, ep in enumerate(f.episodes):
-        assert ep.guid == f"https://cases.example/part-{i}"
-        assert ep.title == f"part-{i}"
-        assert ep.link == f"https://cases.example/parts/{i}"
-        assert ep.published == utc(1970, 1, 1) + timedelta(minutes=i)
-        assert (ep.audio_url, ep.audio_length, ep.audio_type) == (f"https://cases.example/audio-{i}", 2097152, "audio/mp3")
-        assert ep.chapters.get("psc", []) == [] and ep.chapters.get("notes", []) == []
+    assert_ten_parts(f, "Plain show")
 
 
 def test_rss_channel_image_with_whitespace():
@@ -203,14 +208,7 @@ def test_atom_basic_enclosure_links_and_logo():
               "<logo>https://cases.example/cover</logo>"
               '<link rel="payment" href="https://cases.example/support" type="text/html" />'
               f"{entries}</feed>")
-    assert (f.title, f.link, f.description, f.image) == (
-        "Atom show", "https://cases.example", "What this show is about", "https://cases.example/cover")
-    assert len(f.episodes) == 10
-    for i, ep in enumerate(f.episodes):
-        assert (ep.guid, ep.title, ep.link) == (
-            f"https://cases.example/part-{i}", f"part-{i}", f"https://cases.example/parts/{i}")
-        assert ep.published == utc(1970, 1, 1) + timedelta(minutes=i)
-        assert (ep.audio_url, ep.audio_length, ep.audio_type) == (f"https://cases.example/audio-{i}", 2097152, "audio/mp3")
+    assert_ten_parts(f, "Atom show")
 
 
 def test_atom_links_without_rel():

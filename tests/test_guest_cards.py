@@ -9,6 +9,7 @@ import sqlite3
 import struct
 import zlib
 
+import pytest
 from conftest import run_cli
 
 from ibplayer.infra.store import DB_NAME, SCHEMA_VERSION
@@ -146,9 +147,33 @@ def test_a_v7_library_keeps_its_people_and_gains_pages_on_the_next_refresh(data_
 # ------------------------------------------------------------------ the window
 
 
-def test_the_guest_card_shows_the_page_link_and_the_picture(qtbot, file_server, data_dir):  # noqa: F811
+@pytest.fixture
+def browser(qtbot):
+    """Stands in for the system browser: records the links the window opens
+    (http, https, and the schemes it must refuse to open)."""
     from PySide6.QtCore import QObject, QUrl, Slot
-    from PySide6.QtGui import QColor, QDesktopServices
+    from PySide6.QtGui import QDesktopServices
+
+    class Browser(QObject):
+        def __init__(self):
+            super().__init__()
+            self.opened: list[str] = []
+
+        @Slot(QUrl)
+        def open(self, url):
+            self.opened.append(url.toString())
+
+    b = Browser()
+    schemes = ("http", "https", "javascript", "file")
+    for scheme in schemes:
+        QDesktopServices.setUrlHandler(scheme, b, "open")
+    yield b
+    for scheme in schemes:
+        QDesktopServices.unsetUrlHandler(scheme)
+
+
+def test_the_guest_card_shows_the_page_link_and_the_picture(qtbot, browser, file_server, data_dir):  # noqa: F811
+    from PySide6.QtGui import QColor
     from ui_helpers import wait_until
 
     from ibplayer.infra import vlcloader
@@ -164,18 +189,6 @@ def test_the_guest_card_shows_the_page_link_and_the_picture(qtbot, file_server, 
     # Ines's picture is there now (the refresh could not get it): opening her episode fetches it
     file_server.add("/people/ines.png", png(rgb=(40, 40, 200)), content_type="image/png")
 
-    class Browser(QObject):
-        def __init__(self):
-            super().__init__()
-            self.opened: list[str] = []
-
-        @Slot(QUrl)
-        def open(self, url):
-            self.opened.append(url.toString())
-
-    browser = Browser()
-    for scheme in ("http", "https", "javascript", "file"):
-        QDesktopServices.setUrlHandler(scheme, browser, "open")
     assert vlcloader.load_vlc() is not None
     w = build_main_window(data_dir, backend_args=("--aout=dummy",))
     qtbot.addWidget(w)
@@ -217,16 +230,13 @@ def test_the_guest_card_shows_the_page_link_and_the_picture(qtbot, file_server, 
         assert "Ines Moreau" in text.text() and "http" not in text.text()
         assert len(file_server.requests_for("/people/ines.png")) == 2  # the refresh's try and the card's
     finally:
-        for scheme in ("http", "https", "javascript", "file"):
-            QDesktopServices.unsetUrlHandler(scheme)
         w.close()
 
 
-def test_the_guest_page_link_is_reached_with_tab_and_opened_with_enter(qtbot, file_server, data_dir):  # noqa: F811
+def test_the_guest_page_link_is_reached_with_tab_and_opened_with_enter(qtbot, browser, file_server, data_dir):  # noqa: F811
     """A keyboard user reaches the guest card's page link with Tab (from the
     window's own focus chain, no mouse) and opens it with Enter."""
-    from PySide6.QtCore import QObject, Qt, QUrl, Slot
-    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
     from ui_helpers import wait_until
 
@@ -238,18 +248,6 @@ def test_the_guest_page_link_is_reached_with_tab_and_opened_with_enter(qtbot, fi
         fid = subscribed(core, file_server, body)
         [eid] = [e.id for e in core.library.episodes(fid)]
 
-    class Browser(QObject):
-        def __init__(self):
-            super().__init__()
-            self.opened: list[str] = []
-
-        @Slot(QUrl)
-        def open(self, url):
-            self.opened.append(url.toString())
-
-    browser = Browser()
-    for scheme in ("http", "https"):
-        QDesktopServices.setUrlHandler(scheme, browser, "open")
     assert vlcloader.load_vlc() is not None
     w = build_main_window(data_dir, backend_args=("--aout=dummy",))
     qtbot.addWidget(w)
@@ -277,6 +275,4 @@ def test_the_guest_page_link_is_reached_with_tab_and_opened_with_enter(qtbot, fi
         qtbot.keyClick(card, Qt.Key_Return)
         wait_until(qtbot, lambda: browser.opened == ["https://marta.example/cider"], msg=repr(browser.opened))
     finally:
-        for scheme in ("http", "https"):
-            QDesktopServices.unsetUrlHandler(scheme)
         w.close()

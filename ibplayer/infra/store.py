@@ -1631,25 +1631,7 @@ class Library:
                         snips[id(hit)] = ("episodes_fts", 1, expr, eid)
                         hits.append(hit)
         if "guest" in kinds:
-            people = db.execute(
-                """SELECT t.rowid, t.score, p.name FROM
-                       (SELECT rowid, bm25(people_fts) AS score FROM people_fts WHERE people_fts MATCH ?
-                        ORDER BY 2 LIMIT ?) t
-                   JOIN people p ON p.id=t.rowid ORDER BY t.score""",
-                (fts_query(query), limit),
-            ).fetchall()
-            if not people:
-                people = self._similar_people(query)
-            for pid, score, name in people:
-                # The guest's five newest episodes (not all of them, to keep five).
-                for eid, guid, etitle, ftitle in db.execute(
-                    """SELECT e.id, e.guid, e.title, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
-                       WHERE e.id IN (SELECT episode_id FROM episode_people WHERE person_id=?)
-                       ORDER BY e.published DESC, e.id DESC LIMIT 5""",
-                    (pid,),
-                ):
-                    hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
-                                          f"{name} in “{etitle}”", score * 2, person_id=pid))
+            hits.extend(self._guest_hits(query, limit))
         hits.sort(key=lambda h: h.score)  # bm25: lower is better
         hits = _dedupe_hits(hits)[:limit]
         # The snippets of the hits shown (a snippet tokenizes the row's text:
@@ -1715,6 +1697,32 @@ class Library:
                 WHERE {fts} MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN (SELECT value FROM json_each(?))""",
             (match, min(ids), max(ids), json.dumps(ids)),
         ).fetchall()
+
+    def _guest_hits(self, query: str, limit: int) -> list[SearchHit]:
+        """Guests whose name matches (or, failing that, names close to the
+        query), each with their five newest episodes."""
+        db = self.db
+        people = db.execute(
+            """SELECT t.rowid, t.score, p.name FROM
+                   (SELECT rowid, bm25(people_fts) AS score FROM people_fts WHERE people_fts MATCH ?
+                    ORDER BY 2 LIMIT ?) t
+               JOIN people p ON p.id=t.rowid ORDER BY t.score""",
+            (fts_query(query), limit),
+        ).fetchall()
+        if not people:
+            people = self._similar_people(query)
+        hits = []
+        for pid, score, name in people:
+            # The guest's five newest episodes (not all of them, to keep five).
+            for eid, guid, etitle, ftitle in db.execute(
+                """SELECT e.id, e.guid, e.title, f.title FROM episodes e JOIN feeds f ON f.id=e.feed_id
+                   WHERE e.id IN (SELECT episode_id FROM episode_people WHERE person_id=?)
+                   ORDER BY e.published DESC, e.id DESC LIMIT 5""",
+                (pid,),
+            ):
+                hits.append(SearchHit("guest", ftitle, eid, guid, etitle, None, name,
+                                      f"{name} in “{etitle}”", score * 2, person_id=pid))
+        return hits
 
     def _similar_people(self, query: str, best: int = 3) -> list[tuple[int, float, str]]:
         """Guests whose name is close to what was typed (misspelt): trigram
