@@ -276,3 +276,31 @@ def test_the_guest_page_link_is_reached_with_tab_and_opened_with_enter(qtbot, br
         wait_until(qtbot, lambda: browser.opened == ["https://marta.example/cider"], msg=repr(browser.opened))
     finally:
         w.close()
+
+
+def test_a_guests_episode_list_narrows_by_text_unplayed_and_downloaded(data_dir, file_server):  # noqa: F811
+    """The list a click on a guest's name shows (the window's guest filter):
+    only that guest's episodes, narrowed by the filter box and the two
+    checkboxes like any other list."""
+    from ibplayer.services.views import episode_list
+
+    body = feed(item("p1", "Grafting old trees", person("Tomas Lind"))
+                + item("p2", "Bees in the orchard", person("Tomas Lind") + person("Ines Moreau"))
+                + item("p3", "Cider presses", person("Ines Moreau")))
+    with Core(data_dir, timeout=5) as core:
+        fid = subscribed(core, file_server, body)
+        ids = {e.guid: e.id for e in core.library.episodes(fid)}
+        core.set_played(ids["p1"])
+        lib = core.library
+        tomas = lib.db.execute("SELECT id FROM people WHERE name='Tomas Lind'").fetchone()[0]
+
+        def titles(**kw):
+            return sorted(e.title for e in episode_list(lib, fid, person_id=tomas, **kw))
+
+        assert titles() == ["Bees in the orchard", "Grafting old trees"]
+        assert titles(text="bees") == ["Bees in the orchard"]
+        assert titles(text="ines") == ["Bees in the orchard"]  # a guest's name matches too
+        assert titles(unplayed=True) == ["Bees in the orchard"]
+        assert titles(downloaded=True) == []
+        # without a guest: the feed's list, filtered the same way
+        assert sorted(e.title for e in episode_list(lib, fid, text="cider")) == ["Cider presses"]

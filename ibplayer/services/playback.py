@@ -186,8 +186,8 @@ class PlaybackSession:
         self._sleep: SleepTimer | None = None
         self._volume_before_fade: int | None = None
         self._jump_retries = 0  # how often the current jump was made again (_jump_again)
-        self._jump_due: float | None = None  # a jump made again waits for playback: since when it plays
-        self._jump_waiting = False
+        self._jump_waiting = False  # a jump made again waits for playback ...
+        self._jump_due: float | None = None  # ... and then for JUMP_SETTLE s (since when it plays)
 
     # ------------------------------------------------------------ listeners
 
@@ -386,7 +386,7 @@ class PlaybackSession:
                 start = 0.0
         start = max(0.0, float(start or 0.0))
         self.backend.load(src, start)
-        self._jump_retries, self._jump_waiting, self._jump_due = 0, False, None
+        self._no_jump_again()
         self._time = start
         self._saved_time = float(episode.position or 0.0)
         self._anchor(start)
@@ -458,7 +458,7 @@ class PlaybackSession:
             self._state = "stopped"
         else:
             self.backend.seek(t)
-        self._jump_retries, self._jump_waiting, self._jump_due = 0, False, None
+        self._no_jump_again()
         self._seek_from = before
         self._anchor(t)
         self._set_time(t)
@@ -822,6 +822,10 @@ class PlaybackSession:
         return True
 
     _seek_from: float | None = None  # where the last seek left from
+
+    def _no_jump_again(self) -> None:
+        """A new load or jump: no earlier jump is being made again."""
+        self._jump_retries, self._jump_waiting, self._jump_due = 0, False, None
 
     def _jump_again(self) -> bool:
         """An end right after a jump to a place the file has: make the jump

@@ -47,6 +47,25 @@ def _web(url: str | None) -> str | None:
     return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
+def episode_list(lib: Library, feed_id: int | None = None, *, text: str | None = None, unplayed: bool = False,
+                 downloaded: bool = False, new: bool = False, person_id: int | None = None) -> list[EpisodeRow]:
+    """The episodes a list shows: one feed's or all (``feed_id`` None), only
+    the new ones, or one guest's (``person_id``); narrowed by a filter text
+    (title or guest name), unplayed and downloaded."""
+    if person_id is None:
+        return lib.episodes(None if new else feed_id, text=text or None, unplayed=unplayed,
+                            downloaded=downloaded, new=new)
+    eps = lib.episodes_with_person(person_id)
+    if text:
+        t = text.lower()
+        eps = [e for e in eps if t in e.title.lower() or t in e.guest_names.lower()]
+    if unplayed:
+        eps = [e for e in eps if not e.played]
+    if downloaded:
+        eps = [e for e in eps if e.file]
+    return eps
+
+
 def guest_cards(lib: Library, ep: EpisodeRow) -> list[GuestCard]:
     """The guests of a stored episode, with their page and cached picture."""
     cards = []

@@ -41,19 +41,12 @@ def episode_fetch(query):
     feed_id, text, unplayed, downloaded, guest = query
 
     def fetch(lib):
+        from ibplayer.services.views import episode_list
+
         if feed_id == NEW_VIEW:
-            return lib.episodes(None, text=text or None, unplayed=unplayed, downloaded=downloaded, new=True)
-        if guest is not None:
-            eps = lib.episodes_with_person(guest[0])
-            if text:
-                t = text.lower()
-                eps = [e for e in eps if t in e.title.lower() or t in e.guest_names.lower()]
-            if unplayed:
-                eps = [e for e in eps if not e.played]
-            if downloaded:
-                eps = [e for e in eps if e.file]
-            return eps
-        return lib.episodes(feed_id, text=text or None, unplayed=unplayed, downloaded=downloaded)
+            return episode_list(lib, text=text, unplayed=unplayed, downloaded=downloaded, new=True)
+        return episode_list(lib, feed_id, text=text, unplayed=unplayed, downloaded=downloaded,
+                            person_id=guest[0] if guest is not None else None)
 
     return fetch
 
